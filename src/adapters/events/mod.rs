@@ -1,0 +1,5 @@
+//! Event delivery adapters.
+
+mod broadcast;
+
+pub use broadcast::BroadcastEventBus;

@@ -1,0 +1,207 @@
+//! Request and response bodies, in the seed's shapes plus what the seed lacked (ids on node
+//! results, versions, paging).
+
+use crate::domain::execution::{Execution, ExecutionState, NodeResult, NodeStatus};
+use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::workflow::{Workflow, WorkflowDraft, WorkflowMetadata};
+use crate::ports::{VersionedWorkflow, WorkflowSummary};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// `{"workflow": {...}}`, as the seed takes it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WorkflowRequest {
+    pub workflow: WorkflowDraft,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowCreated {
+    pub id: WorkflowId,
+    pub message: String,
+    pub workflow_version: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowUpdated {
+    pub message: String,
+    pub workflow_version: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowResponse {
+    pub workflow: Workflow,
+    /// Stored version number: 1 at creation, +1 per update.
+    pub workflow_version: u32,
+}
+
+impl From<VersionedWorkflow> for WorkflowResponse {
+    fn from(v: VersionedWorkflow) -> Self {
+        Self { workflow: v.workflow.workflow().clone(), workflow_version: v.version }
+    }
+}
+
+/// A workflow in a list: its metadata and size, not its whole definition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowListItem {
+    pub metadata: WorkflowMetadata,
+    pub workflow_version: u32,
+    pub node_count: usize,
+    pub edge_count: usize,
+}
+
+impl From<WorkflowSummary> for WorkflowListItem {
+    fn from(s: WorkflowSummary) -> Self {
+        Self { metadata: s.metadata, workflow_version: s.version, node_count: s.node_count, edge_count: s.edge_count }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowList {
+    pub workflows: Vec<WorkflowListItem>,
+    /// Workflows in all pages.
+    pub total: u64,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageResponse {
+    pub message: String,
+}
+
+/// Input of a run. The body may be omitted altogether.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ExecuteRequest {
+    /// Visible to templates and expressions by name (`{{ user_query }}`).
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecuteResponse {
+    pub execution_id: ExecutionId,
+    pub message: String,
+    pub workflow_version: u32,
+}
+
+/// One node's latest result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeResultBody {
+    pub node_id: NodeId,
+    pub node_name: String,
+    pub kind: String,
+    pub status: NodeStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    /// Attempts started (retries + 1).
+    pub attempts: u32,
+    /// Retries, as the seed counts them.
+    pub retry_count: u32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+}
+
+impl From<NodeResult> for NodeResultBody {
+    fn from(r: NodeResult) -> Self {
+        let duration_ms = r.started_at.zip(r.completed_at).map(|(s, c)| (c - s).num_milliseconds());
+        Self {
+            node_id: r.node_id,
+            node_name: r.node_name,
+            kind: r.kind,
+            status: r.status,
+            output: r.output.map(|o| o.as_ref().clone()),
+            error: r.error,
+            attempts: r.attempts,
+            retry_count: r.attempts.saturating_sub(1),
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            duration_ms,
+        }
+    }
+}
+
+/// An execution with every node result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionResponse {
+    pub execution_id: ExecutionId,
+    pub workflow_id: WorkflowId,
+    /// The workflow version this execution ran.
+    pub workflow_version: u32,
+    pub state: ExecutionState,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    pub variables: Map<String, Value>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub node_results: Vec<NodeResultBody>,
+}
+
+impl ExecutionResponse {
+    #[must_use]
+    pub fn new(e: Execution, results: Vec<NodeResult>) -> Self {
+        Self {
+            execution_id: e.id,
+            workflow_id: e.workflow_id,
+            workflow_version: e.workflow_version,
+            state: e.state,
+            error: e.error,
+            variables: e.variables.as_ref().clone(),
+            created_at: e.created_at,
+            started_at: e.started_at,
+            completed_at: e.completed_at,
+            node_results: results.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// An execution in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionSummary {
+    pub execution_id: ExecutionId,
+    pub workflow_id: WorkflowId,
+    pub workflow_version: u32,
+    pub state: ExecutionState,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<Execution> for ExecutionSummary {
+    fn from(e: Execution) -> Self {
+        Self {
+            execution_id: e.id,
+            workflow_id: e.workflow_id,
+            workflow_version: e.workflow_version,
+            state: e.state,
+            error: e.error,
+            created_at: e.created_at,
+            started_at: e.started_at,
+            completed_at: e.completed_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionList {
+    pub executions: Vec<ExecutionSummary>,
+    pub total: u64,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelResponse {
+    pub message: String,
+    pub execution_id: ExecutionId,
+    pub state: ExecutionState,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    pub status: String,
+    pub version: String,
+}

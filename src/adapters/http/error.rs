@@ -1,0 +1,83 @@
+//! The one error body of the API, `{"error": "<Kind>", "message": "...", "details": [...]}`, and the
+//! mapping from service errors to HTTP statuses.
+
+use crate::app::error::ServiceError;
+use crate::domain::validation::Problem;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Body of every non-2xx response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// `ValidationError`, `BadRequest`, `NotFound`, `MethodNotAllowed`, `ConflictError`,
+    /// `InvalidState`, `PayloadTooLarge`, `UnsupportedMediaType`, `InternalError`, `ServiceUnavailable`.
+    pub error: String,
+    pub message: String,
+    /// Every problem found, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<Problem>>,
+}
+
+/// An error on its way to becoming a response.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+    pub details: Option<Vec<Problem>>,
+}
+
+impl ApiError {
+    #[must_use]
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self { status, kind, message: message.into(), details: None }
+    }
+
+    #[must_use]
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+
+    #[must_use]
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    #[must_use]
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error; the server log has the details")
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Validation(v) => Self {
+                status: StatusCode::BAD_REQUEST,
+                kind: "ValidationError",
+                message: v.to_string(),
+                details: Some(v.problems),
+            },
+            ServiceError::BadRequest(m) => Self::bad_request(m),
+            ServiceError::NotFound(m) => Self::not_found(m),
+            ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "ConflictError", m),
+            ServiceError::InvalidState(m) => Self::new(StatusCode::CONFLICT, "InvalidState", m),
+            ServiceError::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m),
+            ServiceError::Internal(m) => {
+                // The cause goes to the log, inside the request's span; the client learns nothing internal.
+                tracing::error!(error = %m, "internal error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: self.kind.to_owned(), message: self.message, details: self.details };
+        (self.status, Json(body)).into_response()
+    }
+}

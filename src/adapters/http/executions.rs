@@ -1,0 +1,144 @@
+//! Execution routes: start, read, list, cancel.
+
+use super::AppState;
+use super::dto::{CancelResponse, ExecuteRequest, ExecuteResponse, ExecutionList, ExecutionResponse};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiPath, ApiQuery, OptionalJson};
+use super::pagination::{PageParams, encode};
+use crate::domain::execution::{Execution, ExecutionState};
+use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::ports::{ExecutionFilter, Page};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Filters of an execution list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExecutionListParams {
+    /// Only executions in this state (`Running`, `Completed`, ...; any case).
+    pub state: Option<String>,
+    /// Only executions of this workflow.
+    pub workflow_id: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ExecutionListParams {
+    fn filter(&self, workflow_id: Option<WorkflowId>) -> Result<ExecutionFilter, ApiError> {
+        let state =
+            self.state.as_deref().map(str::parse::<ExecutionState>).transpose().map_err(ApiError::bad_request)?;
+        let from_query = self
+            .workflow_id
+            .as_deref()
+            .map(|w| {
+                w.parse::<WorkflowId>().map_err(|e| ApiError::bad_request(format!("invalid workflow_id '{w}': {e}")))
+            })
+            .transpose()?;
+        Ok(ExecutionFilter { workflow_id: workflow_id.or(from_query), state })
+    }
+
+    fn page(&self) -> PageParams {
+        PageParams { limit: self.limit, cursor: self.cursor.clone() }
+    }
+}
+
+fn list_body(page: Page<Execution>) -> ExecutionList {
+    ExecutionList {
+        executions: page.items.into_iter().map(Into::into).collect(),
+        total: page.total,
+        next_cursor: page.next.as_ref().map(encode),
+    }
+}
+
+/// Starts a run of the workflow's latest version and returns at once.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{id}/execute", tag = "executions", request_body(content = Option<ExecuteRequest>),
+    params(("id" = String, Path, format = Uuid)),
+    responses(
+        (status = 202, description = "Started; follow it at /api/v1/executions/{execution_id}/stream", body = ExecuteResponse),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn execute_workflow(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<WorkflowId>,
+    OptionalJson(request): OptionalJson<ExecuteRequest>,
+) -> Result<(StatusCode, HeaderMap, Json<ExecuteResponse>), ApiError> {
+    let execution = state.executions.start(id, request.variables).await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/executions/{}", execution.id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    let body = ExecuteResponse {
+        execution_id: execution.id,
+        message: "Workflow execution started".into(),
+        workflow_version: execution.workflow_version,
+    };
+    Ok((StatusCode::ACCEPTED, headers, Json(body)))
+}
+
+/// An execution with every node result.
+#[utoipa::path(
+    get, path = "/api/v1/executions/{id}", tag = "executions", params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = ExecutionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get_execution(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<ExecutionId>,
+) -> Result<Json<ExecutionResponse>, ApiError> {
+    let (execution, results) = state.executions.get(id).await?;
+    Ok(Json(ExecutionResponse::new(execution, results)))
+}
+
+/// Executions, newest first, optionally of one workflow and in one state.
+#[utoipa::path(
+    get, path = "/api/v1/executions", tag = "executions", params(ExecutionListParams),
+    responses((status = 200, body = ExecutionList), (status = 400, body = ErrorBody))
+)]
+pub async fn list_executions(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ExecutionListParams>,
+) -> Result<Json<ExecutionList>, ApiError> {
+    let page = state.executions.list(params.filter(None)?, params.page().to_request()?).await?;
+    Ok(Json(list_body(page)))
+}
+
+/// Executions of one workflow (also after the workflow was deleted), newest first.
+#[utoipa::path(
+    get, path = "/api/v1/workflows/{id}/executions", tag = "executions",
+    params(("id" = String, Path, format = Uuid), ExecutionListParams),
+    responses((status = 200, body = ExecutionList), (status = 400, body = ErrorBody))
+)]
+pub async fn list_workflow_executions(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<WorkflowId>,
+    ApiQuery(params): ApiQuery<ExecutionListParams>,
+) -> Result<Json<ExecutionList>, ApiError> {
+    let page = state.executions.list(params.filter(Some(id))?, params.page().to_request()?).await?;
+    Ok(Json(list_body(page)))
+}
+
+/// Cancels a pending or running execution, stopping its running nodes.
+#[utoipa::path(
+    post, path = "/api/v1/executions/{id}/cancel", tag = "executions", params(("id" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, body = CancelResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Already finished", body = ErrorBody),
+    )
+)]
+pub async fn cancel_execution(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<ExecutionId>,
+) -> Result<Json<CancelResponse>, ApiError> {
+    let execution = state.executions.cancel(id).await?;
+    Ok(Json(CancelResponse {
+        message: "Execution cancelled successfully".into(),
+        execution_id: execution.id,
+        state: execution.state,
+    }))
+}

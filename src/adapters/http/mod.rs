@@ -1,0 +1,83 @@
+//! The HTTP adapter: axum routes, the error format, SSE, the OpenAPI document and Swagger UI.
+
+pub mod dto;
+pub mod error;
+pub mod executions;
+pub mod extract;
+pub mod health;
+pub mod layers;
+pub mod openapi;
+pub mod pagination;
+pub mod sse;
+pub mod workflows;
+
+use crate::app::executions::ExecutionService;
+use crate::app::workflows::WorkflowService;
+use axum::Router;
+use axum::http::{Method, Uri};
+use error::ApiError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+    pub sse_keepalive: Duration,
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self { max_body_bytes: 2 * 1024 * 1024, sse_keepalive: Duration::from_secs(15), cors_origins: Vec::new() }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub workflows: Arc<WorkflowService>,
+    pub executions: Arc<ExecutionService>,
+    pub settings: Arc<HttpSettings>,
+    /// Fired at shutdown, once executions have stopped, to end the open event streams.
+    pub streams_closing: CancellationToken,
+}
+
+/// The whole API: routes, OpenAPI document, Swagger UI, fallbacks and middleware.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(workflows::create_workflow, workflows::list_workflows))
+        .routes(routes!(workflows::get_workflow, workflows::update_workflow, workflows::delete_workflow))
+        .routes(routes!(executions::execute_workflow))
+        .routes(routes!(executions::list_workflow_executions))
+        .routes(routes!(executions::list_executions))
+        .routes(routes!(executions::get_execution))
+        .routes(routes!(executions::cancel_execution))
+        .routes(routes!(sse::stream_execution))
+        .split_for_parts();
+    let settings = state.settings.clone();
+    let router = api
+        .with_state(state)
+        .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    layers::apply(router, &settings.cors_origins, settings.max_body_bytes)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

@@ -1,0 +1,21 @@
+//! The OpenAPI document (collected from the handlers' annotations) and the offline Swagger UI.
+
+use super::error::ErrorBody;
+use crate::domain::validation::Problem;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "oxify-api",
+        description = "Define LLM workflows as DAGs, store them, run them, and watch them run live over Server-Sent Events.",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "workflows", description = "Workflow definitions and their versions"),
+        (name = "executions", description = "Runs of workflows and their live event streams"),
+        (name = "health", description = "Liveness")
+    ),
+    components(schemas(ErrorBody, Problem))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,6 @@
+//! Implementations of the ports: storage, event delivery, HTTP, node runners, clock.
+
+pub mod clock;
+pub mod events;
+pub mod http;
+pub mod store;

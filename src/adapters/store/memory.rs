@@ -1,0 +1,268 @@
+//! Everything in process memory (`memory://`): fast, and gone when the process stops.
+
+use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate, NodeResult};
+use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::valid::ValidWorkflow;
+use crate::ports::{
+    Cursor, ExecutionFilter, ExecutionStore, Page, PageRequest, StoreError, VersionedWorkflow, WorkflowStore,
+    WorkflowSummary,
+};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{PoisonError, RwLock};
+use uuid::Uuid;
+
+type OrderKey = (DateTime<Utc>, Uuid);
+
+/// Workflows and executions in memory behind one lock (never held across an await).
+#[derive(Default)]
+pub struct InMemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    workflows: HashMap<WorkflowId, WorkflowEntry>,
+    workflow_order: BTreeSet<OrderKey>,
+    executions: HashMap<ExecutionId, ExecutionEntry>,
+    execution_order: BTreeSet<OrderKey>,
+    /// Executions per (workflow, state) filter, so a list's `total` costs no scan.
+    counts: HashMap<(Option<WorkflowId>, Option<ExecutionState>), u64>,
+}
+
+struct WorkflowEntry {
+    versions: Vec<ValidWorkflow>,
+    order: OrderKey,
+    deleted: bool,
+}
+
+struct ExecutionEntry {
+    execution: Execution,
+    results: Vec<NodeResult>,
+    result_index: HashMap<NodeId, usize>,
+    events: Vec<ExecutionEvent>,
+}
+
+impl InMemoryStore {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn versioned(entry: &WorkflowEntry, version: u32) -> Option<VersionedWorkflow> {
+    let workflow = entry.versions.get(usize::try_from(version).ok()?.checked_sub(1)?)?.clone();
+    Some(VersionedWorkflow { version, workflow })
+}
+
+fn latest(entry: &WorkflowEntry) -> VersionedWorkflow {
+    let version = u32::try_from(entry.versions.len()).unwrap_or(u32::MAX);
+    VersionedWorkflow { version, workflow: entry.versions[entry.versions.len() - 1].clone() }
+}
+
+/// Walks `order` newest first from the cursor, keeping items `pick` returns, one page's worth.
+fn page_of<T>(
+    order: &BTreeSet<OrderKey>,
+    page: PageRequest,
+    total: u64,
+    mut pick: impl FnMut(&OrderKey) -> Option<T>,
+) -> Page<T> {
+    let upper = page.after.map(|c| (c.created_at, c.id));
+    let candidates = order.iter().rev().filter(|k| upper.is_none_or(|u| **k < u));
+    let limit = page.limit as usize;
+    let mut items = Vec::with_capacity(limit.min(1024));
+    let mut last = None;
+    let mut more = false;
+    for key in candidates {
+        if let Some(item) = pick(key) {
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(item);
+            last = Some(*key);
+        }
+    }
+    let next = if more { last.map(|(created_at, id)| Cursor { created_at, id }) } else { None };
+    Page { items, total, next }
+}
+
+#[async_trait::async_trait]
+impl WorkflowStore for InMemoryStore {
+    async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+        let mut inner = self.write();
+        let id = workflow.id();
+        let order = (workflow.workflow().metadata.created_at, id.0);
+        match inner.workflows.get_mut(&id) {
+            Some(entry) if !entry.deleted => {
+                return Err(StoreError::Conflict(format!("a workflow with id {id} already exists")));
+            }
+            Some(entry) => {
+                // A deleted id comes back as a new version, so old executions keep theirs.
+                entry.versions.push(workflow.clone());
+                entry.deleted = false;
+                entry.order = order;
+            }
+            None => {
+                inner.workflows.insert(id, WorkflowEntry { versions: vec![workflow.clone()], order, deleted: false });
+            }
+        }
+        inner.workflow_order.insert(order);
+        Ok(latest(&inner.workflows[&id]).version)
+    }
+
+    async fn update(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+        let mut inner = self.write();
+        let id = workflow.id();
+        let entry =
+            inner.workflows.get_mut(&id).filter(|e| !e.deleted).ok_or_else(|| StoreError::not_found("workflow", id))?;
+        entry.versions.push(workflow.clone());
+        Ok(latest(entry).version)
+    }
+
+    async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
+        let inner = self.read();
+        inner.workflows.get(&id).filter(|e| !e.deleted).map(latest).ok_or_else(|| StoreError::not_found("workflow", id))
+    }
+
+    async fn get_version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError> {
+        let inner = self.read();
+        inner
+            .workflows
+            .get(&id)
+            .and_then(|e| versioned(e, version))
+            .ok_or_else(|| StoreError::not_found("workflow version", format!("{id} v{version}")))
+    }
+
+    async fn delete(&self, id: WorkflowId) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        let entry =
+            inner.workflows.get_mut(&id).filter(|e| !e.deleted).ok_or_else(|| StoreError::not_found("workflow", id))?;
+        entry.deleted = true;
+        let order = entry.order;
+        inner.workflow_order.remove(&order);
+        Ok(())
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
+        let inner = self.read();
+        let total = inner.workflow_order.len() as u64;
+        Ok(page_of(&inner.workflow_order, page, total, |(_, id)| {
+            let v = latest(&inner.workflows[&WorkflowId(*id)]);
+            let wf = v.workflow.workflow();
+            Some(WorkflowSummary {
+                metadata: wf.metadata.clone(),
+                version: v.version,
+                node_count: wf.nodes.len(),
+                edge_count: wf.edges.len(),
+            })
+        }))
+    }
+}
+
+fn count_keys(e: &Execution) -> [(Option<WorkflowId>, Option<ExecutionState>); 4] {
+    let w = Some(e.workflow_id);
+    let s = Some(e.state);
+    [(None, None), (w, None), (None, s), (w, s)]
+}
+
+impl Inner {
+    fn recount(&mut self, e: &Execution, delta: i64) {
+        for key in count_keys(e) {
+            let c = self.counts.entry(key).or_default();
+            *c = c.saturating_add_signed(delta);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ExecutionStore for InMemoryStore {
+    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        if inner.executions.contains_key(&execution.id) {
+            return Err(StoreError::Conflict(format!("execution {} already exists", execution.id)));
+        }
+        inner.recount(execution, 1);
+        inner.execution_order.insert((execution.created_at, execution.id.0));
+        let entry = ExecutionEntry {
+            execution: execution.clone(),
+            results: Vec::new(),
+            result_index: HashMap::new(),
+            events: Vec::new(),
+        };
+        inner.executions.insert(execution.id, entry);
+        Ok(())
+    }
+
+    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
+        let inner = self.read();
+        inner.executions.get(&id).map(|e| e.execution.clone()).ok_or_else(|| StoreError::not_found("execution", id))
+    }
+
+    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
+        let inner = self.read();
+        inner.executions.get(&id).map(|e| e.results.clone()).ok_or_else(|| StoreError::not_found("execution", id))
+    }
+
+    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
+        let inner = self.read();
+        let total = inner.counts.get(&(filter.workflow_id, filter.state)).copied().unwrap_or(0);
+        Ok(page_of(&inner.execution_order, page, total, |(_, id)| {
+            let e = &inner.executions[&ExecutionId(*id)].execution;
+            let keep =
+                filter.workflow_id.is_none_or(|w| w == e.workflow_id) && filter.state.is_none_or(|s| s == e.state);
+            keep.then(|| e.clone())
+        }))
+    }
+
+    async fn apply(&self, id: ExecutionId, update: &ExecutionUpdate) -> Result<Vec<ExecutionEvent>, StoreError> {
+        let mut inner = self.write();
+        let old = inner
+            .executions
+            .get(&id)
+            .map(|e| e.execution.clone())
+            .ok_or_else(|| StoreError::not_found("execution", id))?;
+        if let Some(change) = &update.state {
+            let mut new = old.clone();
+            new.state = change.state;
+            new.error.clone_from(&change.error);
+            new.started_at = change.started_at.or(new.started_at);
+            new.completed_at = change.completed_at.or(new.completed_at);
+            inner.recount(&old, -1);
+            inner.recount(&new, 1);
+            if let Some(entry) = inner.executions.get_mut(&id) {
+                entry.execution = new;
+            }
+        }
+        let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        for result in update.node_results.iter().cloned() {
+            match entry.result_index.get(&result.node_id) {
+                Some(&i) => entry.results[i] = result,
+                None => {
+                    entry.result_index.insert(result.node_id.clone(), entry.results.len());
+                    entry.results.push(result);
+                }
+            }
+        }
+        let first_seq = entry.events.len() as u64 + 1;
+        let stored: Vec<ExecutionEvent> =
+            update.events.iter().cloned().zip(first_seq..).map(|(event, seq)| event.stored(id, seq)).collect();
+        entry.events.extend(stored.iter().cloned());
+        Ok(stored)
+    }
+
+    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
+        let inner = self.read();
+        let entry = inner.executions.get(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(entry.events.len());
+        Ok(entry.events[start..].iter().take(limit as usize).cloned().collect())
+    }
+}

@@ -1,0 +1,5 @@
+//! Storage adapters, one per backend.
+
+mod memory;
+
+pub use memory::InMemoryStore;

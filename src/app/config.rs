@@ -1,0 +1,146 @@
+//! Configuration: every setting is a command-line flag and an `OXIFY_*` environment variable.
+
+use clap::{Parser, ValueEnum};
+use std::fmt;
+use std::time::Duration;
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// oxify-api: define LLM workflows as DAGs, store them, run them, watch them run live.
+#[derive(Clone, Parser)]
+#[command(name = "oxify-api", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "OXIFY_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "OXIFY_PORT", default_value_t = 3000)]
+    pub port: u16,
+
+    /// Log filter: a level (`info`, `debug`) or directives (`oxify_api=debug,tower_http=info`).
+    #[arg(long, env = "OXIFY_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log output format.
+    #[arg(long, env = "OXIFY_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Where data lives: `memory://` (nothing kept after exit).
+    #[arg(long, env = "OXIFY_DATABASE_URL", default_value = "memory://", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Runner nodes of one execution that may run at the same time.
+    #[arg(long, env = "OXIFY_MAX_CONCURRENT_NODES", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_nodes: u32,
+
+    /// Deadline in seconds for each attempt of a node without its own `timeout_config` (0: none).
+    #[arg(long, env = "OXIFY_NODE_TIMEOUT_SECS", default_value_t = 600)]
+    pub node_timeout_secs: u64,
+
+    /// Origins allowed to call the API from a browser, comma separated, or `*` for any
+    /// (empty: same origin only).
+    #[arg(long, env = "OXIFY_CORS_ORIGINS", value_delimiter = ',', default_value = "")]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "OXIFY_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds between keep-alive comments on event streams.
+    #[arg(long, env = "OXIFY_SSE_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sse_keepalive_secs: u64,
+
+    /// On SIGTERM/SIGINT, seconds to let running executions finish before interrupting them.
+    #[arg(long, env = "OXIFY_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Config {
+    /// Defaults, as if started with no flags and no environment.
+    #[must_use]
+    pub fn defaults() -> Self {
+        Self::parse_from(["oxify-api"])
+    }
+
+    #[must_use]
+    pub fn node_timeout(&self) -> Option<Duration> {
+        (self.node_timeout_secs > 0).then(|| Duration::from_secs(self.node_timeout_secs))
+    }
+
+    /// Origins with blanks removed.
+    #[must_use]
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("log_level", &self.log_level)
+            .field("log_format", &self.log_format)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("max_concurrent_nodes", &self.max_concurrent_nodes)
+            .field("node_timeout_secs", &self.node_timeout_secs)
+            .field("cors_origins", &self.cors_origins)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("sse_keepalive_secs", &self.sse_keepalive_secs)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .finish()
+    }
+}
+
+/// A URL with its password replaced by `***`.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+    let hidden = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+    match path {
+        Some(p) => format!("{scheme}://{hidden}@{host}/{p}"),
+        None => format!("{scheme}://{hidden}@{host}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/oxify"), "postgres://app:***@db:5432/oxify");
+        assert_eq!(redact_url("postgres://app@db/oxify"), "postgres://app@db/oxify");
+        assert_eq!(redact_url("sqlite://oxify.db"), "sqlite://oxify.db");
+        let mut c = Config::defaults();
+        c.database_url = "postgres://u:hunter2@h/d".into();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let c = Config::parse_from([
+            "oxify-api",
+            "--port",
+            "8080",
+            "--cors-origins",
+            "https://a.example, https://b.example",
+        ]);
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.cors_origins(), vec!["https://a.example", "https://b.example"]);
+        assert_eq!(Config::defaults().cors_origins(), Vec::<String>::new());
+    }
+}

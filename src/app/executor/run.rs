@@ -1,0 +1,436 @@
+//! One execution's run: the loop of schedule, commit, spawn, wait.
+
+use super::Executor;
+use super::attempt::{Attempt, Done, Outcome};
+use super::record::{EventData, Extra};
+use crate::app::running::StopSignal;
+use crate::domain::control;
+use crate::domain::data::{DataContext, NodeOutputs};
+use crate::domain::execution::{
+    EventKind, Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, NodeStatus, StateChange,
+};
+use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::retry;
+use crate::domain::scheduler::Plan;
+use crate::domain::valid::ValidWorkflow;
+use crate::domain::workflow::TimeoutAction;
+use crate::ports::{NodeInput, RunnerError, StoreError};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+const SKIPPED_REASON: &str = "no live input: the branch leading here was not taken";
+
+pub(super) struct Run<'e> {
+    ex: &'e Executor,
+    id: ExecutionId,
+    workflow_id: WorkflowId,
+    state: ExecutionState,
+    wf: ValidWorkflow,
+    plan: Plan,
+    data: DataContext,
+    results: Vec<Option<NodeResult>>,
+    finished: u32,
+    pending: ExecutionUpdate,
+    tasks: JoinSet<Done>,
+    in_flight: usize,
+    to_spawn: Vec<(usize, u32, Option<Duration>)>,
+    failure: Option<String>,
+    stop: StopSignal,
+    /// Fired when the run ends, so runners abandon whatever they still do.
+    nodes_cancel: CancellationToken,
+}
+
+impl<'e> Run<'e> {
+    pub(super) fn new(ex: &'e Executor, execution: &Execution, wf: ValidWorkflow, stop: StopSignal) -> Self {
+        let data = DataContext {
+            variables: execution.variables.clone(),
+            outputs: Arc::new(NodeOutputs::new(wf.graph().index.clone())),
+        };
+        Self {
+            ex,
+            id: execution.id,
+            workflow_id: execution.workflow_id,
+            state: execution.state,
+            plan: Plan::new(&wf),
+            results: vec![None; wf.len()],
+            wf,
+            data,
+            finished: 0,
+            pending: ExecutionUpdate::default(),
+            tasks: JoinSet::new(),
+            in_flight: 0,
+            to_spawn: Vec::new(),
+            failure: None,
+            stop,
+            nodes_cancel: CancellationToken::new(),
+        }
+    }
+
+    pub(super) async fn drive(mut self) {
+        if self.stop.cancel.is_cancelled() {
+            return self.end(ExecutionState::Cancelled, Some("cancelled before it started".into())).await;
+        }
+        self.change_state(ExecutionState::Running, None);
+        loop {
+            self.schedule();
+            if let Some(failure) = self.failure.clone() {
+                return self.end(ExecutionState::Failed, Some(failure)).await;
+            }
+            if self.plan.is_finished() && self.tasks.is_empty() {
+                return self.end(ExecutionState::Completed, None).await;
+            }
+            if self.tasks.is_empty() && self.to_spawn.is_empty() {
+                let stall = "internal error: no node can run although the workflow has not finished";
+                tracing::error!(execution_id = %self.id, "{stall}");
+                return self.end(ExecutionState::Failed, Some(stall.into())).await;
+            }
+            if self.commit().await.is_err() {
+                return self.abandon().await;
+            }
+            self.spawn_pending();
+            let stop = self.stop.clone();
+            tokio::select! {
+                biased;
+                () = stop.cancel.cancelled() => {
+                    return self.end(ExecutionState::Cancelled, Some("cancelled by request".into())).await;
+                }
+                () = stop.shutdown.cancelled() => {
+                    let why = "interrupted: the server shut down before the execution finished";
+                    return self.end(ExecutionState::Failed, Some(why.into())).await;
+                }
+                Some(joined) = self.tasks.join_next() => self.on_joined(joined),
+            }
+            while let Some(joined) = self.tasks.try_join_next() {
+                self.on_joined(joined);
+            }
+        }
+    }
+
+    /// Starts every ready node the limits allow: control nodes are evaluated on the spot, runner
+    /// nodes are queued to be spawned once this step is committed.
+    fn schedule(&mut self) {
+        loop {
+            self.record_skipped();
+            if self.failure.is_some() {
+                return;
+            }
+            let Some(idx) = self.plan.peek_ready() else {
+                return;
+            };
+            let kind = self.wf.node(idx).kind.clone();
+            let is_control = control::is_control(&kind);
+            if !is_control && self.in_flight >= self.ex.limits.max_concurrent_nodes {
+                return;
+            }
+            self.plan.next_ready();
+            self.start_node(idx, 1);
+            if let Some(result) = control::evaluate(&self.wf, idx, &self.data) {
+                match result {
+                    Ok(out) => self.succeed(idx, out.output, &out.taken),
+                    Err(e) => self.fail(idx, &e),
+                }
+            } else if self.ex.runners.get(kind.name()).is_some() {
+                self.in_flight += 1;
+                self.to_spawn.push((idx, 1, None));
+            } else {
+                self.fail(idx, &RunnerError::KindUnavailable(kind.name().into()).to_string());
+            }
+        }
+    }
+
+    fn spawn_pending(&mut self) {
+        for (idx, attempt, delay) in std::mem::take(&mut self.to_spawn) {
+            let node = self.wf.node(idx);
+            let Some(runner) = self.ex.runners.get(node.kind.name()) else {
+                continue;
+            };
+            let timeout = node
+                .timeout_config
+                .as_ref()
+                .map(|t| Duration::from_millis(t.execution_timeout_ms))
+                .or(self.ex.limits.default_node_timeout);
+            let input = NodeInput {
+                execution_id: self.id,
+                workflow: self.wf.clone(),
+                node_index: idx,
+                attempt,
+                data: self.data.clone(),
+            };
+            let cancel = self.nodes_cancel.child_token();
+            self.tasks.spawn(Attempt { runner, input, cancel, delay, timeout }.run());
+        }
+    }
+
+    fn on_joined(&mut self, joined: Result<Done, tokio::task::JoinError>) {
+        // Tasks are only aborted when the run ends, so a join error here cannot be an abort.
+        let Ok(Done { idx, attempt, outcome }) = joined else {
+            return;
+        };
+        let node = self.wf.node(idx);
+        let retry_delay = retry::delay_before(node.retry_config.as_ref(), attempt + 1);
+        let action = node.timeout_config.as_ref().map(|t| t.timeout_action.clone()).unwrap_or_default();
+        match outcome {
+            Outcome::Output(value) => {
+                self.in_flight -= 1;
+                self.succeed(idx, value, &[]);
+            }
+            Outcome::Error(e) if e.is_retryable() && retry_delay.is_some() => {
+                self.retry(idx, attempt + 1, retry_delay.unwrap_or_default(), &e.to_string());
+            }
+            Outcome::Error(e) => {
+                self.in_flight -= 1;
+                let suffix = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
+                self.fail(idx, &format!("{e}{suffix}"));
+            }
+            Outcome::TimedOut(limit) => {
+                let message = format!("timed out after {} ms", limit.as_millis());
+                if let Some(delay) = retry_delay {
+                    return self.retry(idx, attempt + 1, delay, &message);
+                }
+                self.in_flight -= 1;
+                match action {
+                    TimeoutAction::Fail => self.fail(idx, &message),
+                    TimeoutAction::Skip => self.skip_timed_out(idx, &message),
+                    TimeoutAction::UseDefault(text) => self.succeed(idx, Value::String(text), &[]),
+                }
+            }
+        }
+    }
+
+    fn start_node(&mut self, idx: usize, attempt: u32) {
+        if let Err(e) = self.plan.start(idx) {
+            tracing::error!(error = %e, node = idx, "scheduler refused to start a node");
+            return;
+        }
+        let node = self.wf.node(idx);
+        let result = NodeResult {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            kind: node.kind.name().into(),
+            status: NodeStatus::Running,
+            output: None,
+            error: None,
+            attempts: attempt,
+            started_at: Some(self.ex.clock.now()),
+            completed_at: None,
+        };
+        self.put_result(idx, result);
+        self.event(EventKind::NodeStarted, Some(idx), &Extra { attempt: Some(attempt), ..Extra::default() });
+    }
+
+    fn retry(&mut self, idx: usize, attempt: u32, delay: Duration, error: &str) {
+        if let Some(mut result) = self.results[idx].clone() {
+            result.attempts = attempt;
+            result.error = Some(error.to_owned());
+            self.put_result(idx, result);
+        }
+        let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        let extra = Extra { attempt: Some(attempt), error: Some(error), delay_ms: Some(delay_ms), ..Extra::default() };
+        self.event(EventKind::NodeRetrying, Some(idx), &extra);
+        self.to_spawn.push((idx, attempt, Some(delay)));
+    }
+
+    fn succeed(&mut self, idx: usize, output: Value, taken: &[usize]) {
+        if let Err(e) = self.plan.succeed(&self.wf, idx, taken) {
+            tracing::error!(error = %e, node = idx, "scheduler refused a node's success");
+            return;
+        }
+        let output = Arc::new(output);
+        self.data.outputs.set(idx, output.clone());
+        let duration = self.finish_result(idx, NodeStatus::Succeeded, Some(output.clone()), None);
+        let extra = Extra { output: Some(&output), duration_ms: duration, ..self.attempt_extra(idx) };
+        self.event(EventKind::NodeCompleted, Some(idx), &extra);
+    }
+
+    fn fail(&mut self, idx: usize, error: &str) {
+        if let Err(e) = self.plan.fail(idx) {
+            tracing::error!(error = %e, node = idx, "scheduler refused a node's failure");
+            return;
+        }
+        let duration = self.finish_result(idx, NodeStatus::Failed, None, Some(error.to_owned()));
+        let extra = Extra { error: Some(error), duration_ms: duration, ..self.attempt_extra(idx) };
+        self.event(EventKind::NodeFailed, Some(idx), &extra);
+        let node = self.wf.node(idx);
+        self.failure = Some(format!("node '{}' ({}) failed: {error}", node.name, node.id));
+    }
+
+    fn skip_timed_out(&mut self, idx: usize, reason: &str) {
+        if let Err(e) = self.plan.skip(&self.wf, idx) {
+            tracing::error!(error = %e, node = idx, "scheduler refused to skip a node");
+            return;
+        }
+        let duration = self.finish_result(idx, NodeStatus::Skipped, None, Some(reason.to_owned()));
+        let extra = Extra { reason: Some(reason), duration_ms: duration, ..self.attempt_extra(idx) };
+        self.event(EventKind::NodeSkipped, Some(idx), &extra);
+    }
+
+    fn record_skipped(&mut self) {
+        for idx in self.plan.take_skipped() {
+            let node = self.wf.node(idx);
+            let result = NodeResult {
+                node_id: node.id.clone(),
+                node_name: node.name.clone(),
+                kind: node.kind.name().into(),
+                status: NodeStatus::Skipped,
+                output: None,
+                error: None,
+                attempts: 0,
+                started_at: None,
+                completed_at: Some(self.ex.clock.now()),
+            };
+            self.put_result(idx, result);
+            self.finished += 1;
+            self.event(EventKind::NodeSkipped, Some(idx), &Extra { reason: Some(SKIPPED_REASON), ..Extra::default() });
+        }
+    }
+
+    /// Marks a started node finished; returns how long it ran, in milliseconds.
+    fn finish_result(
+        &mut self,
+        idx: usize,
+        status: NodeStatus,
+        output: Option<Arc<Value>>,
+        error: Option<String>,
+    ) -> Option<i64> {
+        let now = self.ex.clock.now();
+        let mut result = self.results[idx].clone()?;
+        result.status = status;
+        result.output = output;
+        result.error = error;
+        result.completed_at = Some(now);
+        let duration = result.started_at.map(|s| (now - s).num_milliseconds());
+        self.put_result(idx, result);
+        self.finished += 1;
+        duration
+    }
+
+    fn attempt_extra(&self, idx: usize) -> Extra<'static> {
+        Extra { attempt: self.results[idx].as_ref().map(|r| r.attempts), ..Extra::default() }
+    }
+
+    fn put_result(&mut self, idx: usize, result: NodeResult) {
+        self.pending.node_results.retain(|r| r.node_id != result.node_id);
+        self.pending.node_results.push(result.clone());
+        self.results[idx] = Some(result);
+    }
+
+    fn change_state(&mut self, to: ExecutionState, error: Option<String>) {
+        match self.state.transition(to) {
+            Ok(state) => self.state = state,
+            Err(e) => {
+                tracing::error!(error = %e, "illegal execution state change refused");
+                return;
+            }
+        }
+        let at = self.ex.clock.now();
+        let kind = match to {
+            ExecutionState::Completed => EventKind::ExecutionCompleted,
+            ExecutionState::Failed => EventKind::ExecutionFailed,
+            ExecutionState::Cancelled => EventKind::ExecutionCancelled,
+            _ => EventKind::ExecutionStarted,
+        };
+        self.event(kind, None, &Extra { error: error.as_deref(), ..Extra::default() });
+        let started_at = match (&self.pending.state, to) {
+            (_, ExecutionState::Running) => Some(at),
+            (Some(earlier), _) => earlier.started_at,
+            (None, _) => None,
+        };
+        let completed_at = to.is_terminal().then_some(at);
+        self.pending.state = Some(StateChange { state: to, error, started_at, completed_at });
+    }
+
+    fn event(&mut self, kind: EventKind, idx: Option<usize>, extra: &Extra<'_>) {
+        let at = self.ex.clock.now();
+        let node = idx.map(|i| self.wf.node(i));
+        let data = EventData {
+            execution_id: self.id,
+            workflow_id: self.workflow_id,
+            state: self.state,
+            node_results_count: self.finished,
+            node_id: node.map(|n| &n.id),
+            node_name: node.map(|n| n.name.as_str()),
+            kind: node.map(|n| n.kind.name()),
+            attempt: extra.attempt,
+            output: extra.output,
+            error: extra.error,
+            duration_ms: extra.duration_ms,
+            delay_ms: extra.delay_ms,
+            reason: extra.reason,
+            timestamp: at,
+        };
+        let json =
+            serde_json::to_string(&data).unwrap_or_else(|e| format!(r#"{{"error":"unserializable event: {e}"}}"#));
+        self.pending.events.push(NewEvent {
+            kind,
+            node_id: node.map(|n| n.id.clone()),
+            data: json.into(),
+            state: self.state,
+            node_results_count: self.finished,
+            at,
+        });
+    }
+
+    /// Stops every node still running, then records the final state.
+    async fn end(mut self, state: ExecutionState, error: Option<String>) {
+        self.stop_nodes().await;
+        let reason = match state {
+            ExecutionState::Cancelled => "execution cancelled",
+            ExecutionState::Failed => "execution failed",
+            _ => "execution ended",
+        };
+        let running: Vec<usize> = self.plan.running().collect();
+        for idx in running {
+            if self.plan.cancel(idx).is_ok() {
+                self.finish_result(idx, NodeStatus::Cancelled, None, Some(reason.into()));
+                self.event(EventKind::NodeCancelled, Some(idx), &Extra { reason: Some(reason), ..Extra::default() });
+            }
+        }
+        self.change_state(state, error);
+        if self.commit().await.is_ok() {
+            tracing::info!(execution_id = %self.id, state = %self.state, "execution finished");
+        }
+    }
+
+    /// The store refused a write for good: stop working on an execution we cannot record.
+    async fn abandon(mut self) {
+        self.stop_nodes().await;
+        tracing::error!(execution_id = %self.id, "execution abandoned: its progress cannot be stored");
+    }
+
+    async fn stop_nodes(&mut self) {
+        self.nodes_cancel.cancel();
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Stores the step's writes (retrying while the store is unavailable), then publishes them.
+    async fn commit(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let update = std::mem::take(&mut self.pending);
+        let mut delay = Duration::from_millis(20);
+        loop {
+            match self.ex.store.apply(self.id, &update).await {
+                Ok(events) => {
+                    for event in events {
+                        self.ex.bus.publish(Arc::new(event));
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is_transient() && !self.stop.shutdown.is_cancelled() => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "storing execution progress failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.ex.limits.store_retry_max_delay);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "storing execution progress failed");
+                    return Err(e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Use cases and wiring: workflow and execution services, the executor, configuration, server.
+
+pub mod config;
+pub mod error;
+pub mod executions;
+pub mod executor;
+pub mod runners;
+pub mod running;
+pub mod server;
+pub mod telemetry;
+pub mod watch;
+pub mod wiring;
+pub mod workflows;

@@ -1,0 +1,120 @@
+//! The executions running in this process: their stop signals, and a tracker so shutdown can wait
+//! for them.
+
+use crate::domain::ids::ExecutionId;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Why an executor must stop early.
+#[derive(Clone, Debug, Default)]
+pub struct StopSignal {
+    /// A user asked to cancel this execution.
+    pub cancel: CancellationToken,
+    /// The server is shutting down and the grace period is over.
+    pub shutdown: CancellationToken,
+}
+
+struct Entry {
+    cancel: CancellationToken,
+    done: watch::Receiver<bool>,
+}
+
+/// Launches executor tasks and finds them again to cancel them.
+pub struct RunningExecutions {
+    entries: Arc<Mutex<HashMap<ExecutionId, Entry>>>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Default for RunningExecutions {
+    fn default() -> Self {
+        Self { entries: Arc::default(), tracker: TaskTracker::new(), shutdown: CancellationToken::new() }
+    }
+}
+
+impl RunningExecutions {
+    /// Spawns the task that runs execution `id`.
+    pub fn launch<F, Fut>(&self, id: ExecutionId, run: F)
+    where
+        F: FnOnce(StopSignal) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let cancel = CancellationToken::new();
+        let (done_tx, done_rx) = watch::channel(false);
+        self.lock().insert(id, Entry { cancel: cancel.clone(), done: done_rx });
+        let future = run(StopSignal { cancel, shutdown: self.shutdown.clone() });
+        let entries = self.entries.clone();
+        self.tracker.spawn(async move {
+            future.await;
+            entries.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+            let _ = done_tx.send(true);
+        });
+    }
+
+    /// Asks a running execution to stop and waits up to `wait` for it to finish. `false` when the
+    /// execution is not running in this process.
+    pub async fn cancel(&self, id: ExecutionId, wait: Duration) -> bool {
+        let Some((cancel, mut done)) = self.lock().get(&id).map(|e| (e.cancel.clone(), e.done.clone())) else {
+            return false;
+        };
+        cancel.cancel();
+        let _ = tokio::time::timeout(wait, done.wait_for(|d| *d)).await;
+        true
+    }
+
+    /// How many executions are running.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stops taking new work, lets running executions finish for up to `grace`, then tells the
+    /// rest to stop and waits for them to record that.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            tracing::warn!(still_running = self.len(), "grace period over: interrupting executions");
+            self.shutdown.cancel();
+            self.tracker.wait().await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ExecutionId, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cancel_reaches_the_running_task_and_waits_for_it() {
+        let running = RunningExecutions::default();
+        let id = ExecutionId::generate();
+        running.launch(id, |stop| async move { stop.cancel.cancelled().await });
+        assert_eq!(running.len(), 1);
+        assert!(running.cancel(id, Duration::from_secs(5)).await);
+        assert!(running.is_empty());
+        assert!(!running.cancel(id, Duration::from_secs(1)).await, "gone once finished");
+    }
+
+    #[tokio::test]
+    async fn shutdown_interrupts_executions_that_outlive_the_grace_period() {
+        let running = RunningExecutions::default();
+        running.launch(ExecutionId::generate(), |stop| async move { stop.shutdown.cancelled().await });
+        running.launch(ExecutionId::generate(), |_| async {});
+        running.shutdown(Duration::from_millis(50)).await;
+        assert!(running.is_empty());
+    }
+}

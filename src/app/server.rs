@@ -1,0 +1,136 @@
+//! Starting and stopping the HTTP server, with a graceful shutdown: stop accepting, let running
+//! executions finish (up to the grace period, then interrupt them), close the event streams.
+
+use super::config::Config;
+use super::telemetry;
+use super::wiring::{self, Services, StartupError};
+use crate::adapters::http::{self, AppState, HttpSettings};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A server running in the background.
+pub struct Server {
+    addr: SocketAddr,
+    trigger: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Binds the configured address and starts serving.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn start(config: &Config, services: Services) -> Result<Self, StartupError> {
+        let address = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?;
+        let streams_closing = CancellationToken::new();
+        let settings = HttpSettings {
+            max_body_bytes: config.max_body_bytes,
+            sse_keepalive: Duration::from_secs(config.sse_keepalive_secs),
+            cors_origins: config.cors_origins(),
+        };
+        let state = AppState {
+            workflows: services.workflows.clone(),
+            executions: services.executions.clone(),
+            settings: Arc::new(settings),
+            streams_closing: streams_closing.clone(),
+        };
+        let app = http::router(state);
+        let trigger = CancellationToken::new();
+        let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let (running, stop, graceful) = (services.running.clone(), trigger.clone(), trigger.clone());
+        let task = tokio::spawn(async move {
+            let drain = tokio::spawn(async move {
+                stop.cancelled().await;
+                running.shutdown(grace).await;
+                streams_closing.cancel();
+            });
+            let served = axum::serve(listener, app).with_graceful_shutdown(graceful.cancelled_owned()).await;
+            // Executions may still be finishing after the last connection closed.
+            let _ = drain.await;
+            served
+        });
+        Ok(Self { addr, trigger, task })
+    }
+
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A token that starts the graceful shutdown when cancelled.
+    #[must_use]
+    pub fn shutdown_trigger(&self) -> CancellationToken {
+        self.trigger.clone()
+    }
+
+    /// Waits until the server has shut down.
+    ///
+    /// # Errors
+    /// An I/O error of the listener.
+    pub async fn wait(self) -> Result<(), StartupError> {
+        match self.task.await {
+            Ok(result) => result.map_err(StartupError::Serve),
+            Err(e) => Err(StartupError::Serve(std::io::Error::other(e))),
+        }
+    }
+
+    /// Shuts down gracefully and waits until done.
+    ///
+    /// # Errors
+    /// An I/O error of the listener.
+    pub async fn stop(self) -> Result<(), StartupError> {
+        self.trigger.cancel();
+        self.wait().await
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
+///
+/// # Errors
+/// When the configuration is unusable or the address cannot be bound.
+pub async fn run(config: Config) -> Result<(), StartupError> {
+    telemetry::init(&config);
+    tracing::info!(config = ?config, "starting");
+    let services = wiring::build(&config)?;
+    let server = Server::start(&config, services).await?;
+    println!("oxify-api listening on http://{}", server.addr());
+    tracing::info!(address = %server.addr(), "listening");
+    let trigger = server.shutdown_trigger();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: finishing running executions");
+        trigger.cancel();
+    });
+    server.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

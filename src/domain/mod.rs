@@ -1,0 +1,15 @@
+//! The pure core: workflow model and validation, the scheduler, the execution state machine,
+//! templates and expressions. No I/O, no async runtime.
+
+pub mod control;
+pub mod data;
+pub mod execution;
+pub mod expr;
+pub mod graph;
+pub mod ids;
+pub mod retry;
+pub mod scheduler;
+pub mod template;
+pub mod valid;
+pub mod validation;
+pub mod workflow;

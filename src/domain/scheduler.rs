@@ -1,0 +1,167 @@
+//! The pure scheduler: given a valid workflow and what has happened so far, which nodes are ready
+//! and which can no longer run. Each edge is decided once, live or dead, when its source finishes:
+//! a node is ready when all its incoming edges are decided and at least one is live, and skipped
+//! when all are dead. So a join waits only for branches that can still arrive.
+
+use crate::domain::execution::{NodeStatus, TransitionError};
+use crate::domain::valid::ValidWorkflow;
+use std::collections::VecDeque;
+
+/// The run state of one execution's nodes.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    status: Vec<NodeStatus>,
+    undecided_in: Vec<u32>,
+    live_in: Vec<u32>,
+    ready: VecDeque<usize>,
+    skipped: Vec<usize>,
+    unfinished: usize,
+}
+
+impl Plan {
+    /// A fresh plan: the nodes without incoming edges (the Start nodes) are ready.
+    #[must_use]
+    pub fn new(workflow: &ValidWorkflow) -> Self {
+        let in_degree = &workflow.graph().in_degree;
+        let mut plan = Self {
+            status: vec![NodeStatus::Pending; workflow.len()],
+            undecided_in: in_degree.clone(),
+            live_in: vec![0; workflow.len()],
+            ready: VecDeque::new(),
+            skipped: Vec::new(),
+            unfinished: workflow.len(),
+        };
+        for idx in (0..workflow.len()).filter(|&i| in_degree[i] == 0) {
+            plan.status[idx] = NodeStatus::Ready;
+            plan.ready.push_back(idx);
+        }
+        plan
+    }
+
+    #[must_use]
+    pub fn status(&self, idx: usize) -> NodeStatus {
+        self.status[idx]
+    }
+
+    /// The next ready node, in the order nodes became ready.
+    pub fn next_ready(&mut self) -> Option<usize> {
+        self.ready.pop_front()
+    }
+
+    /// The node [`Plan::next_ready`] would return, left in place.
+    #[must_use]
+    pub fn peek_ready(&self) -> Option<usize> {
+        self.ready.front().copied()
+    }
+
+    /// Nodes that became `Skipped` since the last call, in the order they were skipped.
+    pub fn take_skipped(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.skipped)
+    }
+
+    /// Whether every node reached a final status.
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.unfinished == 0
+    }
+
+    /// Nodes currently `Running`.
+    pub fn running(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.status.len()).filter(|&i| self.status[i] == NodeStatus::Running)
+    }
+
+    /// A ready node starts running.
+    ///
+    /// # Errors
+    /// When the node is not `Ready`.
+    pub fn start(&mut self, idx: usize) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Running)
+    }
+
+    /// A running node finished. `taken` names the branch targets a branching node chose; edges to
+    /// its other branch targets die, edges to non-branch successors stay live.
+    ///
+    /// # Errors
+    /// When the node is not `Running`.
+    pub fn succeed(&mut self, workflow: &ValidWorkflow, idx: usize, taken: &[usize]) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Succeeded)?;
+        self.decide_edges(workflow, idx, taken);
+        Ok(())
+    }
+
+    /// A node is skipped (a timeout with `Skip`): all its outgoing edges die. The node itself is
+    /// not reported by [`Plan::take_skipped`], only the nodes skipped because of it.
+    ///
+    /// # Errors
+    /// When the node already finished.
+    pub fn skip(&mut self, workflow: &ValidWorkflow, idx: usize) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Skipped)?;
+        self.decide_edges(workflow, idx, &[]);
+        Ok(())
+    }
+
+    /// A running node failed for good.
+    ///
+    /// # Errors
+    /// When the node is not `Running`.
+    pub fn fail(&mut self, idx: usize) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Failed)
+    }
+
+    /// A node that had not finished is cancelled.
+    ///
+    /// # Errors
+    /// When the node already finished.
+    pub fn cancel(&mut self, idx: usize) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Cancelled)
+    }
+
+    /// A node that was running when its process died runs again.
+    ///
+    /// # Errors
+    /// When the node is not `Running`.
+    pub fn requeue(&mut self, idx: usize) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Ready)?;
+        self.ready.push_back(idx);
+        Ok(())
+    }
+
+    fn set(&mut self, idx: usize, to: NodeStatus) -> Result<(), TransitionError> {
+        let from = self.status[idx];
+        self.status[idx] = from.transition(to)?;
+        if to.is_terminal() {
+            self.unfinished -= 1;
+        }
+        Ok(())
+    }
+
+    fn decide_edges(&mut self, workflow: &ValidWorkflow, idx: usize, taken: &[usize]) {
+        let mut decided = vec![(idx, taken.to_vec())];
+        while let Some((from, taken)) = decided.pop() {
+            let alive = self.status[from] == NodeStatus::Succeeded;
+            let branches = workflow.branch_targets(from);
+            for &to in &workflow.graph().successors[from] {
+                let live = alive && (!branches.contains(&to) || taken.contains(&to));
+                self.undecided_in[to] -= 1;
+                if live {
+                    self.live_in[to] += 1;
+                }
+                if self.undecided_in[to] > 0 || self.status[to] != NodeStatus::Pending {
+                    continue;
+                }
+                if self.live_in[to] > 0 {
+                    self.status[to] = NodeStatus::Ready;
+                    self.ready.push_back(to);
+                } else {
+                    self.status[to] = NodeStatus::Skipped;
+                    self.unfinished -= 1;
+                    self.skipped.push(to);
+                    decided.push((to, Vec::new()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

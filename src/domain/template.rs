@@ -1,0 +1,159 @@
+//! `{{ var }}` templates, rendered by minijinja with strict undefined variables and a fuel limit.
+
+use crate::domain::data::DataContext;
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value as JValue};
+use minijinja::{Environment, UndefinedBehavior};
+use std::sync::{Arc, LazyLock};
+
+/// Instructions one rendering may spend: bounds a template such as a huge loop.
+const FUEL: u64 = 1_000_000;
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(64);
+    env
+});
+
+/// Whether a text uses template syntax at all.
+#[must_use]
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// Parses a template without rendering it.
+///
+/// # Errors
+/// The parser's message when the syntax is wrong.
+pub fn check(source: &str) -> Result<(), String> {
+    ENV.template_from_str(source).map(|_| ()).map_err(|e| describe(&e))
+}
+
+/// Renders a template over the data.
+///
+/// # Errors
+/// A message naming the missing variable when one is undefined, else the engine's message.
+pub fn render(source: &str, data: &DataContext) -> Result<String, String> {
+    let root = JValue::from_object(Root(data.clone()));
+    ENV.render_str(source, root).map_err(|e| {
+        if e.kind() == minijinja::ErrorKind::UndefinedError
+            && let Some(missing) = first_missing(source, data)
+        {
+            return format!("template references `{missing}`, which is not defined");
+        }
+        describe(&e)
+    })
+}
+
+/// The first variable path a template uses that the data cannot resolve.
+fn first_missing(source: &str, data: &DataContext) -> Option<String> {
+    let template = ENV.template_from_str(source).ok()?;
+    let mut used: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    used.sort();
+    used.into_iter().find(|path| data.lookup(path).is_none())
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    match e.detail() {
+        Some(detail) => format!("{}: {detail} (line {})", e.kind(), e.line().unwrap_or(1)),
+        None => e.to_string(),
+    }
+}
+
+/// The template root: variables by name, plus `variables` and `nodes`, converted only when used.
+#[derive(Debug)]
+struct Root(DataContext);
+
+impl Object for Root {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let data = &self.0;
+        match key.as_str()? {
+            "nodes" => Some(JValue::from_object(Nodes(data.clone()))),
+            "variables" => Some(JValue::from(minijinja::value::Serde(data.variables.as_ref()))),
+            name => data.variables.get(name).map(|v| JValue::from(minijinja::value::Serde(v))),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<JValue> = self.0.variables.keys().map(|k| JValue::from(k.as_str())).collect();
+        keys.extend([JValue::from("nodes"), JValue::from("variables")]);
+        Enumerator::Values(keys)
+    }
+}
+
+/// `nodes.<id>` for every finished node: `{"output": ...}`.
+#[derive(Debug)]
+struct Nodes(DataContext);
+
+impl Object for Nodes {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let output = self.0.outputs.get(key.as_str()?)?;
+        Some(JValue::from(minijinja::value::Serde(serde_json::json!({ "output": output.as_ref() }))))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.outputs.iter().map(|(id, _)| JValue::from(id.as_str())).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::data::tests::context;
+    use serde_json::json;
+
+    #[test]
+    fn renders_variables_without_json_quotes() {
+        let ctx = context(json!({"user_query": "weather in Tokyo"}), &[]);
+        assert_eq!(render("Q: {{ user_query }}", &ctx).unwrap(), "Q: weather in Tokyo");
+        assert_eq!(render("Q: {{user_query}}", &ctx).unwrap(), "Q: weather in Tokyo");
+    }
+
+    #[test]
+    fn renders_node_outputs_and_nested_fields() {
+        let ctx = context(json!({}), &[("fetch_docs", json!({"text": "doc", "n": 2}))]);
+        assert_eq!(
+            render("{{ nodes.fetch_docs.output.text }} x{{ nodes.fetch_docs.output.n }}", &ctx).unwrap(),
+            "doc x2"
+        );
+        assert_eq!(render("{{ nodes['fetch_docs'].output.text }}", &ctx).unwrap(), "doc");
+    }
+
+    #[test]
+    fn missing_variable_fails_and_names_it() {
+        let ctx = context(json!({"a": 1}), &[]);
+        let err = render("Hi {{ user_query }}", &ctx).unwrap_err();
+        assert!(err.contains("`user_query`"), "{err}");
+        let err = render("{{ nodes.absent.output }}", &ctx).unwrap_err();
+        assert!(err.contains("nodes.absent"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_are_found_without_rendering() {
+        assert!(check("Hello {{ name }}").is_ok());
+        let err = check("Hello {{ name").unwrap_err();
+        assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn runaway_template_runs_out_of_fuel() {
+        let ctx = context(json!({}), &[]);
+        let err = render("{% for i in range(100000) %}{% for j in range(100) %}x{% endfor %}{% endfor %}", &ctx);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn plain_text_is_not_a_template() {
+        assert!(!is_template("Say YES"));
+        assert!(is_template("Say {{ word }}"));
+    }
+}

@@ -1,0 +1,322 @@
+//! The node kinds of the seed's `oxify-model` 0.1.0 and their configs, field for field:
+//! adjacently tagged as `{"type": "LLM", "config": {...}}`, PascalCase variants, snake_case fields.
+
+use crate::domain::ids::NodeId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// What a node does. Unit kinds serialize as `{"type": "Start"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", content = "config")]
+pub enum NodeKind {
+    Start,
+    End,
+    #[serde(rename = "LLM")]
+    Llm(LlmConfig),
+    Retriever(VectorConfig),
+    Code(ScriptConfig),
+    IfElse(Condition),
+    Tool(McpConfig),
+    Loop(LoopConfig),
+    TryCatch(TryCatchConfig),
+    SubWorkflow(SubWorkflowConfig),
+    Switch(SwitchConfig),
+    Parallel(ParallelConfig),
+    Approval(ApprovalConfig),
+    Form(FormConfig),
+    Vision(VisionConfig),
+}
+
+impl NodeKind {
+    /// The wire name of the kind (`"LLM"`, `"IfElse"`, ...).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Start => "Start",
+            Self::End => "End",
+            Self::Llm(_) => "LLM",
+            Self::Retriever(_) => "Retriever",
+            Self::Code(_) => "Code",
+            Self::IfElse(_) => "IfElse",
+            Self::Tool(_) => "Tool",
+            Self::Loop(_) => "Loop",
+            Self::TryCatch(_) => "TryCatch",
+            Self::SubWorkflow(_) => "SubWorkflow",
+            Self::Switch(_) => "Switch",
+            Self::Parallel(_) => "Parallel",
+            Self::Approval(_) => "Approval",
+            Self::Form(_) => "Form",
+            Self::Vision(_) => "Vision",
+        }
+    }
+}
+
+/// Config of an `LLM` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LlmConfig {
+    /// `openai`, `anthropic`, `ollama`, `local`, ...
+    pub provider: String,
+    pub model: String,
+    pub system_prompt: Option<String>,
+    /// A template, e.g. `Answer briefly: {{ user_query }}`.
+    pub prompt_template: String,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub tools: Vec<Value>,
+    #[serde(default)]
+    pub images: Vec<Value>,
+    #[serde(default)]
+    pub extra_params: Value,
+}
+
+/// Config of a `Retriever` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VectorConfig {
+    pub db_type: String,
+    pub collection: String,
+    /// A template.
+    pub query: String,
+    pub top_k: usize,
+    pub score_threshold: Option<f64>,
+}
+
+/// Config of a `Code` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScriptConfig {
+    pub runtime: String,
+    pub code: String,
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    pub output: String,
+}
+
+/// Config of an `IfElse` node: a boolean expression and the two successors it routes between.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Condition {
+    /// A CEL expression, e.g. `score > 0.5 && user_query != ""`.
+    pub expression: String,
+    pub true_branch: NodeId,
+    pub false_branch: NodeId,
+}
+
+/// Config of a `Tool` (MCP) node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct McpConfig {
+    pub server_id: String,
+    pub tool_name: String,
+    #[serde(default)]
+    pub parameters: Value,
+}
+
+/// Config of a `Loop` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoopConfig {
+    pub loop_type: LoopType,
+    #[serde(default = "default_max_iterations")]
+    pub max_iterations: u32,
+}
+
+fn default_max_iterations() -> u32 {
+    1000
+}
+
+/// The loop variants, internally tagged with `"variant"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "variant")]
+pub enum LoopType {
+    ForEach {
+        collection_path: String,
+        item_variable: String,
+        index_variable: Option<String>,
+        body_expression: String,
+        #[serde(default)]
+        parallel: bool,
+        max_concurrency: Option<u32>,
+    },
+    While {
+        condition: String,
+        body_expression: String,
+        counter_variable: Option<String>,
+    },
+    Repeat {
+        count: String,
+        body_expression: String,
+        index_variable: Option<String>,
+    },
+}
+
+/// Config of a `TryCatch` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TryCatchConfig {
+    pub try_expression: String,
+    pub catch_expression: Option<String>,
+    pub finally_expression: Option<String>,
+    #[serde(default)]
+    pub rethrow: bool,
+    #[serde(default = "default_error_variable")]
+    pub error_variable: String,
+}
+
+fn default_error_variable() -> String {
+    "error".into()
+}
+
+/// Config of a `SubWorkflow` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SubWorkflowConfig {
+    pub workflow_path: String,
+    #[serde(default)]
+    pub input_mappings: BTreeMap<String, String>,
+    pub output_variable: Option<String>,
+    #[serde(default)]
+    pub inherit_context: bool,
+}
+
+/// Config of a `Switch` node: the value to switch on, and which successor each value routes to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SwitchConfig {
+    /// A CEL expression (`status`), or a template when it contains `{{` (`{{ status }}`).
+    pub switch_on: String,
+    pub cases: Vec<SwitchCase>,
+    /// Node id routed to when no case matches.
+    pub default_case: Option<String>,
+}
+
+/// One case of a `Switch`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SwitchCase {
+    /// Compared with the switched-on value as text; `regex:<pattern>` matches a regular expression.
+    pub match_value: String,
+    /// The id of the successor node this case routes to.
+    pub action: String,
+}
+
+/// Config of a `Parallel` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ParallelConfig {
+    pub strategy: ParallelStrategy,
+    pub tasks: Vec<ParallelTask>,
+    pub max_concurrency: Option<u32>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// How a `Parallel` node combines its tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ParallelStrategy {
+    WaitAll,
+    Race,
+    AllSettled,
+}
+
+/// One task of a `Parallel` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ParallelTask {
+    pub id: String,
+    /// A template.
+    pub expression: String,
+    pub description: Option<String>,
+}
+
+/// Config of an `Approval` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalConfig {
+    pub message: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    pub timeout_seconds: Option<u64>,
+    #[serde(default)]
+    pub context_data: Value,
+}
+
+/// Config of a `Form` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FormConfig {
+    pub title: String,
+    pub description: Option<String>,
+    pub fields: Vec<FormField>,
+    pub timeout_seconds: Option<u64>,
+    #[serde(default)]
+    pub allowed_submitters: Vec<String>,
+}
+
+/// One field of a `Form` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FormField {
+    pub id: String,
+    pub label: String,
+    pub field_type: FormFieldType,
+    #[serde(default)]
+    pub required: bool,
+    pub default_value: Option<Value>,
+    pub validation: Option<Value>,
+    #[serde(default)]
+    pub options: Vec<Value>,
+}
+
+/// The input types of a form field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum FormFieldType {
+    Text,
+    Number,
+    Email,
+    Password,
+    TextArea,
+    Select,
+    MultiSelect,
+    Radio,
+    Checkbox,
+    Date,
+    DateTime,
+}
+
+/// Config of a `Vision` node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VisionConfig {
+    pub provider: String,
+    pub model_path: Option<String>,
+    #[serde(default = "default_output_format")]
+    pub output_format: String,
+    #[serde(default)]
+    pub use_gpu: bool,
+    pub language: Option<String>,
+    pub image_input: String,
+    #[serde(default)]
+    pub options: Value,
+}
+
+fn default_output_format() -> String {
+    "markdown".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_kinds_serialize_without_config_and_accept_null_config() {
+        assert_eq!(serde_json::to_value(NodeKind::Start).unwrap(), serde_json::json!({"type": "Start"}));
+        let end: NodeKind = serde_json::from_value(serde_json::json!({"type": "End", "config": null})).unwrap();
+        assert_eq!(end, NodeKind::End);
+    }
+
+    #[test]
+    fn kind_names_are_case_sensitive() {
+        let err = serde_json::from_value::<NodeKind>(serde_json::json!({"type": "Llm", "config": {}}));
+        assert!(err.unwrap_err().to_string().contains("unknown variant `Llm`"));
+    }
+
+    #[test]
+    fn every_kind_of_the_seed_catalog_round_trips() {
+        let catalog: Vec<Value> =
+            serde_json::from_str(include_str!("../../../tests/fixtures/node-kinds-catalog.json")).unwrap();
+        assert_eq!(catalog.len(), 17);
+        for node in catalog {
+            let kind: NodeKind = serde_json::from_value(node["kind"].clone()).unwrap();
+            assert_eq!(serde_json::to_value(&kind).unwrap(), node["kind"], "{}", kind.name());
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Live delivery of execution events to subscribers in this process. Events are stored first
+//! (see [`super::ExecutionStore::apply`]); the bus only carries them to whoever is listening now.
+
+use crate::domain::execution::ExecutionEvent;
+use crate::domain::ids::ExecutionId;
+use futures::stream::BoxStream;
+use std::sync::Arc;
+
+/// What a subscription yields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BusItem {
+    Event(Arc<ExecutionEvent>),
+    /// The subscriber fell behind and missed events: read them from the store.
+    Lagged,
+}
+
+/// Publishes stored events to live subscribers.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait EventBus: Send + Sync {
+    /// Hands a stored event to the current subscribers of its execution.
+    fn publish(&self, event: Arc<ExecutionEvent>);
+
+    /// Events of one execution published from now on.
+    fn subscribe(&self, id: ExecutionId) -> BoxStream<'static, BusItem>;
+}

@@ -1,0 +1,162 @@
+//! Storage ports: workflows with their versions, executions with node results and event logs.
+
+use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate, NodeResult};
+use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::valid::ValidWorkflow;
+use crate::domain::workflow::WorkflowMetadata;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// Why a storage call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} {id} not found")]
+    NotFound { entity: &'static str, id: String },
+    #[error("{0}")]
+    Conflict(String),
+    /// The storage is out of reach for now; the same call may succeed later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    #[must_use]
+    pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
+        Self::NotFound { entity, id: id.to_string() }
+    }
+
+    /// Whether retrying the same call later may succeed.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Position in a list ordered newest first: the creation time and id of the last item seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// Which page of a list to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+/// One page of a list, the number of items matching in all, and where the next page starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub next: Option<Cursor>,
+}
+
+/// A workflow at one of its versions (1 for the first save, +1 per update).
+#[derive(Clone, Debug)]
+pub struct VersionedWorkflow {
+    pub version: u32,
+    pub workflow: ValidWorkflow,
+}
+
+/// What a workflow list shows of each workflow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkflowSummary {
+    pub metadata: WorkflowMetadata,
+    pub version: u32,
+    pub node_count: usize,
+    pub edge_count: usize,
+}
+
+/// Which executions to list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionFilter {
+    pub workflow_id: Option<WorkflowId>,
+    pub state: Option<ExecutionState>,
+}
+
+/// Stored workflows. Every save is a new immutable version; deleting a workflow hides it but
+/// keeps its versions for the executions that ran them.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait WorkflowStore: Send + Sync {
+    /// Stores the first version of a new workflow and returns its version number (1).
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::Conflict`] when a workflow with this id exists.
+    async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError>;
+
+    /// Stores a new version of an existing workflow and returns its number.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when no workflow has this id.
+    async fn update(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError>;
+
+    /// The latest version.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when no workflow has this id.
+    async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, StoreError>;
+
+    /// A given version, even of a deleted workflow.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when there is no such version.
+    async fn get_version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError>;
+
+    /// Hides a workflow from `get` and `list`.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when no workflow has this id.
+    async fn delete(&self, id: WorkflowId) -> Result<(), StoreError>;
+
+    /// Workflows, newest first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError>;
+}
+
+/// Stored executions, their node results and their event logs.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ExecutionStore: Send + Sync {
+    /// Stores a new execution.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::Conflict`] when the id is taken.
+    async fn create(&self, execution: &Execution) -> Result<(), StoreError>;
+
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when no execution has this id.
+    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError>;
+
+    /// The latest result of every node that started or was skipped, in the order each first appeared.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when no execution has this id.
+    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError>;
+
+    /// Executions matching the filter, newest first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError>;
+
+    /// Applies one step atomically: the state change, node results (replacing earlier results of
+    /// the same nodes) and events (numbered on from the last). Returns the events as stored.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when no execution has this id.
+    async fn apply(&self, id: ExecutionId, update: &ExecutionUpdate) -> Result<Vec<ExecutionEvent>, StoreError>;
+
+    /// Events with `seq > after`, in order, at most `limit`.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when no execution has this id.
+    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError>;
+}
