@@ -146,6 +146,19 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_examples_evaluate() {
+        let vars = json!({"user_query": "weather in Tokyo", "status": "ok", "email": "a@b.c"});
+        assert_eq!(
+            eval("user_query.contains('weather') || user_query.startsWith('forecast')", vars.clone()),
+            Ok(json!(true))
+        );
+        assert_eq!(eval("status in ['ok', 'done']", vars.clone()), Ok(json!(true)));
+        assert_eq!(eval("has(variables.email) ? 'known' : 'anonymous'", vars.clone()), Ok(json!("known")));
+        assert_eq!(eval("user_query.matches('^weather')", vars.clone()), Ok(json!(true)));
+        assert_eq!(eval("count * 2 == 4 && ratio > 0.5", json!({"count": 2, "ratio": 1})), Ok(json!(true)));
+    }
+
+    #[test]
     fn node_outputs_and_variables_map_are_reachable() {
         assert_eq!(eval("nodes.check.output.score > 0.5", json!({})), Ok(json!(true)));
         assert_eq!(eval("has(variables.q)", json!({"q": 1})), Ok(json!(true)));

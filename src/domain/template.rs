@@ -129,6 +129,16 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_examples_render() {
+        let ctx = context(json!({"tier": "gold", "q": "x"}), &[("search", json!({"items": [1, 2, 3]}))]);
+        let out = render(
+            "{% if tier == \"gold\" %}Priority.{% endif %} {{ nodes.search.output.items | length }} {{ variables | tojson }}",
+            &ctx,
+        );
+        assert_eq!(out.unwrap(), r#"Priority. 3 {"q": "x", "tier": "gold"}"#);
+    }
+
+    #[test]
     fn missing_variable_fails_and_names_it() {
         let ctx = context(json!({"a": 1}), &[]);
         let err = render("Hi {{ user_query }}", &ctx).unwrap_err();

@@ -1,0 +1,62 @@
+//! The `oxify-api` binary itself: flags, start-up errors, SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_oxify-api");
+
+#[test]
+fn help_lists_every_setting_with_its_environment_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for var in [
+        "OXIFY_HOST",
+        "OXIFY_PORT",
+        "OXIFY_LOG_LEVEL",
+        "OXIFY_DATABASE_URL",
+        "OXIFY_CORS_ORIGINS",
+        "OXIFY_MAX_BODY_BYTES",
+        "OXIFY_SSE_KEEPALIVE_SECS",
+        "OXIFY_SHUTDOWN_GRACE_SECS",
+    ] {
+        assert!(help.contains(var), "{var} missing from --help");
+    }
+}
+
+#[test]
+fn an_unsupported_database_url_is_a_one_line_error_without_the_password() {
+    let out = Command::new(BIN).args(["--database-url", "mysql://root:hunter2@db/x", "--port", "0"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    let last = err.lines().last().unwrap();
+    assert!(last.starts_with("oxify-api: unsupported database URL mysql://root:***@db/x"), "{last}");
+    assert!(!err.contains("hunter2"));
+}
+
+#[tokio::test]
+async fn the_binary_serves_then_stops_cleanly_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .env("OXIFY_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("oxify-api listening on ").unwrap().to_owned();
+    let health: serde_json::Value = reqwest::get(format!("{url}/health")).await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "healthy");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    panic!("the server did not stop on SIGTERM");
+}

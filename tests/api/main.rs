@@ -1,0 +1,9 @@
+//! HTTP tests against the real router, and end-to-end tests against a real server and binary.
+
+mod around;
+mod binary;
+mod errors;
+mod executions;
+mod stream;
+mod support;
+mod workflows;

@@ -1,0 +1,171 @@
+//! End to end: a real server on a free port, a real HTTP client, a real SSE client.
+
+use crate::support::{chain, code, edge, end, start, workflow};
+use eventsource_stream::{Event, Eventsource};
+use futures::StreamExt;
+use oxify_api::app::server::Server;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(server: &Server) -> Self {
+        Self { http: reqwest::Client::new(), base: format!("http://{}", server.addr()) }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let reply = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        assert!(reply.status().is_success(), "{}", reply.status());
+        reply.json().await.unwrap()
+    }
+
+    async fn start(&self, body: Value) -> String {
+        let id = self.post("/api/v1/workflows", body).await["id"].as_str().unwrap().to_owned();
+        let run = self.post(&format!("/api/v1/workflows/{id}/execute"), json!({"variables": {"who": "Ada"}})).await;
+        run["execution_id"].as_str().unwrap().to_owned()
+    }
+
+    fn stream_request(&self, execution: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}/api/v1/executions/{execution}/stream", self.base))
+    }
+
+    /// Every SSE event until the server closes the stream.
+    async fn events(&self, request: reqwest::RequestBuilder) -> Vec<Event> {
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.headers()["x-accel-buffering"], "no");
+        let stream = reply.bytes_stream().eventsource();
+        tokio::time::timeout(Duration::from_secs(20), stream.map(Result::unwrap).collect())
+            .await
+            .expect("stream closes")
+    }
+}
+
+fn named(events: &[Event]) -> Vec<(&str, &str)> {
+    events.iter().filter(|e| e.event != "message").map(|e| (e.event.as_str(), e.id.as_str())).collect()
+}
+
+fn slow_workflow() -> Value {
+    workflow(
+        json!([start("s"), code("a", "sleep 200"), code("b", "echo hi {{ who }}"), end("e")]),
+        json!([edge("s", "a"), edge("a", "b"), edge("b", "e")]),
+    )
+}
+
+#[tokio::test]
+async fn a_live_client_follows_an_execution_to_its_end() {
+    let server = crate::support::spawn_server(|_| {}).await;
+    let client = Client::new(&server);
+    let execution = client.start(slow_workflow()).await;
+    let events = client.events(client.stream_request(&execution)).await;
+    let kinds: Vec<&str> = named(&events).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds.first(), Some(&"execution_started"));
+    assert_eq!(kinds.last(), Some(&"execution_completed"), "terminal frame, then the stream closed");
+    assert_eq!(kinds.iter().filter(|k| **k == "node_completed").count(), 4);
+    let b_done = events.iter().find(|e| e.event == "node_completed" && e.data.contains("\"node_id\":\"b\"")).unwrap();
+    let data: Value = serde_json::from_str(&b_done.data).unwrap();
+    assert_eq!(data["output"], "hi Ada");
+    assert_eq!(data["node_name"], "B");
+    let seed_frames: Vec<Value> =
+        events.iter().filter(|e| e.event == "message").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    assert_eq!(seed_frames.len(), kinds.len(), "one seed frame per event");
+    assert_eq!(seed_frames.last().unwrap()["state"], "Completed");
+    assert_eq!(seed_frames.last().unwrap()["node_results_count"], 4);
+    assert!(seed_frames.iter().all(|f| f["execution_id"] == execution.as_str()));
+    let ids: Vec<u64> = events.iter().map(|e| e.id.parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] <= w[1]), "ids never go back");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn reconnecting_with_last_event_id_gets_exactly_what_was_missed() {
+    let server = crate::support::spawn_server(|_| {}).await;
+    let client = Client::new(&server);
+    let execution = client.start(slow_workflow()).await;
+    // First connection: read until node a has started, then drop it.
+    let reply = client.stream_request(&execution).send().await.unwrap();
+    let mut stream = reply.bytes_stream().eventsource();
+    let mut seen = Vec::new();
+    while let Some(event) = stream.next().await {
+        let event = event.unwrap();
+        let stop = event.event == "node_started" && event.data.contains("\"node_id\":\"a\"");
+        seen.push(event);
+        if stop {
+            break;
+        }
+    }
+    drop(stream);
+    let last_id = seen.last().unwrap().id.clone();
+    let rest = client.events(client.stream_request(&execution).header("Last-Event-ID", &last_id)).await;
+    let full = client.events(client.stream_request(&execution)).await;
+    let resumed: Vec<&str> = named(&rest).into_iter().map(|(_, id)| id).collect();
+    let expected: Vec<&str> = named(&full)
+        .into_iter()
+        .map(|(_, id)| id)
+        .filter(|id| id.parse::<u64>().unwrap() > last_id.parse().unwrap())
+        .collect();
+    assert_eq!(resumed, expected, "exactly the events after {last_id}, none twice");
+    let first_resumed: u64 = resumed[0].parse().unwrap();
+    assert_eq!(first_resumed, last_id.parse::<u64>().unwrap() + 1);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_late_subscriber_gets_the_history_and_a_finished_one_is_told_to_stop() {
+    let server = crate::support::spawn_server(|_| {}).await;
+    let client = Client::new(&server);
+    let execution = client.start(chain("sleep 1")).await;
+    let first = client.events(client.stream_request(&execution)).await;
+    let second = client.events(client.stream_request(&execution)).await;
+    assert_eq!(named(&first), named(&second), "history replays the same events with the same ids");
+    let last = first.last().unwrap().id.clone();
+    let reply = client.stream_request(&execution).header("Last-Event-ID", last).send().await.unwrap();
+    assert_eq!(reply.status(), 204, "nothing more: EventSource stops reconnecting");
+    let by_query = client
+        .events(client.http.get(format!("{}/api/v1/executions/{execution}/stream?last_event_id=2", client.base)))
+        .await;
+    assert_eq!(by_query.first().unwrap().id, "3");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn keep_alive_comments_flow_while_nothing_happens() {
+    let server = crate::support::spawn_server(|c| c.sse_keepalive_secs = 1).await;
+    let client = Client::new(&server);
+    let execution = client.start(chain("sleep 2500")).await;
+    let reply = client.stream_request(&execution).send().await.unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(20), reply.text()).await.unwrap().unwrap();
+    assert!(body.lines().any(|l| l.starts_with(':')), "a keep-alive comment arrived:\n{body}");
+    assert!(body.contains("event: execution_completed"));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_running_executions_finish() {
+    let server = crate::support::spawn_server(|c| c.shutdown_grace_secs = 10).await;
+    let client = Client::new(&server);
+    let execution = client.start(chain("sleep 500")).await;
+    let stream = client.stream_request(&execution).send().await.unwrap();
+    server.shutdown_trigger().cancel();
+    let events: Vec<Event> = stream.bytes_stream().eventsource().map(Result::unwrap).collect().await;
+    assert_eq!(events.iter().rev().find(|e| e.event != "message").unwrap().event, "execution_completed");
+    tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("server stops").unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_past_the_grace_period_marks_executions_interrupted() {
+    let server = crate::support::spawn_server(|c| c.shutdown_grace_secs = 0).await;
+    let client = Client::new(&server);
+    let execution = client.start(chain("sleep 60000")).await;
+    let stream = client.stream_request(&execution).send().await.unwrap();
+    server.shutdown_trigger().cancel();
+    let events: Vec<Event> = stream.bytes_stream().eventsource().map(Result::unwrap).collect().await;
+    let last = events.iter().rev().find(|e| e.event != "message").unwrap();
+    assert_eq!(last.event, "execution_failed");
+    assert!(last.data.contains("interrupted"));
+    tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("server stops").unwrap();
+}
