@@ -149,3 +149,102 @@ impl ExecutionService {
 fn already_finished(execution: &Execution) -> ServiceError {
     ServiceError::InvalidState(format!("execution {} already finished: it is {}", execution.id, execution.state))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::executor::ExecutorLimits;
+    use crate::app::runners::RunnerRegistry;
+    use crate::ports::{MockClock, MockEventBus, MockExecutionStore, MockWorkflowStore, StoreError};
+    use chrono::Utc;
+
+    struct Mocks {
+        workflows: MockWorkflowStore,
+        executions: MockExecutionStore,
+        bus: MockEventBus,
+    }
+
+    impl Mocks {
+        fn new() -> Self {
+            Self {
+                workflows: MockWorkflowStore::new(),
+                executions: MockExecutionStore::new(),
+                bus: MockEventBus::new(),
+            }
+        }
+
+        fn service(self) -> ExecutionService {
+            let mut clock = MockClock::new();
+            clock.expect_now().returning(Utc::now);
+            let clock: Arc<dyn Clock> = Arc::new(clock);
+            let executions: Arc<dyn ExecutionStore> = Arc::new(self.executions);
+            let bus: Arc<dyn EventBus> = Arc::new(self.bus);
+            let executor = Arc::new(Executor::new(
+                executions.clone(),
+                bus.clone(),
+                RunnerRegistry::new(),
+                clock.clone(),
+                ExecutorLimits::default(),
+            ));
+            ExecutionService::new(Arc::new(self.workflows), executions, bus, executor, Arc::default(), clock)
+        }
+    }
+
+    fn execution(state: ExecutionState) -> Execution {
+        let mut e = Execution::new(WorkflowId::generate(), 1, Map::new(), Utc::now());
+        e.state = state;
+        e
+    }
+
+    #[tokio::test]
+    async fn starting_an_unknown_workflow_is_not_found_and_records_nothing() {
+        let mut m = Mocks::new();
+        m.workflows.expect_get().returning(|id| Err(StoreError::not_found("workflow", id)));
+        m.executions.expect_create().times(0);
+        let err = m.service().start(WorkflowId::generate(), Map::new()).await.unwrap_err();
+        assert!(matches!(err, ServiceError::NotFound(msg) if msg.starts_with("Workflow ")));
+    }
+
+    #[tokio::test]
+    async fn reserved_variable_names_are_refused_before_anything_is_read() {
+        let mut m = Mocks::new();
+        m.workflows.expect_get().times(0);
+        let mut vars = Map::new();
+        vars.insert("variables".into(), Value::Null);
+        assert!(matches!(m.service().start(WorkflowId::generate(), vars).await, Err(ServiceError::BadRequest(_))));
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_finished_execution_is_an_invalid_state() {
+        let mut m = Mocks::new();
+        let done = execution(ExecutionState::Completed);
+        let id = done.id;
+        m.executions.expect_get().returning(move |_| Ok(done.clone()));
+        m.executions.expect_apply().times(0);
+        let err = m.service().cancel(id).await.unwrap_err();
+        assert!(matches!(err, ServiceError::InvalidState(msg) if msg.contains("Completed")));
+    }
+
+    #[tokio::test]
+    async fn cancelling_an_execution_no_process_runs_records_and_publishes_it() {
+        let mut m = Mocks::new();
+        let orphan = execution(ExecutionState::Running);
+        let id = orphan.id;
+        let state = Arc::new(std::sync::Mutex::new(orphan));
+        let (read, write) = (state.clone(), state.clone());
+        m.executions.expect_get().returning(move |_| Ok(read.lock().unwrap().clone()));
+        m.executions.expect_node_results().returning(|_| Ok(Vec::new()));
+        m.executions.expect_apply().times(1).returning(move |id, update| {
+            let change = update.state.clone().unwrap();
+            write.lock().unwrap().state = change.state;
+            Ok(update.events.iter().cloned().map(|e| e.stored(id, 9)).collect())
+        });
+        m.bus
+            .expect_publish()
+            .withf(|e| e.kind == EventKind::ExecutionCancelled && e.seq == 9)
+            .times(1)
+            .return_const(());
+        let cancelled = m.service().cancel(id).await.unwrap();
+        assert_eq!(cancelled.state, ExecutionState::Cancelled);
+    }
+}

@@ -70,3 +70,69 @@ impl WorkflowService {
         Ok(self.store.list(page).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::validation::tests::{edge, node};
+    use crate::ports::{MockClock, MockWorkflowStore, StoreError};
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    fn draft() -> WorkflowDraft {
+        serde_json::from_value(json!({
+            "metadata": {"name": "w"},
+            "nodes": [node("s", json!({"type": "Start"})), node("e", json!({"type": "End"}))],
+            "edges": [edge("s", "e")]
+        }))
+        .unwrap()
+    }
+
+    fn clock_at(seconds: i64) -> Arc<MockClock> {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(move || Utc.timestamp_opt(seconds, 0).unwrap());
+        Arc::new(clock)
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_is_reported_as_unavailable() {
+        let mut store = MockWorkflowStore::new();
+        store.expect_create().times(1).returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+        let service = WorkflowService::new(Arc::new(store), clock_at(0));
+        let err = service.create(draft()).await.unwrap_err();
+        assert!(matches!(err, ServiceError::Unavailable(m) if m.contains("connection refused")));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_workflow_never_reaches_the_store() {
+        let mut store = MockWorkflowStore::new();
+        store.expect_create().times(0);
+        let service = WorkflowService::new(Arc::new(store), clock_at(0));
+        let mut bad = draft();
+        bad.nodes.clear();
+        assert!(matches!(service.create(bad).await, Err(ServiceError::Validation(_))));
+    }
+
+    #[tokio::test]
+    async fn an_update_keeps_the_creation_time_and_stamps_the_update() {
+        let created = crate::domain::validation::validate(draft().complete(
+            WorkflowId::generate(),
+            Utc.timestamp_opt(100, 0).unwrap(),
+            Utc.timestamp_opt(100, 0).unwrap(),
+        ))
+        .unwrap();
+        let id = created.id();
+        let mut store = MockWorkflowStore::new();
+        store.expect_get().returning(move |_| Ok(VersionedWorkflow { version: 1, workflow: created.clone() }));
+        store
+            .expect_update()
+            .withf(|wf| {
+                let m = &wf.workflow().metadata;
+                m.created_at.timestamp() == 100 && m.updated_at.timestamp() == 500
+            })
+            .times(1)
+            .returning(|_| Ok(2));
+        let service = WorkflowService::new(Arc::new(store), clock_at(500));
+        assert_eq!(service.update(id, draft()).await.unwrap().version, 2);
+    }
+}
