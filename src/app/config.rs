@@ -31,9 +31,18 @@ pub struct Config {
     #[arg(long, env = "OXIFY_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
-    /// Where data lives: `memory://` (nothing kept after exit).
-    #[arg(long, env = "OXIFY_DATABASE_URL", default_value = "memory://", hide_env_values = true)]
+    /// Where data lives: `sqlite://path/to/file.db` (created on first start),
+    /// `postgres://user:password@host/db`, or `memory://` (nothing kept after exit).
+    #[arg(long, env = "OXIFY_DATABASE_URL", default_value = "sqlite://oxify.db", hide_env_values = true)]
     pub database_url: String,
+
+    /// Connections to Postgres (readers of SQLite).
+    #[arg(long, env = "OXIFY_DATABASE_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub database_max_connections: u32,
+
+    /// Seconds a process may go silent before another takes over its executions.
+    #[arg(long, env = "OXIFY_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_secs: u64,
 
     /// Runner nodes of one execution that may run at the same time.
     #[arg(long, env = "OXIFY_MAX_CONCURRENT_NODES", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
@@ -88,6 +97,8 @@ impl fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
             .field("database_url", &redact_url(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("lease_secs", &self.lease_secs)
             .field("max_concurrent_nodes", &self.max_concurrent_nodes)
             .field("node_timeout_secs", &self.node_timeout_secs)
             .field("cors_origins", &self.cors_origins)

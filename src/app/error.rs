@@ -27,7 +27,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound { entity, id } => Self::NotFound(format!("{} {id} not found", capitalize(entity))),
             StoreError::Conflict(m) => Self::Conflict(m),
             StoreError::Unavailable(m) => Self::Unavailable(format!("storage unavailable: {m}")),
-            StoreError::Internal(m) => Self::Internal(m),
+            StoreError::Internal(m) | StoreError::LeaseLost(m) => Self::Internal(m),
         }
     }
 }

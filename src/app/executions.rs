@@ -56,7 +56,7 @@ impl ExecutionService {
         }
         let versioned = self.workflows.get(workflow_id).await?;
         let execution = Execution::new(workflow_id, versioned.version, variables, self.clock.now());
-        self.executions.create(&execution).await?;
+        self.executions.create(&execution, self.executor.lease()).await?;
         let (executor, run, workflow) = (self.executor.clone(), execution.clone(), versioned.workflow);
         self.running.launch(execution.id, move |stop| async move { executor.run(run, workflow, stop).await });
         tracing::info!(execution_id = %execution.id, "execution started");
@@ -131,7 +131,7 @@ impl ExecutionService {
                 at,
             }],
         };
-        for event in self.executions.apply(execution.id, &update).await? {
+        for event in self.executions.apply(execution.id, None, &update).await? {
             self.bus.publish(Arc::new(event));
         }
         Ok(())
@@ -185,6 +185,7 @@ mod tests {
                 RunnerRegistry::new(),
                 clock.clone(),
                 ExecutorLimits::default(),
+                crate::ports::Lease { owner: "test".into(), ttl: Duration::from_secs(30) },
             ));
             ExecutionService::new(Arc::new(self.workflows), executions, bus, executor, Arc::default(), clock)
         }
@@ -234,7 +235,7 @@ mod tests {
         let (read, write) = (state.clone(), state.clone());
         m.executions.expect_get().returning(move |_| Ok(read.lock().unwrap().clone()));
         m.executions.expect_node_results().returning(|_| Ok(Vec::new()));
-        m.executions.expect_apply().times(1).returning(move |id, update| {
+        m.executions.expect_apply().times(1).returning(move |id, _lease, update| {
             let change = update.state.clone().unwrap();
             write.lock().unwrap().state = change.state;
             Ok(update.events.iter().cloned().map(|e| e.stored(id, 9)).collect())

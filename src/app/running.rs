@@ -67,6 +67,18 @@ impl RunningExecutions {
         true
     }
 
+    /// The executions running here.
+    #[must_use]
+    pub fn ids(&self) -> Vec<ExecutionId> {
+        self.lock().keys().copied().collect()
+    }
+
+    /// Whether shutdown has begun (no new executions should be taken on).
+    #[must_use]
+    pub fn is_closing(&self) -> bool {
+        self.tracker.is_closed()
+    }
+
     /// How many executions are running.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -45,11 +45,15 @@ impl Server {
         let app = http::router(state);
         let trigger = CancellationToken::new();
         let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let maintenance = CancellationToken::new();
+        services.recover_and_maintain(maintenance.clone()).await;
         let (running, stop, graceful) = (services.running.clone(), trigger.clone(), trigger.clone());
         let task = tokio::spawn(async move {
             let drain = tokio::spawn(async move {
                 stop.cancelled().await;
                 running.shutdown(grace).await;
+                // Leases stay renewed until the last execution has stopped or been handed over.
+                maintenance.cancel();
                 streams_closing.cancel();
             });
             let served = axum::serve(listener, app).with_graceful_shutdown(graceful.cancelled_owned()).await;
@@ -99,7 +103,7 @@ impl Server {
 pub async fn run(config: Config) -> Result<(), StartupError> {
     telemetry::init(&config);
     tracing::info!(config = ?config, "starting");
-    let services = wiring::build(&config)?;
+    let services = wiring::build(&config).await?;
     let server = Server::start(&config, services).await?;
     println!("oxify-api listening on http://{}", server.addr());
     tracing::info!(address = %server.addr(), "listening");

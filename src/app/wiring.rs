@@ -3,20 +3,25 @@
 use super::config::{Config, redact_url};
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
+use super::recovery::Recovery;
 use super::runners::RunnerRegistry;
 use super::running::RunningExecutions;
 use super::workflows::WorkflowService;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
-use crate::adapters::store::InMemoryStore;
-use crate::ports::{Clock, EventBus, ExecutionStore, WorkflowStore};
+use crate::adapters::store::{InMemoryStore, SqliteStore};
+use crate::ports::{Clock, EventBus, ExecutionStore, Lease, WorkflowStore};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("unsupported database URL {0}: expected memory://")]
+    #[error("unsupported database URL {0}: expected sqlite://, postgres:// or memory://")]
     UnsupportedDatabase(String),
+    #[error("cannot open database {url}: {reason}")]
+    Database { url: String, reason: String },
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("server error: {0}")]
@@ -30,6 +35,10 @@ pub struct Adapters {
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
+    /// Whether the data outlives the process (so executions can be resumed).
+    pub durable: bool,
+    /// Whether only this process can open the store (so every unfinished execution is ours).
+    pub exclusive: bool,
 }
 
 impl Adapters {
@@ -37,12 +46,34 @@ impl Adapters {
     #[must_use]
     pub fn in_memory(runners: RunnerRegistry) -> Self {
         let store = Arc::new(InMemoryStore::new());
-        Self {
-            workflows: store.clone(),
-            executions: store,
-            bus: Arc::new(BroadcastEventBus::default()),
-            runners,
-            clock: Arc::new(SystemClock),
+        Self::with_store(store.clone(), store, runners, false, true)
+    }
+
+    fn with_store(
+        workflows: Arc<dyn WorkflowStore>,
+        executions: Arc<dyn ExecutionStore>,
+        runners: RunnerRegistry,
+        durable: bool,
+        exclusive: bool,
+    ) -> Self {
+        let bus = Arc::new(BroadcastEventBus::default());
+        Self { workflows, executions, bus, runners, clock: Arc::new(SystemClock), durable, exclusive }
+    }
+
+    /// The store the URL names: `sqlite://...`, `postgres://...` or `memory://`.
+    ///
+    /// # Errors
+    /// An unknown scheme, or a database that cannot be opened.
+    pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> Result<Self, StartupError> {
+        let url = url.trim();
+        let failed = |reason: String| StartupError::Database { url: redact_url(url), reason };
+        match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("memory") => Ok(Self::in_memory(runners)),
+            Some("sqlite") => {
+                let store = Arc::new(SqliteStore::open(url, max_connections).await.map_err(failed)?);
+                Ok(Self::with_store(store.clone(), store, runners, true, true))
+            }
+            _ => Err(StartupError::UnsupportedDatabase(redact_url(url))),
         }
     }
 }
@@ -53,19 +84,30 @@ pub struct Services {
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
     pub running: Arc<RunningExecutions>,
+    recovery: Arc<Recovery>,
+    exclusive: bool,
 }
 
 impl Services {
     #[must_use]
-    pub fn assemble(adapters: Adapters, limits: ExecutorLimits) -> Self {
+    pub fn assemble(adapters: Adapters, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(RunningExecutions::default());
+        let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
+        let limits = ExecutorLimits { resumable: adapters.durable, ..limits };
         let executor = Arc::new(Executor::new(
             adapters.executions.clone(),
             adapters.bus.clone(),
             adapters.runners,
             adapters.clock.clone(),
             limits,
+            lease,
         ));
+        let recovery = Arc::new(Recovery {
+            workflows: adapters.workflows.clone(),
+            executions: adapters.executions.clone(),
+            executor: executor.clone(),
+            running: running.clone(),
+        });
         Self {
             workflows: Arc::new(WorkflowService::new(adapters.workflows.clone(), adapters.clock.clone())),
             executions: Arc::new(ExecutionService::new(
@@ -77,7 +119,20 @@ impl Services {
                 adapters.clock,
             )),
             running,
+            recovery,
+            exclusive: adapters.exclusive,
         }
+    }
+
+    /// Resumes the executions a previous process left unfinished, then keeps leases renewed and
+    /// looks for orphans until `stop` fires.
+    pub async fn recover_and_maintain(&self, stop: CancellationToken) {
+        match self.recovery.recover(self.exclusive).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(resumed = n, "resumed unfinished executions"),
+            Err(e) => tracing::error!(error = %e, "resuming unfinished executions failed; retrying in the background"),
+        }
+        self.recovery.clone().spawn_maintenance(stop);
     }
 }
 
@@ -90,17 +145,13 @@ pub fn runners(_config: &Config) -> RunnerRegistry {
 /// Builds the services the configuration asks for.
 ///
 /// # Errors
-/// An unsupported database URL.
-pub fn build(config: &Config) -> Result<Services, StartupError> {
-    let url = config.database_url.trim();
-    let adapters = match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("memory") => Adapters::in_memory(runners(config)),
-        _ => return Err(StartupError::UnsupportedDatabase(redact_url(url))),
-    };
+/// An unsupported or unreachable database.
+pub async fn build(config: &Config) -> Result<Services, StartupError> {
+    let adapters = Adapters::open(&config.database_url, config.database_max_connections, runners(config)).await?;
     let limits = ExecutorLimits {
         max_concurrent_nodes: config.max_concurrent_nodes as usize,
         default_node_timeout: config.node_timeout(),
         ..ExecutorLimits::default()
     };
-    Ok(Services::assemble(adapters, limits))
+    Ok(Services::assemble(adapters, limits, Duration::from_secs(config.lease_secs)))
 }

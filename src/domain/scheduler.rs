@@ -45,13 +45,21 @@ impl Plan {
 
     /// The next ready node, in the order nodes became ready.
     pub fn next_ready(&mut self) -> Option<usize> {
-        self.ready.pop_front()
+        let idx = self.peek_ready()?;
+        self.ready.pop_front();
+        Some(idx)
     }
 
     /// The node [`Plan::next_ready`] would return, left in place.
-    #[must_use]
-    pub fn peek_ready(&self) -> Option<usize> {
-        self.ready.front().copied()
+    pub fn peek_ready(&mut self) -> Option<usize> {
+        // A node started out of queue order (when a run is restored) is dropped here, lazily.
+        while let Some(&idx) = self.ready.front() {
+            if self.status[idx] == NodeStatus::Ready {
+                return Some(idx);
+            }
+            self.ready.pop_front();
+        }
+        None
     }
 
     /// Nodes that became `Skipped` since the last call, in the order they were skipped.

@@ -5,7 +5,28 @@ use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::WorkflowMetadata;
 use chrono::{DateTime, Utc};
+use std::time::Duration;
 use uuid::Uuid;
+
+/// A process's claim on the executions it runs: it must renew the claim within `ttl`, or another
+/// process may take them over. Every write by the owner renews it too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Unique per process start.
+    pub owner: String,
+    pub ttl: Duration,
+}
+
+/// One stored version of a workflow, as the version list shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub saved_at: DateTime<Utc>,
+    pub name: String,
+    /// The author's free-text `metadata.version`.
+    pub label: String,
+    pub change_description: Option<String>,
+}
 
 /// Why a storage call failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +40,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("storage failure: {0}")]
     Internal(String),
+    /// Another process took over the execution (its lease expired): stop working on it.
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
 }
 
 impl StoreError {
@@ -119,17 +143,23 @@ pub trait WorkflowStore: Send + Sync {
     /// # Errors
     /// Storage failures only.
     async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError>;
+
+    /// Every version of a workflow (also of a deleted one), oldest first.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when no workflow ever had this id.
+    async fn list_versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError>;
 }
 
 /// Stored executions, their node results and their event logs.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait ExecutionStore: Send + Sync {
-    /// Stores a new execution.
+    /// Stores a new execution, owned by `lease`.
     ///
     /// # Errors
     /// - MUST return [`StoreError::Conflict`] when the id is taken.
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError>;
+    async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError>;
 
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when no execution has this id.
@@ -149,10 +179,43 @@ pub trait ExecutionStore: Send + Sync {
 
     /// Applies one step atomically: the state change, node results (replacing earlier results of
     /// the same nodes) and events (numbered on from the last). Returns the events as stored.
+    /// With a lease, the write is fenced: it happens only while the lease owns the execution,
+    /// and renews it. A final state releases the execution.
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when no execution has this id.
-    async fn apply(&self, id: ExecutionId, update: &ExecutionUpdate) -> Result<Vec<ExecutionEvent>, StoreError>;
+    /// - MUST return [`StoreError::LeaseLost`] when a lease is given and does not own the execution.
+    async fn apply<'a>(
+        &self,
+        id: ExecutionId,
+        lease: Option<&'a Lease>,
+        update: &ExecutionUpdate,
+    ) -> Result<Vec<ExecutionEvent>, StoreError>;
+
+    /// Takes over unfinished executions nobody owns: those whose lease expired (all of them when
+    /// `steal` is set, for a store only this process can use). Oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError>;
+
+    /// Extends the lease on these executions; returns those it still owns.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn renew(&self, lease: &Lease, ids: &[ExecutionId]) -> Result<Vec<ExecutionId>, StoreError>;
+
+    /// Gives these executions up, so that another process may claim them at once.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn release(&self, lease: &Lease, ids: &[ExecutionId]) -> Result<(), StoreError>;
+
+    /// Checks that the storage answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    async fn ping(&self) -> Result<(), StoreError>;
 
     /// Events with `seq > after`, in order, at most `limit`.
     ///

@@ -37,7 +37,7 @@ fn an_unsupported_database_url_is_a_one_line_error_without_the_password() {
 #[tokio::test]
 async fn the_binary_serves_then_stops_cleanly_on_sigterm() {
     let mut child = Command::new(BIN)
-        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(["--host", "127.0.0.1", "--port", "0", "--database-url", "memory://"])
         .env("OXIFY_LOG_LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

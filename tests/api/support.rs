@@ -47,7 +47,7 @@ impl NodeRunner for ScriptRunner {
 
 pub fn services() -> Services {
     let runners = RunnerRegistry::new().with("Code", Arc::new(ScriptRunner));
-    Services::assemble(Adapters::in_memory(runners), ExecutorLimits::default())
+    Services::assemble(Adapters::in_memory(runners), ExecutorLimits::default(), std::time::Duration::from_secs(30))
 }
 
 pub fn router_with(services: &Services, settings: HttpSettings) -> Router {

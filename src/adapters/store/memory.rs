@@ -4,12 +4,13 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, Execut
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
-    Cursor, ExecutionFilter, ExecutionStore, Page, PageRequest, StoreError, VersionedWorkflow, WorkflowStore,
-    WorkflowSummary,
+    Cursor, ExecutionFilter, ExecutionStore, Lease, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow,
+    WorkflowStore, WorkflowSummary,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{PoisonError, RwLock};
+use std::time::Instant;
 use uuid::Uuid;
 
 type OrderKey = (DateTime<Utc>, Uuid);
@@ -38,6 +39,7 @@ struct WorkflowEntry {
 
 struct ExecutionEntry {
     execution: Execution,
+    owner: Option<(String, Instant)>,
     results: Vec<NodeResult>,
     result_index: HashMap<NodeId, usize>,
     events: Vec<ExecutionEvent>,
@@ -152,6 +154,26 @@ impl WorkflowStore for InMemoryStore {
         Ok(())
     }
 
+    async fn list_versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
+        let inner = self.read();
+        let entry = inner.workflows.get(&id).ok_or_else(|| StoreError::not_found("workflow", id))?;
+        Ok(entry
+            .versions
+            .iter()
+            .zip(1u32..)
+            .map(|(v, version)| {
+                let m = &v.workflow().metadata;
+                VersionInfo {
+                    version,
+                    saved_at: m.updated_at,
+                    name: m.name.clone(),
+                    label: m.version.clone(),
+                    change_description: m.change_description.clone(),
+                }
+            })
+            .collect())
+    }
+
     async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
         let inner = self.read();
         let total = inner.workflow_order.len() as u64;
@@ -185,7 +207,7 @@ impl Inner {
 
 #[async_trait::async_trait]
 impl ExecutionStore for InMemoryStore {
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
+    async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
         let mut inner = self.write();
         if inner.executions.contains_key(&execution.id) {
             return Err(StoreError::Conflict(format!("execution {} already exists", execution.id)));
@@ -194,6 +216,7 @@ impl ExecutionStore for InMemoryStore {
         inner.execution_order.insert((execution.created_at, execution.id.0));
         let entry = ExecutionEntry {
             execution: execution.clone(),
+            owner: Some((lease.owner.clone(), Instant::now() + lease.ttl)),
             results: Vec::new(),
             result_index: HashMap::new(),
             events: Vec::new(),
@@ -223,13 +246,24 @@ impl ExecutionStore for InMemoryStore {
         }))
     }
 
-    async fn apply(&self, id: ExecutionId, update: &ExecutionUpdate) -> Result<Vec<ExecutionEvent>, StoreError> {
+    async fn apply<'a>(
+        &self,
+        id: ExecutionId,
+        lease: Option<&'a Lease>,
+        update: &ExecutionUpdate,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let mut inner = self.write();
-        let old = inner
-            .executions
-            .get(&id)
-            .map(|e| e.execution.clone())
-            .ok_or_else(|| StoreError::not_found("execution", id))?;
+        let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        if let Some(lease) = lease {
+            if entry.owner.as_ref().is_none_or(|(owner, _)| *owner != lease.owner) {
+                return Err(StoreError::LeaseLost(format!("execution {id} is owned by another process")));
+            }
+            entry.owner = Some((lease.owner.clone(), Instant::now() + lease.ttl));
+        }
+        if update.state.as_ref().is_some_and(|c| c.state.is_terminal()) {
+            entry.owner = None;
+        }
+        let old = entry.execution.clone();
         if let Some(change) = &update.state {
             let mut new = old.clone();
             new.state = change.state;
@@ -257,6 +291,57 @@ impl ExecutionStore for InMemoryStore {
             update.events.iter().cloned().zip(first_seq..).map(|(event, seq)| event.stored(id, seq)).collect();
         entry.events.extend(stored.iter().cloned());
         Ok(stored)
+    }
+
+    async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
+        let mut inner = self.write();
+        let now = Instant::now();
+        let mut orphans: Vec<&mut ExecutionEntry> = inner
+            .executions
+            .values_mut()
+            .filter(|e| !e.execution.state.is_terminal())
+            .filter(|e| steal || e.owner.as_ref().is_none_or(|(_, expires)| *expires <= now))
+            .collect();
+        orphans.sort_by_key(|e| (e.execution.created_at, e.execution.id));
+        Ok(orphans
+            .into_iter()
+            .take(limit as usize)
+            .map(|e| {
+                e.owner = Some((lease.owner.clone(), now + lease.ttl));
+                e.execution.clone()
+            })
+            .collect())
+    }
+
+    async fn renew(&self, lease: &Lease, ids: &[ExecutionId]) -> Result<Vec<ExecutionId>, StoreError> {
+        let mut inner = self.write();
+        let expires = Instant::now() + lease.ttl;
+        let mut kept = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(e) =
+                inner.executions.get_mut(id).filter(|e| e.owner.as_ref().is_some_and(|(o, _)| *o == lease.owner))
+            {
+                e.owner = Some((lease.owner.clone(), expires));
+                kept.push(*id);
+            }
+        }
+        Ok(kept)
+    }
+
+    async fn release(&self, lease: &Lease, ids: &[ExecutionId]) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        for id in ids {
+            if let Some(e) =
+                inner.executions.get_mut(id).filter(|e| e.owner.as_ref().is_some_and(|(o, _)| *o == lease.owner))
+            {
+                e.owner = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {

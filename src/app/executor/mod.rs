@@ -11,8 +11,9 @@ mod tests;
 use super::runners::RunnerRegistry;
 use super::running::StopSignal;
 use crate::domain::execution::Execution;
+use crate::domain::execution::NodeResult;
 use crate::domain::valid::ValidWorkflow;
-use crate::ports::{Clock, EventBus, ExecutionStore};
+use crate::ports::{Clock, EventBus, ExecutionStore, Lease};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub struct ExecutorLimits {
     pub default_node_timeout: Option<Duration>,
     /// Longest wait between retries of a storage write that failed transiently.
     pub store_retry_max_delay: Duration,
+    /// Whether the store outlives the process: then an execution interrupted by shutdown is
+    /// left to be resumed by the next process, instead of being marked failed.
+    pub resumable: bool,
 }
 
 impl Default for ExecutorLimits {
@@ -33,6 +37,7 @@ impl Default for ExecutorLimits {
             max_concurrent_nodes: 16,
             default_node_timeout: Some(Duration::from_secs(600)),
             store_retry_max_delay: Duration::from_secs(5),
+            resumable: false,
         }
     }
 }
@@ -44,6 +49,7 @@ pub struct Executor {
     runners: RunnerRegistry,
     clock: Arc<dyn Clock>,
     limits: ExecutorLimits,
+    lease: Lease,
 }
 
 impl Executor {
@@ -54,8 +60,15 @@ impl Executor {
         runners: RunnerRegistry,
         clock: Arc<dyn Clock>,
         limits: ExecutorLimits,
+        lease: Lease,
     ) -> Self {
-        Self { store, bus, runners, clock, limits }
+        Self { store, bus, runners, clock, limits, lease }
+    }
+
+    /// This process's claim on the executions it runs.
+    #[must_use]
+    pub fn lease(&self) -> &Lease {
+        &self.lease
     }
 
     /// Runs `execution` (of `workflow`) until it completes, fails or is stopped, recording every
@@ -63,5 +76,18 @@ impl Executor {
     #[tracing::instrument(skip_all, fields(execution_id = %execution.id, workflow_id = %execution.workflow_id))]
     pub async fn run(&self, execution: Execution, workflow: ValidWorkflow, stop: StopSignal) {
         run::Run::new(self, &execution, workflow, stop).drive().await;
+    }
+
+    /// Continues an execution another process left unfinished: nodes with a recorded result are
+    /// not run again, nodes that were in flight run again as a new attempt.
+    #[tracing::instrument(skip_all, fields(execution_id = %execution.id, workflow_id = %execution.workflow_id))]
+    pub async fn resume(
+        &self,
+        execution: Execution,
+        workflow: ValidWorkflow,
+        recorded: Vec<NodeResult>,
+        stop: StopSignal,
+    ) {
+        run::Run::new(self, &execution, workflow, stop).resume(recorded).await;
     }
 }

@@ -16,10 +16,13 @@ use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::TimeoutAction;
 use crate::ports::{NodeInput, RunnerError, StoreError};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+mod resume;
 
 const SKIPPED_REASON: &str = "no live input: the branch leading here was not taken";
 
@@ -38,6 +41,8 @@ pub(super) struct Run<'e> {
     in_flight: usize,
     to_spawn: Vec<(usize, u32, Option<Duration>)>,
     failure: Option<String>,
+    /// Attempt numbers of nodes that ran before a resume (they run again as a new attempt).
+    pub(super) next_attempt: HashMap<usize, u32>,
     stop: StopSignal,
     /// Fired when the run ends, so runners abandon whatever they still do.
     nodes_cancel: CancellationToken,
@@ -64,6 +69,7 @@ impl<'e> Run<'e> {
             in_flight: 0,
             to_spawn: Vec::new(),
             failure: None,
+            next_attempt: HashMap::new(),
             stop,
             nodes_cancel: CancellationToken::new(),
         }
@@ -74,6 +80,10 @@ impl<'e> Run<'e> {
             return self.end(ExecutionState::Cancelled, Some("cancelled before it started".into())).await;
         }
         self.change_state(ExecutionState::Running, None);
+        self.run_loop().await;
+    }
+
+    pub(super) async fn run_loop(mut self) {
         loop {
             self.schedule();
             if let Some(failure) = self.failure.clone() {
@@ -98,6 +108,9 @@ impl<'e> Run<'e> {
                     return self.end(ExecutionState::Cancelled, Some("cancelled by request".into())).await;
                 }
                 () = stop.shutdown.cancelled() => {
+                    if self.ex.limits.resumable {
+                        return self.hand_over().await;
+                    }
                     let why = "interrupted: the server shut down before the execution finished";
                     return self.end(ExecutionState::Failed, Some(why.into())).await;
                 }
@@ -269,21 +282,7 @@ impl<'e> Run<'e> {
 
     fn record_skipped(&mut self) {
         for idx in self.plan.take_skipped() {
-            let node = self.wf.node(idx);
-            let result = NodeResult {
-                node_id: node.id.clone(),
-                node_name: node.name.clone(),
-                kind: node.kind.name().into(),
-                status: NodeStatus::Skipped,
-                output: None,
-                error: None,
-                attempts: 0,
-                started_at: None,
-                completed_at: Some(self.ex.clock.now()),
-            };
-            self.put_result(idx, result);
-            self.finished += 1;
-            self.event(EventKind::NodeSkipped, Some(idx), &Extra { reason: Some(SKIPPED_REASON), ..Extra::default() });
+            self.record_one_skipped(idx);
         }
     }
 
@@ -394,10 +393,22 @@ impl<'e> Run<'e> {
         }
     }
 
-    /// The store refused a write for good: stop working on an execution we cannot record.
+    /// The store refused a write for good, or another process took the execution over: stop
+    /// working on an execution we cannot record.
     async fn abandon(mut self) {
         self.stop_nodes().await;
-        tracing::error!(execution_id = %self.id, "execution abandoned: its progress cannot be stored");
+        tracing::error!(execution_id = %self.id, "execution abandoned: its progress cannot be stored here");
+    }
+
+    /// Shutdown with a store that outlives the process: stop the nodes, record nothing more, and
+    /// give the execution up so the next process resumes it (nodes in flight run again).
+    async fn hand_over(mut self) {
+        self.stop_nodes().await;
+        let _ = self.commit().await;
+        if let Err(e) = self.ex.store.release(&self.ex.lease, &[self.id]).await {
+            tracing::warn!(error = %e, "could not release the execution; it is resumed once its lease expires");
+        }
+        tracing::info!(execution_id = %self.id, "execution handed over to the next process");
     }
 
     async fn stop_nodes(&mut self) {
@@ -414,7 +425,7 @@ impl<'e> Run<'e> {
         let update = std::mem::take(&mut self.pending);
         let mut delay = Duration::from_millis(20);
         loop {
-            match self.ex.store.apply(self.id, &update).await {
+            match self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await {
                 Ok(events) => {
                     for event in events {
                         self.ex.bus.publish(Arc::new(event));

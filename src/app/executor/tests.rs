@@ -51,7 +51,7 @@ impl Recorded {
 fn store(rec: &Recorded, failures: usize, error: StoreError) -> MockExecutionStore {
     let mut store = MockExecutionStore::new();
     let (updates, seq, calls) = (rec.updates.clone(), Arc::new(AtomicU64::new(0)), Arc::new(AtomicUsize::new(0)));
-    store.expect_apply().returning(move |id, update| {
+    store.expect_apply().returning(move |id, _lease, update| {
         if calls.fetch_add(1, Ordering::SeqCst) < failures {
             return Err(error.clone());
         }
@@ -66,6 +66,10 @@ fn bus(rec: &Recorded) -> MockEventBus {
     let published = rec.published.clone();
     bus.expect_publish().returning(move |e| published.lock().unwrap().push(e.kind));
     bus
+}
+
+fn lease() -> Lease {
+    Lease { owner: "me".into(), ttl: Duration::from_secs(30) }
 }
 
 fn clock() -> MockClock {
@@ -91,7 +95,7 @@ fn executor(
     limits: ExecutorLimits,
 ) -> Executor {
     let runners = RunnerRegistry::new().with("Code", runner);
-    Executor::new(Arc::new(store), Arc::new(bus(rec)), runners, Arc::new(clock()), limits)
+    Executor::new(Arc::new(store), Arc::new(bus(rec)), runners, Arc::new(clock()), limits, lease())
 }
 
 async fn run(executor: &Executor, wf: crate::domain::valid::ValidWorkflow, stop: StopSignal) {
@@ -220,6 +224,7 @@ async fn a_kind_without_runner_fails_with_node_kind_unavailable() {
         RunnerRegistry::new(),
         Arc::new(clock()),
         ExecutorLimits::default(),
+        lease(),
     );
     run(&ex, chain(code("work")), StopSignal::default()).await;
     let (state, error) = rec.final_state();

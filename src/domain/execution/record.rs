@@ -76,6 +76,8 @@ pub struct StateChange {
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     ExecutionStarted,
+    /// A process took over an execution whose previous process stopped.
+    ExecutionResumed,
     NodeStarted,
     NodeCompleted,
     NodeFailed,
@@ -88,8 +90,9 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::ExecutionStarted,
+        Self::ExecutionResumed,
         Self::NodeStarted,
         Self::NodeCompleted,
         Self::NodeFailed,
@@ -106,6 +109,7 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ExecutionStarted => "execution_started",
+            Self::ExecutionResumed => "execution_resumed",
             Self::NodeStarted => "node_started",
             Self::NodeCompleted => "node_completed",
             Self::NodeFailed => "node_failed",

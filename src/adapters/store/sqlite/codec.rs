@@ -1,0 +1,100 @@
+//! Rows to domain values and back: UUIDs as text, times as Unix microseconds, JSON as text.
+
+use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NodeResult};
+use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::ports::StoreError;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use std::str::FromStr;
+use std::sync::Arc;
+
+pub(super) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(super) fn time(m: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(m).ok_or_else(|| corrupt(format!("time {m} out of range")))
+}
+
+fn opt_time(m: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    m.map(time).transpose()
+}
+
+pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("stored data is corrupt: {what}"))
+}
+
+fn col<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+    row: &'r SqliteRow,
+    name: &str,
+) -> Result<T, StoreError> {
+    row.try_get(name).map_err(|e| corrupt(format!("column {name}: {e}")))
+}
+
+fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| corrupt(format!("{what} '{text}': {e}")))
+}
+
+fn json(text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("JSON: {e}")))
+}
+
+pub(super) fn u32_of(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+pub(super) const EXECUTION_COLUMNS: &str =
+    "id, workflow_id, workflow_version, state, error, variables, created_at, started_at, completed_at";
+
+pub(super) fn execution(row: &SqliteRow) -> Result<Execution, StoreError> {
+    let variables = match json(&col::<String>(row, "variables")?)? {
+        Value::Object(map) => map,
+        _ => return Err(corrupt("variables are not an object")),
+    };
+    Ok(Execution {
+        id: ExecutionId(parse(&col::<String>(row, "id")?, "execution id")?),
+        workflow_id: WorkflowId(parse(&col::<String>(row, "workflow_id")?, "workflow id")?),
+        workflow_version: u32_of(col(row, "workflow_version")?),
+        state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,
+        error: col(row, "error")?,
+        variables: Arc::new(variables),
+        created_at: time(col(row, "created_at")?)?,
+        started_at: opt_time(col(row, "started_at")?)?,
+        completed_at: opt_time(col(row, "completed_at")?)?,
+    })
+}
+
+pub(super) fn node_result(row: &SqliteRow) -> Result<NodeResult, StoreError> {
+    let output: Option<String> = col(row, "output")?;
+    Ok(NodeResult {
+        node_id: NodeId::new(col::<String>(row, "node_id")?),
+        node_name: col(row, "node_name")?,
+        kind: col(row, "kind")?,
+        status: parse(&col::<String>(row, "status")?, "node status")?,
+        output: output.as_deref().map(json).transpose()?.map(Arc::new),
+        error: col(row, "error")?,
+        attempts: u32_of(col(row, "attempts")?),
+        started_at: opt_time(col(row, "started_at")?)?,
+        completed_at: opt_time(col(row, "completed_at")?)?,
+    })
+}
+
+pub(super) fn event(row: &SqliteRow, execution_id: ExecutionId) -> Result<ExecutionEvent, StoreError> {
+    let node_id: Option<String> = col(row, "node_id")?;
+    let data: String = col(row, "data")?;
+    Ok(ExecutionEvent {
+        seq: u64::try_from(col::<i64>(row, "seq")?).map_err(corrupt)?,
+        execution_id,
+        kind: parse(&col::<String>(row, "kind")?, "event kind")?,
+        node_id: node_id.map(NodeId::new),
+        data: data.into(),
+        state: parse(&col::<String>(row, "state")?, "state")?,
+        node_results_count: u32_of(col(row, "node_results_count")?),
+        at: time(col(row, "at")?)?,
+    })
+}

@@ -1,0 +1,113 @@
+//! Keeping executions alive across process deaths: at start and periodically, take over the
+//! unfinished executions no live process owns and resume them; while running, renew the leases
+//! of this process's executions.
+
+use super::executor::Executor;
+use super::running::RunningExecutions;
+use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, StateChange};
+use crate::ports::{ExecutionStore, StoreError, WorkflowStore};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Executions claimed per store query.
+const BATCH: u32 = 256;
+
+/// Finds and resumes orphaned executions.
+pub struct Recovery {
+    pub workflows: Arc<dyn WorkflowStore>,
+    pub executions: Arc<dyn ExecutionStore>,
+    pub executor: Arc<Executor>,
+    pub running: Arc<RunningExecutions>,
+}
+
+impl Recovery {
+    /// Claims orphaned executions and resumes them; `steal` takes even those whose lease has not
+    /// expired (for a store only this process can open). Returns how many were resumed.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn recover(&self, steal: bool) -> Result<usize, StoreError> {
+        let mut resumed = 0;
+        loop {
+            if self.running.is_closing() {
+                return Ok(resumed);
+            }
+            let claimed = self.executions.claim(self.executor.lease(), BATCH, steal).await?;
+            let n = claimed.len();
+            for execution in claimed {
+                self.resume(execution).await?;
+                resumed += 1;
+            }
+            if n < BATCH as usize {
+                return Ok(resumed);
+            }
+        }
+    }
+
+    async fn resume(&self, execution: Execution) -> Result<(), StoreError> {
+        let recorded = self.executions.node_results(execution.id).await?;
+        let workflow = match self.workflows.get_version(execution.workflow_id, execution.workflow_version).await {
+            Ok(v) => v.workflow,
+            Err(StoreError::NotFound { .. }) => return self.fail_without_workflow(&execution).await,
+            Err(e) => return Err(e),
+        };
+        let executor = self.executor.clone();
+        self.running.launch(execution.id, move |stop| async move {
+            executor.resume(execution, workflow, recorded, stop).await;
+        });
+        Ok(())
+    }
+
+    async fn fail_without_workflow(&self, execution: &Execution) -> Result<(), StoreError> {
+        let error =
+            format!("cannot resume: workflow {} version {} is gone", execution.workflow_id, execution.workflow_version);
+        tracing::error!(execution_id = %execution.id, "{error}");
+        let update = ExecutionUpdate {
+            state: Some(StateChange {
+                state: ExecutionState::Failed,
+                error: Some(error),
+                started_at: None,
+                completed_at: Some(chrono::Utc::now()),
+            }),
+            ..ExecutionUpdate::default()
+        };
+        self.executions.apply(execution.id, Some(self.executor.lease()), &update).await.map(|_| ())
+    }
+
+    /// Renews this process's leases every third of their lifetime and looks for orphans every
+    /// half, until `stop` fires.
+    pub fn spawn_maintenance(self: Arc<Self>, stop: CancellationToken) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let ttl = self.executor.lease().ttl;
+            let mut renew = tokio::time::interval(ttl / 3);
+            let mut sweep = tokio::time::interval(ttl / 2);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = renew.tick() => self.renew().await,
+                    _ = sweep.tick() => {
+                        if let Err(e) = self.recover(false).await {
+                            tracing::warn!(error = %e, "looking for orphaned executions failed");
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    async fn renew(&self) {
+        let ids = self.running.ids();
+        if ids.is_empty() {
+            return;
+        }
+        match self.executions.renew(self.executor.lease(), &ids).await {
+            Ok(kept) if kept.len() < ids.len() => {
+                let lost: Vec<_> = ids.iter().filter(|id| !kept.contains(id)).collect();
+                tracing::warn!(?lost, "leases lost: another process took these executions over");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "renewing execution leases failed"),
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! One storage contract, run against every storage adapter: memory, SQLite and, when
+//! `OXIFY_TEST_POSTGRES_URL` is set, Postgres (a fresh schema per test; an unreachable server
+//! fails the test rather than skipping it).
+
+use chrono::{DateTime, SubsecRound, TimeZone, Utc};
+use oxify_api::domain::execution::{
+    EventKind, Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, NodeStatus, StateChange,
+};
+use oxify_api::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use oxify_api::domain::valid::ValidWorkflow;
+use oxify_api::domain::validation::validate;
+use oxify_api::domain::workflow::WorkflowDraft;
+use oxify_api::ports::{ExecutionFilter, ExecutionStore, Lease, PageRequest, StoreError, WorkflowStore};
+use serde_json::{Map, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[path = "store_contract/backends.rs"]
+mod backends;
+
+pub struct Stores {
+    pub workflows: Arc<dyn WorkflowStore>,
+    pub executions: Arc<dyn ExecutionStore>,
+    pub _keep: Box<dyn std::any::Any + Send>,
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
+}
+
+fn workflow_with(id: WorkflowId, created: DateTime<Utc>, label: &str) -> ValidWorkflow {
+    let draft: WorkflowDraft = serde_json::from_value(json!({
+        "metadata": {"name": format!("wf {label}"), "version": label, "change_description": format!("change {label}")},
+        "nodes": [{"id": "s", "name": "S", "kind": {"type": "Start"}}, {"id": "e", "name": "E", "kind": {"type": "End"}}],
+        "edges": [{"from": "s", "to": "e"}]
+    }))
+    .unwrap();
+    validate(draft.complete(id, created, created)).unwrap()
+}
+
+fn workflow(created: DateTime<Utc>) -> ValidWorkflow {
+    workflow_with(WorkflowId::generate(), created, "1.0.0")
+}
+
+fn lease(owner: &str) -> Lease {
+    Lease { owner: owner.into(), ttl: Duration::from_secs(60) }
+}
+
+async fn stored_workflow(s: &Stores) -> WorkflowId {
+    let wf = workflow(Utc::now().trunc_subsecs(6));
+    s.workflows.create(&wf).await.unwrap();
+    wf.id()
+}
+
+fn execution(workflow_id: WorkflowId, created: DateTime<Utc>) -> Execution {
+    let mut vars = Map::new();
+    vars.insert("q".into(), json!("weather in Tokyo"));
+    vars.insert("n".into(), json!([1, 2.5, {"deep": true}]));
+    Execution::new(workflow_id, 1, vars, created)
+}
+
+fn event(kind: EventKind, state: ExecutionState, n: u32) -> NewEvent {
+    NewEvent {
+        kind,
+        node_id: Some(NodeId::from("a")),
+        data: format!(r#"{{"n":{n}}}"#).into(),
+        state,
+        node_results_count: n,
+        at: at(n.into()),
+    }
+}
+
+fn result(node: &str, status: NodeStatus, output: Option<serde_json::Value>) -> NodeResult {
+    NodeResult {
+        node_id: node.into(),
+        node_name: node.to_uppercase(),
+        kind: "Code".into(),
+        status,
+        output: output.map(Arc::new),
+        error: (status == NodeStatus::Failed).then(|| "boom".into()),
+        attempts: 2,
+        started_at: Some(at(1)),
+        completed_at: status.is_terminal().then(|| at(2)),
+    }
+}
+
+fn change(state: ExecutionState, when: i64) -> StateChange {
+    StateChange {
+        state,
+        error: (state == ExecutionState::Failed).then(|| "it broke".into()),
+        started_at: (state == ExecutionState::Running).then(|| at(when)),
+        completed_at: state.is_terminal().then(|| at(when)),
+    }
+}
+
+fn page(limit: u32) -> PageRequest {
+    PageRequest { limit, after: None }
+}
+
+async fn workflows_round_trip_and_conflict(s: Stores) {
+    let wf = workflow(at(0));
+    assert_eq!(s.workflows.create(&wf).await.unwrap(), 1);
+    let got = s.workflows.get(wf.id()).await.unwrap();
+    assert_eq!(got.version, 1);
+    assert_eq!(got.workflow.workflow(), wf.workflow());
+    assert!(matches!(s.workflows.create(&wf).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.workflows.get(WorkflowId::generate()).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn updates_add_immutable_versions(s: Stores) {
+    let id = WorkflowId::generate();
+    s.workflows.create(&workflow_with(id, at(0), "1.0.0")).await.unwrap();
+    assert_eq!(s.workflows.update(&workflow_with(id, at(0), "1.1.0")).await.unwrap(), 2);
+    assert_eq!(s.workflows.update(&workflow_with(id, at(0), "2.0.0")).await.unwrap(), 3);
+    let latest = s.workflows.get(id).await.unwrap();
+    assert_eq!((latest.version, latest.workflow.workflow().metadata.version.as_str()), (3, "2.0.0"));
+    let first = s.workflows.get_version(id, 1).await.unwrap();
+    assert_eq!(first.workflow.workflow().metadata.version, "1.0.0");
+    let versions = s.workflows.list_versions(id).await.unwrap();
+    let labels: Vec<(u32, &str)> = versions.iter().map(|v| (v.version, v.label.as_str())).collect();
+    assert_eq!(labels, [(1, "1.0.0"), (2, "1.1.0"), (3, "2.0.0")]);
+    assert_eq!(versions[1].change_description.as_deref(), Some("change 1.1.0"));
+    assert!(matches!(s.workflows.get_version(id, 4).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.update(&workflow(at(0))).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.list_versions(WorkflowId::generate()).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn deleted_workflows_hide_but_keep_their_versions(s: Stores) {
+    let wf = workflow(at(0));
+    s.workflows.create(&wf).await.unwrap();
+    s.workflows.delete(wf.id()).await.unwrap();
+    assert!(matches!(s.workflows.get(wf.id()).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.delete(wf.id()).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.update(&wf).await, Err(StoreError::NotFound { .. })));
+    assert_eq!(s.workflows.get_version(wf.id(), 1).await.unwrap().version, 1);
+    assert_eq!(s.workflows.list(page(10)).await.unwrap().total, 0);
+    assert_eq!(s.workflows.create(&wf).await.unwrap(), 2, "a re-created id continues the version count");
+    assert_eq!(s.workflows.list(page(10)).await.unwrap().total, 1);
+}
+
+async fn workflow_lists_page_newest_first(s: Stores) {
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let wf = workflow(at(i));
+        s.workflows.create(&wf).await.unwrap();
+        ids.push(wf.id());
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut request = page(3);
+    loop {
+        let p = s.workflows.list(request).await.unwrap();
+        assert_eq!(p.total, 7);
+        seen.extend(p.items.iter().map(|w| w.metadata.id));
+        assert!(p.items.iter().all(|w| w.node_count == 2 && w.edge_count == 1 && w.version == 1));
+        match p.next {
+            Some(next) => request.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+}
+
+async fn executions_round_trip(s: Stores) {
+    let wf = stored_workflow(&s).await;
+    let e = execution(wf, at(5));
+    s.executions.create(&e, &lease("me")).await.unwrap();
+    assert_eq!(s.executions.get(e.id).await.unwrap(), e);
+    assert!(matches!(s.executions.create(&e, &lease("me")).await, Err(StoreError::Conflict(_))));
+    let missing = ExecutionId::generate();
+    assert!(matches!(s.executions.get(missing).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.executions.node_results(missing).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.executions.events_after(missing, 0, 10).await, Err(StoreError::NotFound { .. })));
+    let update = ExecutionUpdate::default();
+    assert!(matches!(s.executions.apply(missing, None, &update).await, Err(StoreError::NotFound { .. })));
+    assert!(s.executions.node_results(e.id).await.unwrap().is_empty());
+    assert!(s.executions.events_after(e.id, 0, 10).await.unwrap().is_empty());
+    s.executions.ping().await.unwrap();
+}
+
+async fn apply_records_state_results_and_numbered_events(s: Stores) {
+    let wf = stored_workflow(&s).await;
+    let e = execution(wf, at(5));
+    let me = lease("me");
+    s.executions.create(&e, &me).await.unwrap();
+    let first = ExecutionUpdate {
+        state: Some(change(ExecutionState::Running, 6)),
+        node_results: vec![result("a", NodeStatus::Running, None), result("b", NodeStatus::Running, None)],
+        events: vec![
+            event(EventKind::ExecutionStarted, ExecutionState::Running, 0),
+            event(EventKind::NodeStarted, ExecutionState::Running, 0),
+        ],
+    };
+    let stored = s.executions.apply(e.id, Some(&me), &first).await.unwrap();
+    assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    let output = json!({"text": "héllo", "n": [1, 2], "x": 1.5});
+    let second = ExecutionUpdate {
+        state: Some(change(ExecutionState::Failed, 9)),
+        node_results: vec![
+            result("b", NodeStatus::Failed, None),
+            result("a", NodeStatus::Succeeded, Some(output.clone())),
+        ],
+        events: vec![
+            event(EventKind::NodeCompleted, ExecutionState::Running, 1),
+            event(EventKind::ExecutionFailed, ExecutionState::Failed, 2),
+        ],
+    };
+    let stored = s.executions.apply(e.id, Some(&me), &second).await.unwrap();
+    assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
+    let got = s.executions.get(e.id).await.unwrap();
+    assert_eq!(got.state, ExecutionState::Failed);
+    assert_eq!(got.error.as_deref(), Some("it broke"));
+    assert_eq!((got.started_at, got.completed_at), (Some(at(6)), Some(at(9))));
+    let results = s.executions.node_results(e.id).await.unwrap();
+    assert_eq!(results.iter().map(|r| r.node_id.as_str()).collect::<Vec<_>>(), ["a", "b"], "first-appearance order");
+    assert_eq!(results[0], result("a", NodeStatus::Succeeded, Some(output)));
+    assert_eq!(results[1].error.as_deref(), Some("boom"));
+    let events = s.executions.events_after(e.id, 0, 100).await.unwrap();
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[3].kind, EventKind::ExecutionFailed);
+    assert_eq!(&*events[3].data, r#"{"n":2}"#);
+    assert_eq!(events[3].node_id.as_ref().map(NodeId::as_str), Some("a"));
+    assert_eq!(events[3].at, at(2));
+    assert_eq!(s.executions.events_after(e.id, 2, 1).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
+    assert!(s.executions.events_after(e.id, 4, 10).await.unwrap().is_empty());
+}
+
+async fn execution_lists_filter_page_and_count(s: Stores) {
+    let (w1, w2) = (stored_workflow(&s).await, stored_workflow(&s).await);
+    let me = lease("me");
+    let mut all = Vec::new();
+    for i in 0..9 {
+        let e = execution(if i % 3 == 0 { w2 } else { w1 }, at(i));
+        s.executions.create(&e, &me).await.unwrap();
+        if i % 2 == 0 {
+            let done =
+                ExecutionUpdate { state: Some(change(ExecutionState::Completed, 20)), ..ExecutionUpdate::default() };
+            s.executions.apply(e.id, Some(&me), &done).await.unwrap();
+        }
+        all.push(e.id);
+    }
+    let count = |workflow_id, state| {
+        let executions = s.executions.clone();
+        async move { executions.list(ExecutionFilter { workflow_id, state }, page(100)).await.unwrap() }
+    };
+    assert_eq!(count(None, None).await.total, 9);
+    assert_eq!(count(Some(w2), None).await.total, 3);
+    assert_eq!(count(None, Some(ExecutionState::Completed)).await.total, 5);
+    assert_eq!(count(None, Some(ExecutionState::Pending)).await.total, 4);
+    let w2_done = count(Some(w2), Some(ExecutionState::Completed)).await;
+    assert_eq!(w2_done.total, 2);
+    assert_eq!(w2_done.items.iter().map(|e| e.id).collect::<Vec<_>>(), [all[6], all[0]]);
+    assert!(w2_done.items.iter().all(|e| e.state == ExecutionState::Completed && e.workflow_id == w2));
+    let mut seen = Vec::new();
+    let mut request = page(4);
+    loop {
+        let p = s.executions.list(ExecutionFilter::default(), request).await.unwrap();
+        seen.extend(p.items.iter().map(|e| e.id));
+        if seen.len() == 4 {
+            // A newer execution arriving between pages does not disturb the next pages.
+            s.executions.create(&execution(w1, at(100)), &me).await.unwrap();
+        }
+        match p.next {
+            Some(next) => request.after = Some(next),
+            None => break,
+        }
+    }
+    all.reverse();
+    assert_eq!(seen, all);
+    assert_eq!(count(Some(WorkflowId::generate()), None).await.total, 0);
+}
+
+async fn leases_fence_writes_and_orphans_can_be_claimed(s: Stores) {
+    let wf = stored_workflow(&s).await;
+    let (me, other) = (lease("me"), lease("other"));
+    let running = execution(wf, at(1));
+    let done = execution(wf, at(2));
+    s.executions.create(&running, &me).await.unwrap();
+    s.executions.create(&done, &me).await.unwrap();
+    let finish = ExecutionUpdate { state: Some(change(ExecutionState::Completed, 3)), ..ExecutionUpdate::default() };
+    s.executions.apply(done.id, Some(&me), &finish).await.unwrap();
+    let step = ExecutionUpdate {
+        events: vec![event(EventKind::NodeStarted, ExecutionState::Running, 0)],
+        ..ExecutionUpdate::default()
+    };
+    assert!(matches!(s.executions.apply(running.id, Some(&other), &step).await, Err(StoreError::LeaseLost(_))));
+    assert!(s.executions.claim(&other, 10, false).await.unwrap().is_empty(), "my lease has not expired");
+    assert_eq!(s.executions.renew(&other, &[running.id]).await.unwrap(), Vec::<ExecutionId>::new());
+    assert_eq!(
+        s.executions.renew(&me, &[running.id, done.id]).await.unwrap(),
+        [running.id],
+        "a finished execution is released"
+    );
+    s.executions.release(&me, &[running.id]).await.unwrap();
+    let claimed = s.executions.claim(&other, 10, false).await.unwrap();
+    assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [running.id]);
+    assert!(matches!(s.executions.apply(running.id, Some(&me), &step).await, Err(StoreError::LeaseLost(_))));
+    s.executions.apply(running.id, Some(&other), &step).await.unwrap();
+    s.executions.apply(running.id, None, &step).await.unwrap();
+    let stolen = s.executions.claim(&me, 10, true).await.unwrap();
+    assert_eq!(
+        stolen.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [running.id],
+        "steal takes unexpired ones, never finished ones"
+    );
+    let short = Lease { owner: "brief".into(), ttl: Duration::from_millis(1) };
+    let third = execution(wf, at(3));
+    s.executions.create(&third, &short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let claimed = s.executions.claim(&other, 10, false).await.unwrap();
+    assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [third.id], "an expired lease can be claimed");
+}
+
+async fn concurrent_writers_keep_every_event_gapless(s: Stores) {
+    let wf = stored_workflow(&s).await;
+    let me = lease("me");
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let e = execution(wf, at(i));
+        s.executions.create(&e, &me).await.unwrap();
+        ids.push(e.id);
+    }
+    let mut tasks = Vec::new();
+    for &id in &ids {
+        let (store, me) = (s.executions.clone(), me.clone());
+        tasks.push(tokio::spawn(async move {
+            for k in 0..20u32 {
+                let update = ExecutionUpdate {
+                    node_results: vec![result(&format!("n{}", k % 5), NodeStatus::Running, None)],
+                    events: vec![
+                        event(EventKind::NodeStarted, ExecutionState::Running, k),
+                        event(EventKind::NodeCompleted, ExecutionState::Running, k),
+                    ],
+                    ..ExecutionUpdate::default()
+                };
+                store.apply(id, Some(&me), &update).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for id in ids {
+        let events = s.executions.events_after(id, 0, 1000).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=40).collect::<Vec<u64>>());
+        assert_eq!(s.executions.node_results(id).await.unwrap().len(), 5);
+    }
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $name() { super::$name(super::backends::memory()).await }) *
+        }
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::backends::sqlite().await).await }) *
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                if let Some(stores) = super::backends::postgres().await { super::$name(stores).await }
+            }) *
+        }
+    };
+}
+
+contract!(
+    workflows_round_trip_and_conflict,
+    updates_add_immutable_versions,
+    deleted_workflows_hide_but_keep_their_versions,
+    workflow_lists_page_newest_first,
+    executions_round_trip,
+    apply_records_state_results_and_numbered_events,
+    execution_lists_filter_page_and_count,
+    leases_fence_writes_and_orphans_can_be_claimed,
+    concurrent_writers_keep_every_event_gapless,
+);
