@@ -3,4 +3,5 @@
 pub mod clock;
 pub mod events;
 pub mod http;
+pub mod runners;
 pub mod store;

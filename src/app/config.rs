@@ -65,6 +65,23 @@ pub struct Config {
     #[arg(long, env = "OXIFY_SSE_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub sse_keepalive_secs: u64,
 
+    /// Base URL of the OpenAI-compatible server behind the `ollama` and `local` providers
+    /// (default: `OLLAMA_HOST` + `/v1`, else http://localhost:11434/v1).
+    #[arg(long, env = "OXIFY_OLLAMA_URL")]
+    pub ollama_url: Option<String>,
+
+    /// LLM rate limits: `openai=concurrency:8,rpm:500,tpm:200000;openai/gpt-4o=rpm:60`.
+    #[arg(long, env = "OXIFY_LLM_LIMITS", default_value = "")]
+    pub llm_limits: String,
+
+    /// Concurrent LLM requests per provider without a configured `concurrency`.
+    #[arg(long, env = "OXIFY_LLM_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub llm_concurrency: u32,
+
+    /// LLM prices in USD per million input/output tokens: `gpt-4o-mini=0.15/0.60;claude-sonnet-4=3/15`.
+    #[arg(long, env = "OXIFY_LLM_PRICES", default_value = "")]
+    pub llm_prices: String,
+
     /// On SIGTERM/SIGINT, seconds to let running executions finish before interrupting them.
     #[arg(long, env = "OXIFY_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -104,6 +121,10 @@ impl fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("sse_keepalive_secs", &self.sse_keepalive_secs)
+            .field("ollama_url", &self.ollama_url.as_deref().map(redact_url))
+            .field("llm_limits", &self.llm_limits)
+            .field("llm_concurrency", &self.llm_concurrency)
+            .field("llm_prices", &self.llm_prices)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }

@@ -137,6 +137,14 @@ impl ExecutionService {
         Ok(())
     }
 
+    /// Checks that the storage answers.
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not.
+    pub async fn ping(&self) -> Result<(), ServiceError> {
+        Ok(self.executions.ping().await?)
+    }
+
     pub(crate) fn store(&self) -> &Arc<dyn ExecutionStore> {
         &self.executions
     }

@@ -1,5 +1,9 @@
-//! Which runner serves which node kind. Kinds without one fail with `NodeKindUnavailable`.
+//! Which runner serves which node kind, with its default retry policy. Kinds without a runner
+//! fail with `NodeKindUnavailable`.
 
+use crate::domain::valid::ValidWorkflow;
+use crate::domain::validation::Problem;
+use crate::domain::workflow::RetryConfig;
 use crate::ports::NodeRunner;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +12,7 @@ use std::sync::Arc;
 #[derive(Clone, Default)]
 pub struct RunnerRegistry {
     runners: HashMap<String, Arc<dyn NodeRunner>>,
+    retries: HashMap<String, RetryConfig>,
 }
 
 impl RunnerRegistry {
@@ -23,8 +28,36 @@ impl RunnerRegistry {
         self
     }
 
+    /// Retries nodes of `kind` that have no `retry_config` of their own this way.
+    #[must_use]
+    pub fn with_default_retry(mut self, kind: &str, retry: RetryConfig) -> Self {
+        self.retries.insert(kind.to_owned(), retry);
+        self
+    }
+
     #[must_use]
     pub fn get(&self, kind: &str) -> Option<Arc<dyn NodeRunner>> {
         self.runners.get(kind).cloned()
+    }
+
+    #[must_use]
+    pub fn default_retry(&self, kind: &str) -> Option<&RetryConfig> {
+        self.retries.get(kind)
+    }
+
+    /// What keeps this server from running the workflow's nodes as configured.
+    #[must_use]
+    pub fn problems(&self, workflow: &ValidWorkflow) -> Vec<Problem> {
+        let nodes = workflow.workflow().nodes.iter().enumerate();
+        nodes
+            .filter_map(|(i, node)| {
+                let problem = self.runners.get(node.kind.name())?.check(node)?;
+                Some(Problem {
+                    node_id: Some(node.id.clone()),
+                    path: format!("workflow.nodes[{i}].kind.config"),
+                    problem,
+                })
+            })
+            .collect()
     }
 }

@@ -3,7 +3,7 @@
 
 use super::error::ServiceError;
 use super::executions::ExecutionService;
-use crate::domain::execution::{Execution, ExecutionEvent};
+use crate::domain::execution::{Execution, ExecutionEvent, OutputDelta};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{BusItem, ExecutionStore};
 use futures::stream::{BoxStream, StreamExt};
@@ -17,7 +17,14 @@ pub enum Watch {
     /// The execution finished and the watcher has already seen its last event.
     AllSeen,
     /// Events after the given sequence number, ending with the terminal event.
-    Events(Execution, BoxStream<'static, Arc<ExecutionEvent>>),
+    Events(Execution, BoxStream<'static, Frame>),
+}
+
+/// One item of a watch: a stored event, or live partial output of a running node.
+#[derive(Clone, Debug)]
+pub enum Frame {
+    Event(Arc<ExecutionEvent>),
+    Delta(Arc<OutputDelta>),
 }
 
 impl ExecutionService {
@@ -45,7 +52,7 @@ fn follow(
     after: u64,
     first: Vec<ExecutionEvent>,
     live: Option<BoxStream<'static, BusItem>>,
-) -> BoxStream<'static, Arc<ExecutionEvent>> {
+) -> BoxStream<'static, Frame> {
     let stream = async_stream::stream! {
         let mut last = after;
         let mut batch = first;
@@ -55,7 +62,7 @@ fn follow(
             for event in batch.drain(..) {
                 last = event.seq;
                 let terminal = event.kind.is_terminal();
-                yield Arc::new(event);
+                yield Frame::Event(Arc::new(event));
                 if terminal {
                     return;
                 }
@@ -75,6 +82,10 @@ fn follow(
         // Live: skip what history already gave; on a gap or lag, catch up from the store.
         while let Some(item) = live.next().await {
             let catch_up = match &item {
+                BusItem::Delta(delta) => {
+                    yield Frame::Delta(delta.clone());
+                    continue;
+                }
                 BusItem::Event(e) if e.seq <= last => continue,
                 BusItem::Event(e) if e.seq == last + 1 => None,
                 _ => Some(()),
@@ -92,7 +103,7 @@ fn follow(
             for event in events {
                 last = event.seq;
                 let terminal = event.kind.is_terminal();
-                yield event;
+                yield Frame::Event(event);
                 if terminal {
                     return;
                 }
@@ -101,7 +112,7 @@ fn follow(
         // The channel closed (the terminal event was published): make sure we saw everything.
         if let Ok(rest) = store.events_after(id, last, u32::MAX).await {
             for event in rest {
-                yield Arc::new(event);
+                yield Frame::Event(Arc::new(event));
             }
         }
     };

@@ -9,7 +9,9 @@ use super::running::RunningExecutions;
 use super::workflows::WorkflowService;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
-use crate::adapters::store::{InMemoryStore, SqliteStore};
+use crate::adapters::runners::llm::settings::{LlmSettings, parse_limits, parse_prices};
+use crate::adapters::runners::llm::{self, LlmRunner};
+use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
 use crate::ports::{Clock, EventBus, ExecutionStore, Lease, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 pub enum StartupError {
     #[error("unsupported database URL {0}: expected sqlite://, postgres:// or memory://")]
     UnsupportedDatabase(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error("cannot open database {url}: {reason}")]
     Database { url: String, reason: String },
     #[error("cannot listen on {address}: {source}")]
@@ -73,6 +77,10 @@ impl Adapters {
                 let store = Arc::new(SqliteStore::open(url, max_connections).await.map_err(failed)?);
                 Ok(Self::with_store(store.clone(), store, runners, true, true))
             }
+            Some("postgres" | "postgresql") => {
+                let store = Arc::new(PostgresStore::open(url, max_connections).await.map_err(failed)?);
+                Ok(Self::with_store(store.clone(), store, runners, true, false))
+            }
             _ => Err(StartupError::UnsupportedDatabase(redact_url(url))),
         }
     }
@@ -94,6 +102,11 @@ impl Services {
         let running = Arc::new(RunningExecutions::default());
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: adapters.durable, ..limits };
+        let workflows = Arc::new(WorkflowService::new(
+            adapters.workflows.clone(),
+            adapters.clock.clone(),
+            adapters.runners.clone(),
+        ));
         let executor = Arc::new(Executor::new(
             adapters.executions.clone(),
             adapters.bus.clone(),
@@ -109,7 +122,7 @@ impl Services {
             running: running.clone(),
         });
         Self {
-            workflows: Arc::new(WorkflowService::new(adapters.workflows.clone(), adapters.clock.clone())),
+            workflows,
             executions: Arc::new(ExecutionService::new(
                 adapters.workflows,
                 adapters.executions,
@@ -136,10 +149,25 @@ impl Services {
     }
 }
 
-/// The runners this build has.
-#[must_use]
-pub fn runners(_config: &Config) -> RunnerRegistry {
-    RunnerRegistry::new()
+/// The runners this build has, configured from `config` and the process environment.
+///
+/// # Errors
+/// Unparsable limits or prices.
+pub fn runners(config: &Config) -> Result<RunnerRegistry, StartupError> {
+    runners_with_env(config, |name| std::env::var(name).ok())
+}
+
+/// The runners, reading provider URLs and keys through `env` instead of the process environment.
+///
+/// # Errors
+/// Unparsable limits or prices.
+pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -> Result<RunnerRegistry, StartupError> {
+    let mut settings = LlmSettings::from_env(env, config.ollama_url.as_deref());
+    settings.limits = parse_limits(&config.llm_limits).map_err(StartupError::Config)?;
+    settings.prices = parse_prices(&config.llm_prices).map_err(StartupError::Config)?;
+    settings.default_concurrency = config.llm_concurrency;
+    let llm = LlmRunner::new(settings).map_err(StartupError::Config)?;
+    Ok(RunnerRegistry::new().with("LLM", Arc::new(llm)).with_default_retry("LLM", llm::default_retry()))
 }
 
 /// Builds the services the configuration asks for.
@@ -147,7 +175,7 @@ pub fn runners(_config: &Config) -> RunnerRegistry {
 /// # Errors
 /// An unsupported or unreachable database.
 pub async fn build(config: &Config) -> Result<Services, StartupError> {
-    let adapters = Adapters::open(&config.database_url, config.database_max_connections, runners(config)).await?;
+    let adapters = Adapters::open(&config.database_url, config.database_max_connections, runners(config)?).await?;
     let limits = ExecutorLimits {
         max_concurrent_nodes: config.max_concurrent_nodes as usize,
         default_node_timeout: config.node_timeout(),

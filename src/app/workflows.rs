@@ -1,22 +1,32 @@
 //! Workflow use cases: create, read, update (a new version), delete and list.
 
 use super::error::ServiceError;
+use super::runners::RunnerRegistry;
 use crate::domain::ids::WorkflowId;
-use crate::domain::validation::validate;
-use crate::domain::workflow::WorkflowDraft;
-use crate::ports::{Clock, Page, PageRequest, VersionedWorkflow, WorkflowStore, WorkflowSummary};
+use crate::domain::valid::ValidWorkflow;
+use crate::domain::validation::{ValidationError, validate};
+use crate::domain::workflow::{Workflow, WorkflowDraft};
+use crate::ports::{Clock, Page, PageRequest, VersionInfo, VersionedWorkflow, WorkflowStore, WorkflowSummary};
 use std::sync::Arc;
 
 /// Validates and stores workflows.
 pub struct WorkflowService {
     store: Arc<dyn WorkflowStore>,
     clock: Arc<dyn Clock>,
+    runners: RunnerRegistry,
 }
 
 impl WorkflowService {
     #[must_use]
-    pub fn new(store: Arc<dyn WorkflowStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(store: Arc<dyn WorkflowStore>, clock: Arc<dyn Clock>, runners: RunnerRegistry) -> Self {
+        Self { store, clock, runners }
+    }
+
+    /// The domain's rules, then what this server needs to run the nodes (providers, keys).
+    fn check(&self, workflow: Workflow) -> Result<ValidWorkflow, ServiceError> {
+        let valid = validate(workflow)?;
+        let problems = self.runners.problems(&valid);
+        if problems.is_empty() { Ok(valid) } else { Err(ValidationError { problems }.into()) }
     }
 
     /// Validates and stores a new workflow; the id is the draft's or a new one.
@@ -28,7 +38,7 @@ impl WorkflowService {
         let id = draft.metadata.id.unwrap_or_else(WorkflowId::generate);
         tracing::Span::current().record("workflow_id", tracing::field::display(id));
         let now = self.clock.now();
-        let workflow = validate(draft.complete(id, now, now))?;
+        let workflow = self.check(draft.complete(id, now, now))?;
         let version = self.store.create(&workflow).await?;
         Ok(VersionedWorkflow { version, workflow })
     }
@@ -46,7 +56,7 @@ impl WorkflowService {
         }
         let current = self.store.get(id).await?;
         let created_at = current.workflow.workflow().metadata.created_at;
-        let workflow = validate(draft.complete(id, created_at, self.clock.now()))?;
+        let workflow = self.check(draft.complete(id, created_at, self.clock.now()))?;
         let version = self.store.update(&workflow).await?;
         Ok(VersionedWorkflow { version, workflow })
     }
@@ -68,6 +78,22 @@ impl WorkflowService {
     /// Storage failures.
     pub async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, ServiceError> {
         Ok(self.store.list(page).await?)
+    }
+
+    /// Every stored version, oldest first (also of a deleted workflow: executions refer to them).
+    ///
+    /// # Errors
+    /// `NotFound` when no workflow ever had this id.
+    pub async fn versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, ServiceError> {
+        Ok(self.store.list_versions(id).await?)
+    }
+
+    /// One stored version.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, ServiceError> {
+        Ok(self.store.get_version(id, version).await?)
     }
 }
 
@@ -98,7 +124,7 @@ mod tests {
     async fn an_unreachable_store_is_reported_as_unavailable() {
         let mut store = MockWorkflowStore::new();
         store.expect_create().times(1).returning(|_| Err(StoreError::Unavailable("connection refused".into())));
-        let service = WorkflowService::new(Arc::new(store), clock_at(0));
+        let service = WorkflowService::new(Arc::new(store), clock_at(0), RunnerRegistry::new());
         let err = service.create(draft()).await.unwrap_err();
         assert!(matches!(err, ServiceError::Unavailable(m) if m.contains("connection refused")));
     }
@@ -107,7 +133,7 @@ mod tests {
     async fn an_invalid_workflow_never_reaches_the_store() {
         let mut store = MockWorkflowStore::new();
         store.expect_create().times(0);
-        let service = WorkflowService::new(Arc::new(store), clock_at(0));
+        let service = WorkflowService::new(Arc::new(store), clock_at(0), RunnerRegistry::new());
         let mut bad = draft();
         bad.nodes.clear();
         assert!(matches!(service.create(bad).await, Err(ServiceError::Validation(_))));
@@ -132,7 +158,7 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(2));
-        let service = WorkflowService::new(Arc::new(store), clock_at(500));
+        let service = WorkflowService::new(Arc::new(store), clock_at(500), RunnerRegistry::new());
         assert_eq!(service.update(id, draft()).await.unwrap().version, 2);
     }
 }

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod retry;
 pub mod scheduler;
 pub mod template;
+pub mod usage;
 pub mod valid;
 pub mod validation;
 pub mod workflow;

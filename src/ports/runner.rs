@@ -5,7 +5,17 @@ use crate::domain::ids::ExecutionId;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::Node;
 use serde_json::Value;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// Where a runner sends partial output as it arrives (streamed LLM tokens). Partial output is
+/// delivered live and not stored; the node's final output is.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait OutputSink: Send + Sync + Debug {
+    fn delta(&self, text: &str);
+}
 
 /// Everything a runner gets for one attempt of one node.
 #[derive(Clone, Debug)]
@@ -16,6 +26,7 @@ pub struct NodeInput {
     /// 1 for the first attempt.
     pub attempt: u32,
     pub data: DataContext,
+    pub sink: Arc<dyn OutputSink>,
 }
 
 impl NodeInput {
@@ -31,9 +42,10 @@ pub enum RunnerError {
     /// This build has no runner for the kind.
     #[error("NodeKindUnavailable: {0} nodes cannot run on this server yet (no runner for kind {0})")]
     KindUnavailable(String),
-    /// A failure that may pass (network error, rate limit, 5xx): the node's retries apply.
-    #[error("{0}")]
-    Retryable(String),
+    /// A failure that may pass (network error, rate limit, 5xx): the node's retries apply,
+    /// waiting at least `retry_after` when the other side said so.
+    #[error("{message}")]
+    Retryable { message: String, retry_after: Option<Duration> },
     /// A failure that will repeat (bad input, 4xx, missing variable): no retry.
     #[error("{0}")]
     Permanent(String),
@@ -41,8 +53,22 @@ pub enum RunnerError {
 
 impl RunnerError {
     #[must_use]
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self::Retryable { message: message.into(), retry_after: None }
+    }
+
+    #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Retryable(_))
+        matches!(self, Self::Retryable { .. })
+    }
+
+    /// The wait the other side asked for, if any.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Retryable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 }
 
@@ -53,4 +79,10 @@ pub trait NodeRunner: Send + Sync {
     /// # Errors
     /// [`RunnerError::Retryable`] for failures worth another attempt, else [`RunnerError::Permanent`].
     async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<Value, RunnerError>;
+
+    /// Why this server cannot run the node as configured (an unknown provider, a missing key),
+    /// checked when a workflow is saved; `None` when it can.
+    fn check(&self, _node: &Node) -> Option<String> {
+        None
+    }
 }

@@ -27,6 +27,8 @@ async fn openapi_document_covers_every_route_and_schema() {
         ("/api/v1/workflows/{id}", "delete"),
         ("/api/v1/workflows/{id}/execute", "post"),
         ("/api/v1/workflows/{id}/executions", "get"),
+        ("/api/v1/workflows/{id}/versions", "get"),
+        ("/api/v1/workflows/{id}/versions/{version}", "get"),
         ("/api/v1/executions", "get"),
         ("/api/v1/executions/{id}", "get"),
         ("/api/v1/executions/{id}/cancel", "post"),

@@ -38,7 +38,7 @@ impl NodeRunner for ScriptRunner {
                 }
             }
             "fail" => Err(RunnerError::Permanent(arg.into())),
-            "flaky" => Err(RunnerError::Retryable(arg.into())),
+            "flaky" => Err(RunnerError::retryable(arg)),
             "echo" => template::render(arg, &input.data).map(Value::String).map_err(RunnerError::Permanent),
             other => Err(RunnerError::Permanent(format!("unknown script verb {other}"))),
         }

@@ -140,3 +140,31 @@ async fn delete_hides_the_workflow_but_keeps_its_executions_readable() {
     assert_eq!(listed.body["total"], 1);
     assert_eq!(get(&app, "/api/v1/workflows").await.body["total"], 0);
 }
+
+#[tokio::test]
+async fn versions_are_listed_and_each_stays_readable() {
+    let app = app();
+    let id = create(&app, chain("sleep 1")).await;
+    let uri = format!("/api/v1/workflows/{id}");
+    let mut v2 = chain("sleep 2");
+    v2["workflow"]["metadata"]["version"] = json!("2.0.0");
+    v2["workflow"]["metadata"]["change_description"] = json!("slower");
+    send(&app, Method::PUT, &uri, Some(v2)).await;
+    let run = execute(&app, &id, json!({})).await;
+    assert_eq!(finished(&app, &run).await["workflow_version"], 2);
+    let list = get(&app, &format!("{uri}/versions")).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["total"], 2);
+    assert_eq!(list.body["versions"][1]["workflow_version"], 2);
+    assert_eq!(list.body["versions"][1]["version"], "2.0.0");
+    assert_eq!(list.body["versions"][1]["change_description"], "slower");
+    let first = get(&app, &format!("{uri}/versions/1")).await;
+    assert_eq!(first.body["workflow"]["nodes"][1]["kind"]["config"]["code"], "sleep 1");
+    assert_eq!(first.body["workflow_version"], 1);
+    send(&app, Method::DELETE, &uri, None).await;
+    assert_eq!(get(&app, &format!("{uri}/versions/2")).await.status, StatusCode::OK, "history outlives the delete");
+    assert_eq!(get(&app, &format!("{uri}/versions/3")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &format!("{uri}/versions/x")).await.status, StatusCode::BAD_REQUEST);
+    let never = "/api/v1/workflows/00000000-0000-4000-8000-000000000000/versions";
+    assert_eq!(get(&app, never).await.status, StatusCode::NOT_FOUND);
+}

@@ -1,6 +1,6 @@
 //! In-process event bus: one tokio broadcast channel per execution that has subscribers.
 
-use crate::domain::execution::ExecutionEvent;
+use crate::domain::execution::{ExecutionEvent, OutputDelta};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{BusItem, EventBus};
 use futures::Stream;
@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-type Channels = Arc<Mutex<HashMap<ExecutionId, broadcast::Sender<Arc<ExecutionEvent>>>>>;
+type Channels = Arc<Mutex<HashMap<ExecutionId, broadcast::Sender<BusItem>>>>;
 
 /// Delivers events to the subscribers of their execution. A channel exists only while someone
 /// listens; a slow subscriber that overflows `capacity` is told it lagged and catches up from
@@ -49,11 +49,18 @@ impl EventBus for BroadcastEventBus {
         let terminal = event.kind.is_terminal();
         if let Some(tx) = channels.get(&id) {
             // No receiver left is fine: the event is already in the store.
-            let _ = tx.send(event);
+            let _ = tx.send(BusItem::Event(event));
         }
         if terminal {
             // Dropping the sender ends every subscription once it has read the terminal event.
             channels.remove(&id);
+        }
+    }
+
+    fn publish_delta(&self, delta: Arc<OutputDelta>) {
+        let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tx) = channels.get(&delta.execution_id) {
+            let _ = tx.send(BusItem::Delta(delta));
         }
     }
 
@@ -66,7 +73,7 @@ impl EventBus for BroadcastEventBus {
 
 struct Subscription {
     id: ExecutionId,
-    rx: Option<BroadcastStream<Arc<ExecutionEvent>>>,
+    rx: Option<BroadcastStream<BusItem>>,
     channels: Channels,
 }
 
@@ -79,7 +86,7 @@ impl Stream for Subscription {
         };
         Pin::new(rx).poll_next(cx).map(|item| {
             item.map(|r| match r {
-                Ok(event) => BusItem::Event(event),
+                Ok(item) => item,
                 Err(BroadcastStreamRecvError::Lagged(_)) => BusItem::Lagged,
             })
         })
@@ -128,7 +135,7 @@ mod tests {
             .by_ref()
             .map(|i| match i {
                 BusItem::Event(e) => e.seq,
-                BusItem::Lagged => 0,
+                BusItem::Delta(_) | BusItem::Lagged => 0,
             })
             .collect()
             .await;

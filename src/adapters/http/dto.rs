@@ -3,8 +3,9 @@
 
 use crate::domain::execution::{Execution, ExecutionState, NodeResult, NodeStatus};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::usage::Usage;
 use crate::domain::workflow::{Workflow, WorkflowDraft, WorkflowMetadata};
-use crate::ports::{VersionedWorkflow, WorkflowSummary};
+use crate::ports::{VersionInfo, VersionedWorkflow, WorkflowSummary};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -66,6 +67,35 @@ pub struct WorkflowList {
     pub next_cursor: Option<String>,
 }
 
+/// One stored version of a workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionItem {
+    pub workflow_version: u32,
+    pub saved_at: DateTime<Utc>,
+    pub name: String,
+    /// The author's `metadata.version` label.
+    pub version: String,
+    pub change_description: Option<String>,
+}
+
+impl From<VersionInfo> for VersionItem {
+    fn from(v: VersionInfo) -> Self {
+        Self {
+            workflow_version: v.version,
+            saved_at: v.saved_at,
+            name: v.name,
+            version: v.label,
+            change_description: v.change_description,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionList {
+    pub versions: Vec<VersionItem>,
+    pub total: u64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageResponse {
     pub message: String,
@@ -102,11 +132,14 @@ pub struct NodeResultBody {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    /// Tokens and cost, for nodes that call a model.
+    pub usage: Option<Usage>,
 }
 
 impl From<NodeResult> for NodeResultBody {
     fn from(r: NodeResult) -> Self {
         let duration_ms = r.started_at.zip(r.completed_at).map(|(s, c)| (c - s).num_milliseconds());
+        let usage = r.output.as_deref().and_then(Usage::of_output);
         Self {
             node_id: r.node_id,
             node_name: r.node_name,
@@ -119,6 +152,7 @@ impl From<NodeResult> for NodeResultBody {
             started_at: r.started_at,
             completed_at: r.completed_at,
             duration_ms,
+            usage,
         }
     }
 }
@@ -137,12 +171,15 @@ pub struct ExecutionResponse {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Tokens and cost of every model call, summed; absent when no node called a model.
+    pub usage: Option<Usage>,
     pub node_results: Vec<NodeResultBody>,
 }
 
 impl ExecutionResponse {
     #[must_use]
     pub fn new(e: Execution, results: Vec<NodeResult>) -> Self {
+        let usage = Usage::total(results.iter().filter_map(|r| r.output.as_deref()));
         Self {
             execution_id: e.id,
             workflow_id: e.workflow_id,
@@ -153,6 +190,7 @@ impl ExecutionResponse {
             created_at: e.created_at,
             started_at: e.started_at,
             completed_at: e.completed_at,
+            usage,
             node_results: results.into_iter().map(Into::into).collect(),
         }
     }

@@ -9,6 +9,8 @@ pub mod layers;
 pub mod openapi;
 pub mod pagination;
 pub mod sse;
+#[cfg(test)]
+mod tests;
 pub mod workflows;
 
 use crate::app::executions::ExecutionService;
@@ -54,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(health::health))
         .routes(routes!(workflows::create_workflow, workflows::list_workflows))
         .routes(routes!(workflows::get_workflow, workflows::update_workflow, workflows::delete_workflow))
+        .routes(routes!(workflows::list_versions))
+        .routes(routes!(workflows::get_version))
         .routes(routes!(executions::execute_workflow))
         .routes(routes!(executions::list_workflow_executions))
         .routes(routes!(executions::list_executions))

@@ -7,7 +7,7 @@
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
-use crate::app::watch::Watch;
+use crate::app::watch::{Frame, Watch};
 use crate::domain::execution::ExecutionEvent;
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use axum::extract::State;
@@ -48,8 +48,8 @@ pub async fn stream_execution(
         Some(v) => v
             .to_str()
             .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event id (a whole number)"))?,
+            .and_then(stored_seq)
+            .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event id from this stream"))?,
         None => params.last_event_id.unwrap_or(0),
     };
     let (execution, events) = match state.executions.watch(id, after).await? {
@@ -59,7 +59,16 @@ pub async fn stream_execution(
     };
     let workflow_id = execution.workflow_id;
     let frames = events
-        .flat_map(move |event| stream::iter(frames(&event, workflow_id).map(Ok::<_, Infallible>)))
+        .flat_map(move |frame| {
+            let sse: Vec<Event> = match frame {
+                Frame::Event(event) => frames(&event, workflow_id).into(),
+                Frame::Delta(delta) => {
+                    let id = format!("{}.{}", delta.after_seq, delta.index);
+                    vec![Event::default().event("node_output_delta").id(id).data(&*delta.data)]
+                }
+            };
+            stream::iter(sse.into_iter().map(Ok::<_, Infallible>))
+        })
         .take_until(state.streams_closing.clone().cancelled_owned());
     let keep_alive = KeepAlive::new().interval(state.settings.sse_keepalive);
     let mut response = Sse::new(frames).keep_alive(keep_alive).into_response();
@@ -67,6 +76,12 @@ pub async fn stream_execution(
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     h.insert("cache-control", HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// The stored event an id refers to: `12` for a stored event, `12.3` for partial output sent
+/// after event 12 (never stored, so a reconnect resumes after event 12).
+fn stored_seq(id: &str) -> Option<u64> {
+    id.trim().split('.').next()?.parse().ok()
 }
 
 fn frames(event: &ExecutionEvent, workflow_id: WorkflowId) -> [Event; 2] {

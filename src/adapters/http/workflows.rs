@@ -1,7 +1,9 @@
 //! Workflow routes: CRUD under `/api/v1/workflows`.
 
 use super::AppState;
-use super::dto::{MessageResponse, WorkflowCreated, WorkflowList, WorkflowRequest, WorkflowResponse, WorkflowUpdated};
+use super::dto::{
+    MessageResponse, VersionList, WorkflowCreated, WorkflowList, WorkflowRequest, WorkflowResponse, WorkflowUpdated,
+};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{PageParams, encode};
@@ -94,4 +96,31 @@ pub async fn delete_workflow(
 ) -> Result<Json<MessageResponse>, ApiError> {
     state.workflows.delete(id).await?;
     Ok(Json(MessageResponse { message: "Workflow deleted successfully".into() }))
+}
+
+/// Every stored version of a workflow, oldest first. Each update stores a new one; executions
+/// record the version they ran.
+#[utoipa::path(
+    get, path = "/api/v1/workflows/{id}/versions", tag = "workflows", params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = VersionList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn list_versions(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<WorkflowId>,
+) -> Result<Json<VersionList>, ApiError> {
+    let versions = state.workflows.versions(id).await?;
+    Ok(Json(VersionList { total: versions.len() as u64, versions: versions.into_iter().map(Into::into).collect() }))
+}
+
+/// One stored version of a workflow, as it was saved (also after later updates or a delete).
+#[utoipa::path(
+    get, path = "/api/v1/workflows/{id}/versions/{version}", tag = "workflows",
+    params(("id" = String, Path, format = Uuid), ("version" = u32, Path, description = "1 for the first save")),
+    responses((status = 200, body = WorkflowResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get_version(
+    State(state): State<AppState>,
+    ApiPath((id, version)): ApiPath<(WorkflowId, u32)>,
+) -> Result<Json<WorkflowResponse>, ApiError> {
+    Ok(Json(state.workflows.version(id, version).await?.into()))
 }

@@ -2,7 +2,7 @@
 
 use super::Executor;
 use super::attempt::{Attempt, Done, Outcome};
-use super::record::{EventData, Extra};
+use super::record::{DeltaSink, EventData, Extra};
 use crate::app::running::StopSignal;
 use crate::domain::control;
 use crate::domain::data::{DataContext, NodeOutputs};
@@ -12,17 +12,30 @@ use crate::domain::execution::{
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::retry;
 use crate::domain::scheduler::Plan;
+use crate::domain::usage::Usage;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::TimeoutAction;
 use crate::ports::{NodeInput, RunnerError, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 mod resume;
+
+/// Longest `Retry-After` honoured; a server asking for more is treated as asking for this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// "Equal jitter": half the backoff, plus a random part of the other half, so that nodes failing
+/// together do not retry together.
+fn jitter(delay: Duration) -> Duration {
+    let half = delay / 2;
+    let extra = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
+    half + Duration::from_micros(fastrand::u64(0..=extra))
+}
 
 const SKIPPED_REASON: &str = "no live input: the branch leading here was not taken";
 
@@ -46,6 +59,10 @@ pub(super) struct Run<'e> {
     stop: StopSignal,
     /// Fired when the run ends, so runners abandon whatever they still do.
     nodes_cancel: CancellationToken,
+    /// The last stored event's sequence number, for partial output published meanwhile.
+    last_seq: Arc<AtomicU64>,
+    /// Tokens and cost so far.
+    usage: Usage,
 }
 
 impl<'e> Run<'e> {
@@ -72,6 +89,8 @@ impl<'e> Run<'e> {
             next_attempt: HashMap::new(),
             stop,
             nodes_cancel: CancellationToken::new(),
+            last_seq: Arc::default(),
+            usage: Usage::default(),
         }
     }
 
@@ -139,7 +158,8 @@ impl<'e> Run<'e> {
                 return;
             }
             self.plan.next_ready();
-            self.start_node(idx, 1);
+            let attempt = self.next_attempt.remove(&idx).unwrap_or(1);
+            self.start_node(idx, attempt);
             if let Some(result) = control::evaluate(&self.wf, idx, &self.data) {
                 match result {
                     Ok(out) => self.succeed(idx, out.output, &out.taken),
@@ -165,12 +185,22 @@ impl<'e> Run<'e> {
                 .as_ref()
                 .map(|t| Duration::from_millis(t.execution_timeout_ms))
                 .or(self.ex.limits.default_node_timeout);
+            let sink = Arc::new(DeltaSink {
+                bus: self.ex.bus.clone(),
+                execution_id: self.id,
+                workflow_id: self.workflow_id,
+                node_id: node.id.clone(),
+                attempt,
+                last_seq: self.last_seq.clone(),
+                count: AtomicU64::new(0),
+            });
             let input = NodeInput {
                 execution_id: self.id,
                 workflow: self.wf.clone(),
                 node_index: idx,
                 attempt,
                 data: self.data.clone(),
+                sink,
             };
             let cancel = self.nodes_cancel.child_token();
             self.tasks.spawn(Attempt { runner, input, cancel, delay, timeout }.run());
@@ -183,7 +213,8 @@ impl<'e> Run<'e> {
             return;
         };
         let node = self.wf.node(idx);
-        let retry_delay = retry::delay_before(node.retry_config.as_ref(), attempt + 1);
+        let policy = node.retry_config.as_ref().or_else(|| self.ex.runners.default_retry(node.kind.name()));
+        let retry_delay = retry::delay_before(policy, attempt + 1).map(jitter);
         let action = node.timeout_config.as_ref().map(|t| t.timeout_action.clone()).unwrap_or_default();
         match outcome {
             Outcome::Output(value) => {
@@ -191,7 +222,8 @@ impl<'e> Run<'e> {
                 self.succeed(idx, value, &[]);
             }
             Outcome::Error(e) if e.is_retryable() && retry_delay.is_some() => {
-                self.retry(idx, attempt + 1, retry_delay.unwrap_or_default(), &e.to_string());
+                let asked = e.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER);
+                self.retry(idx, attempt + 1, retry_delay.unwrap_or_default().max(asked), &e.to_string());
             }
             Outcome::Error(e) => {
                 self.in_flight -= 1;
@@ -256,6 +288,11 @@ impl<'e> Run<'e> {
         let duration = self.finish_result(idx, NodeStatus::Succeeded, Some(output.clone()), None);
         let extra = Extra { output: Some(&output), duration_ms: duration, ..self.attempt_extra(idx) };
         self.event(EventKind::NodeCompleted, Some(idx), &extra);
+        if let Some(usage) = Usage::of_output(&output) {
+            self.usage = self.usage.plus(usage);
+            let extra = Extra { usage: Some(usage), execution_usage: Some(self.usage), ..Extra::default() };
+            self.event(EventKind::Usage, Some(idx), &extra);
+        }
     }
 
     fn fail(&mut self, idx: usize, error: &str) {
@@ -358,6 +395,8 @@ impl<'e> Run<'e> {
             duration_ms: extra.duration_ms,
             delay_ms: extra.delay_ms,
             reason: extra.reason,
+            usage: extra.usage,
+            execution_usage: extra.execution_usage,
             timestamp: at,
         };
         let json =
@@ -427,6 +466,9 @@ impl<'e> Run<'e> {
         loop {
             match self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await {
                 Ok(events) => {
+                    if let Some(last) = events.last() {
+                        self.last_seq.store(last.seq, Ordering::Relaxed);
+                    }
                     for event in events {
                         self.ex.bus.publish(Arc::new(event));
                     }

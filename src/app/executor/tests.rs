@@ -140,8 +140,8 @@ async fn failing_runner_fails_the_node_and_the_execution() {
 async fn retryable_failures_are_retried_then_succeed() {
     let rec = Recorded::default();
     let runner = mock_runner(vec![
-        Err(RunnerError::Retryable("503".into())),
-        Err(RunnerError::Retryable("503".into())),
+        Err(RunnerError::retryable("503")),
+        Err(RunnerError::retryable("503")),
         Ok(json!({"answer": 42})),
     ]);
     let ex = executor(
@@ -161,8 +161,7 @@ async fn retryable_failures_are_retried_then_succeed() {
 #[tokio::test]
 async fn retries_stop_after_max_retries() {
     let rec = Recorded::default();
-    let runner =
-        mock_runner(vec![Err(RunnerError::Retryable("503".into())), Err(RunnerError::Retryable("503".into()))]);
+    let runner = mock_runner(vec![Err(RunnerError::retryable("503")), Err(RunnerError::retryable("503"))]);
     let ex = executor(
         &rec,
         store(&rec, 0, StoreError::Internal(String::new())),

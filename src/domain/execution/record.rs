@@ -84,13 +84,15 @@ pub enum EventKind {
     NodeRetrying,
     NodeSkipped,
     NodeCancelled,
+    /// A node reported token usage; carries the node's and the execution's totals.
+    Usage,
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionCancelled,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::ExecutionStarted,
         Self::ExecutionResumed,
         Self::NodeStarted,
@@ -99,6 +101,7 @@ impl EventKind {
         Self::NodeRetrying,
         Self::NodeSkipped,
         Self::NodeCancelled,
+        Self::Usage,
         Self::ExecutionCompleted,
         Self::ExecutionFailed,
         Self::ExecutionCancelled,
@@ -116,6 +119,7 @@ impl EventKind {
             Self::NodeRetrying => "node_retrying",
             Self::NodeSkipped => "node_skipped",
             Self::NodeCancelled => "node_cancelled",
+            Self::Usage => "usage",
             Self::ExecutionCompleted => "execution_completed",
             Self::ExecutionFailed => "execution_failed",
             Self::ExecutionCancelled => "execution_cancelled",
@@ -177,6 +181,19 @@ impl NewEvent {
             at: self.at,
         }
     }
+}
+
+/// Partial output of a running node (streamed LLM tokens), delivered live and never stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputDelta {
+    pub execution_id: ExecutionId,
+    pub node_id: NodeId,
+    /// The last stored event's sequence number when this was produced.
+    pub after_seq: u64,
+    /// Counts this node attempt's deltas from 1.
+    pub index: u64,
+    /// The delta's JSON object, as sent in the SSE `data:` field.
+    pub data: Arc<str>,
 }
 
 /// Everything one step of the executor records, applied atomically.

@@ -2,6 +2,7 @@
 
 use super::{Extra, Run, SKIPPED_REASON};
 use crate::domain::execution::{EventKind, ExecutionState, NodeResult, NodeStatus};
+use crate::domain::usage::Usage;
 use crate::domain::valid::Compiled;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -47,6 +48,9 @@ impl Run<'_> {
             let replayed = match result.status {
                 NodeStatus::Succeeded => {
                     let output = result.output.clone().unwrap_or_else(|| Arc::new(Value::Null));
+                    if let Some(usage) = Usage::of_output(&output) {
+                        self.usage = self.usage.plus(usage);
+                    }
                     let taken = self.taken_by(idx, &output);
                     self.data.outputs.set(idx, output);
                     self.plan.start(idx).and_then(|()| self.plan.succeed(&self.wf, idx, &taken))

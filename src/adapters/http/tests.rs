@@ -1,0 +1,76 @@
+//! Storage faults as HTTP sees them: 503 in the error format, with the reason.
+
+use super::*;
+use crate::adapters::clock::SystemClock;
+use crate::adapters::events::BroadcastEventBus;
+use crate::app::executor::ExecutorLimits;
+use crate::app::runners::RunnerRegistry;
+use crate::app::wiring::{Adapters, Services};
+use crate::ports::{MockExecutionStore, MockWorkflowStore, StoreError};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Router {
+    let adapters = Adapters {
+        workflows: Arc::new(workflows),
+        executions: Arc::new(executions),
+        bus: Arc::new(BroadcastEventBus::default()),
+        runners: RunnerRegistry::new(),
+        clock: Arc::new(SystemClock),
+        durable: true,
+        exclusive: true,
+    };
+    let services = Services::assemble(adapters, ExecutorLimits::default(), Duration::from_secs(30));
+    router(AppState {
+        workflows: services.workflows.clone(),
+        executions: services.executions.clone(),
+        settings: Arc::default(),
+        streams_closing: CancellationToken::new(),
+    })
+}
+
+async fn call(app: Router, uri: &str) -> (StatusCode, serde_json::Value) {
+    let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_with_the_reason() {
+    let down = || StoreError::Unavailable("connection refused".into());
+    let mut workflows = MockWorkflowStore::new();
+    workflows.expect_list().returning(move |_| Err(down()));
+    let mut executions = MockExecutionStore::new();
+    executions.expect_ping().returning(move || Err(down()));
+    executions.expect_get().returning(move |_| Err(down()));
+    let app = app_with(workflows, executions);
+    for uri in ["/health", "/api/v1/workflows", "/api/v1/executions/01a22422-e70a-74e8-8ebb-76620744f7a1"] {
+        let (status, body) = call(app.clone(), uri).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
+        assert_eq!(body["error"], "ServiceUnavailable");
+        assert_eq!(body["message"], "storage unavailable: connection refused");
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_is_reported_not_swallowed() {
+    let mut workflows = MockWorkflowStore::new();
+    workflows
+        .expect_list()
+        .returning(|_| Err(StoreError::Unavailable("disk is full: database or disk is full".into())));
+    let (status, body) = call(app_with(workflows, MockExecutionStore::new()), "/api/v1/workflows").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body["message"].as_str().unwrap().contains("disk is full"));
+}
+
+#[tokio::test]
+async fn an_internal_storage_failure_is_a_500_that_reveals_nothing() {
+    let mut workflows = MockWorkflowStore::new();
+    workflows.expect_list().returning(|_| Err(StoreError::Internal("table workflows has no column secret_x".into())));
+    let (status, body) = call(app_with(workflows, MockExecutionStore::new()), "/api/v1/workflows").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!body.to_string().contains("secret_x"));
+}

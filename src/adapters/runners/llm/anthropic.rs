@@ -1,0 +1,189 @@
+//! Anthropic Messages (`POST {base}/v1/messages`), streamed (`message_start`,
+//! `content_block_start/delta/stop`, `message_delta`, `message_stop`) or not.
+
+use super::Call;
+use super::http::{self, events};
+use super::reply::{Reply, Tokens};
+use crate::ports::{OutputSink, RunnerError};
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+
+const VERSION: &str = "2023-06-01";
+/// Anthropic requires `max_tokens`; used when the node sets none.
+pub(super) const DEFAULT_MAX_TOKENS: u32 = 1024;
+
+pub(super) fn body(call: &Call<'_>, stream: bool) -> Value {
+    let content = if call.config.images.is_empty() {
+        Value::String(call.prompt.clone())
+    } else {
+        let mut parts: Vec<Value> = call.config.images.iter().map(image).collect();
+        parts.push(json!({"type": "text", "text": call.prompt}));
+        Value::Array(parts)
+    };
+    let mut body = Map::new();
+    body.insert("model".into(), json!(call.config.model));
+    body.insert("max_tokens".into(), json!(call.config.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
+    body.insert("messages".into(), json!([{"role": "user", "content": content}]));
+    if let Some(system) = &call.system {
+        body.insert("system".into(), json!(system));
+    }
+    if let Some(t) = call.config.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if !call.config.tools.is_empty() {
+        body.insert("tools".into(), Value::Array(call.config.tools.clone()));
+    }
+    body.extend(call.extra.clone());
+    body.insert("stream".into(), json!(stream));
+    Value::Object(body)
+}
+
+/// An image given as a URL becomes a URL source; anything else is passed as written.
+fn image(image: &Value) -> Value {
+    match image {
+        Value::String(url) => json!({"type": "image", "source": {"type": "url", "url": url}}),
+        other => other.clone(),
+    }
+}
+
+pub(super) async fn complete(
+    call: &Call<'_>,
+    sink: &dyn OutputSink,
+    stream: bool,
+    idle: Duration,
+) -> Result<Reply, RunnerError> {
+    let provider = call.provider;
+    let mut request = call
+        .client
+        .post(format!("{}/v1/messages", call.base_url))
+        .header("anthropic-version", VERSION)
+        .json(&body(call, stream));
+    if let Some(key) = call.api_key {
+        request = request.header("x-api-key", key);
+    }
+    let response = http::send(request, provider).await?;
+    if !stream {
+        let value: Value = response
+            .json()
+            .await
+            .map_err(|e| RunnerError::Permanent(format!("{provider} sent a body that is not JSON: {e}")))?;
+        return whole(&value, provider);
+    }
+    let mut reply = Reply::default();
+    let mut stopped = false;
+    let mut stream = std::pin::pin!(events(response, idle, provider.to_owned()));
+    while let Some(event) = stream.next().await {
+        let event = event?;
+        let data = http::chunk(&event.data, provider)?;
+        let kind = data.get("type").and_then(Value::as_str).unwrap_or(event.event.as_str()).to_owned();
+        match kind.as_str() {
+            "message_start" => {
+                let message = data.get("message").unwrap_or(&Value::Null);
+                reply.model = message.get("model").and_then(Value::as_str).map(str::to_owned);
+                reply.usage = Some(tokens(message.get("usage").unwrap_or(&Value::Null), Tokens::default()));
+            }
+            "content_block_start" => start_block(&mut reply, &data),
+            "content_block_delta" => block_delta(&mut reply, &data, sink),
+            "message_delta" => {
+                if let Some(reason) = data.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                    reply.finish_reason = Some(reason.to_owned());
+                }
+                if let Some(usage) = data.get("usage") {
+                    reply.usage = Some(tokens(usage, reply.usage.unwrap_or_default()));
+                }
+            }
+            "message_stop" => {
+                stopped = true;
+                break;
+            }
+            "error" => return Err(stream_error(&data, provider)),
+            _ => {}
+        }
+    }
+    if !stopped {
+        return Err(RunnerError::retryable(format!("{provider} stream ended before message_stop")));
+    }
+    reply.ensure_answered(provider)?;
+    Ok(reply)
+}
+
+fn start_block(reply: &mut Reply, data: &Value) {
+    let block = data.get("content_block").unwrap_or(&Value::Null);
+    if block.get("type").and_then(Value::as_str) == Some("tool_use") {
+        let index = reply.tool_calls.len();
+        let slot = reply.tool_call(index);
+        slot.id = block.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        slot.name = block.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    }
+}
+
+fn block_delta(reply: &mut Reply, data: &Value, sink: &dyn OutputSink) {
+    let delta = data.get("delta").unwrap_or(&Value::Null);
+    match delta.get("type").and_then(Value::as_str) {
+        Some("text_delta") => {
+            if let Some(text) = delta.get("text").and_then(Value::as_str) {
+                reply.text.push_str(text);
+                sink.delta(text);
+            }
+        }
+        Some("input_json_delta") => {
+            if let (Some(last), Some(part)) =
+                (reply.tool_calls.last_mut(), delta.get("partial_json").and_then(Value::as_str))
+            {
+                last.arguments.push_str(part);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `overloaded_error` and `api_error` pass; the others (invalid request, auth) do not.
+fn stream_error(data: &Value, provider: &str) -> RunnerError {
+    let kind = data.pointer("/error/type").and_then(Value::as_str).unwrap_or("error");
+    let message = data.pointer("/error/message").and_then(Value::as_str).unwrap_or("no details");
+    let text = format!("{provider} stream error {kind}: {message}");
+    if matches!(kind, "overloaded_error" | "api_error" | "rate_limit_error") {
+        RunnerError::retryable(text)
+    } else {
+        RunnerError::Permanent(text)
+    }
+}
+
+/// Usage fields present in `usage` override those of `earlier` (message_delta carries only some).
+fn tokens(usage: &Value, earlier: Tokens) -> Tokens {
+    let n = |k: &str| usage.get(k).and_then(Value::as_u64);
+    let cached = n("cache_read_input_tokens").unwrap_or(0) + n("cache_creation_input_tokens").unwrap_or(0);
+    Tokens {
+        input: n("input_tokens").map(|i| i + cached).unwrap_or(earlier.input),
+        output: n("output_tokens").unwrap_or(earlier.output),
+    }
+}
+
+fn whole(value: &Value, provider: &str) -> Result<Reply, RunnerError> {
+    let content = value
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| RunnerError::Permanent(format!("{provider} returned no content")))?;
+    let mut reply = Reply {
+        finish_reason: value.get("stop_reason").and_then(Value::as_str).map(str::to_owned),
+        usage: value.get("usage").map(|u| tokens(u, Tokens::default())),
+        model: value.get("model").and_then(Value::as_str).map(str::to_owned),
+        ..Reply::default()
+    };
+    for block in content {
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => reply.text.push_str(block.get("text").and_then(Value::as_str).unwrap_or_default()),
+            Some("tool_use") => {
+                let index = reply.tool_calls.len();
+                let slot = reply.tool_call(index);
+                slot.id = block.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                slot.name = block.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                slot.arguments = block.get("input").map(Value::to_string).unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+    reply.ensure_answered(provider)?;
+    Ok(reply)
+}

@@ -1,0 +1,156 @@
+//! OpenAI Chat Completions (`POST {base}/chat/completions`), streamed or not: OpenAI itself and
+//! every compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter).
+
+use super::Call;
+use super::http::{self, events};
+use super::reply::{Reply, Tokens};
+use crate::ports::{OutputSink, RunnerError};
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+
+/// The request body: messages, sampling settings, tools, then `extra_params` on top.
+pub(super) fn body(call: &Call<'_>, stream: bool) -> Value {
+    let mut messages = Vec::new();
+    if let Some(system) = &call.system {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    let user = if call.config.images.is_empty() {
+        Value::String(call.prompt.clone())
+    } else {
+        let mut parts = vec![json!({"type": "text", "text": call.prompt})];
+        parts.extend(call.config.images.iter().map(|image| match image {
+            Value::String(url) => json!({"type": "image_url", "image_url": {"url": url}}),
+            other => other.clone(),
+        }));
+        Value::Array(parts)
+    };
+    messages.push(json!({"role": "user", "content": user}));
+    let mut body = Map::new();
+    body.insert("model".into(), json!(call.config.model));
+    body.insert("messages".into(), Value::Array(messages));
+    if let Some(t) = call.config.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(m) = call.config.max_tokens {
+        body.insert("max_tokens".into(), json!(m));
+    }
+    if !call.config.tools.is_empty() {
+        body.insert("tools".into(), Value::Array(call.config.tools.clone()));
+    }
+    body.extend(call.extra.clone());
+    body.insert("stream".into(), json!(stream));
+    if stream {
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    Value::Object(body)
+}
+
+pub(super) async fn complete(
+    call: &Call<'_>,
+    sink: &dyn OutputSink,
+    stream: bool,
+    idle: Duration,
+) -> Result<Reply, RunnerError> {
+    let mut request = call.client.post(format!("{}/chat/completions", call.base_url)).json(&body(call, stream));
+    if let Some(key) = call.api_key {
+        request = request.bearer_auth(key);
+    }
+    let provider = call.provider;
+    let response = http::send(request, provider).await?;
+    if !stream {
+        let value: Value = response
+            .json()
+            .await
+            .map_err(|e| RunnerError::Permanent(format!("{provider} sent a body that is not JSON: {e}")))?;
+        return whole(&value, provider);
+    }
+    let mut reply = Reply::default();
+    let mut done = false;
+    let mut stream = std::pin::pin!(events(response, idle, provider.to_owned()));
+    while let Some(event) = stream.next().await {
+        let event = event?;
+        if event.data.trim() == "[DONE]" {
+            done = true;
+            break;
+        }
+        let chunk = http::chunk(&event.data, provider)?;
+        if let Some(error) = chunk.get("error") {
+            let message = http::provider_message(&json!({ "error": error }).to_string());
+            return Err(RunnerError::retryable(format!("{provider} stream error: {message}")));
+        }
+        apply_chunk(&mut reply, &chunk, sink, provider)?;
+    }
+    if !done && reply.finish_reason.is_none() {
+        return Err(RunnerError::retryable(format!("{provider} stream ended before the answer was complete")));
+    }
+    reply.ensure_answered(provider)?;
+    Ok(reply)
+}
+
+fn apply_chunk(reply: &mut Reply, chunk: &Value, sink: &dyn OutputSink, provider: &str) -> Result<(), RunnerError> {
+    if let Some(model) = chunk.get("model").and_then(Value::as_str) {
+        reply.model = Some(model.to_owned());
+    }
+    if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
+        reply.usage = Some(tokens(usage));
+    }
+    let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
+        return Err(RunnerError::Permanent(format!("{provider} sent a stream chunk without choices")));
+    };
+    for choice in choices {
+        let delta = choice.get("delta").unwrap_or(&Value::Null);
+        if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            reply.text.push_str(text);
+            sink.delta(text);
+        }
+        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let slot = reply.tool_call(index);
+            if let Some(id) = call.get("id").and_then(Value::as_str) {
+                slot.id = id.to_owned();
+            }
+            let function = call.get("function").unwrap_or(&Value::Null);
+            if let Some(name) = function.get("name").and_then(Value::as_str) {
+                slot.name.push_str(name);
+            }
+            if let Some(args) = function.get("arguments").and_then(Value::as_str) {
+                slot.arguments.push_str(args);
+            }
+        }
+        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            reply.finish_reason = Some(reason.to_owned());
+        }
+    }
+    Ok(())
+}
+
+fn tokens(usage: &Value) -> Tokens {
+    let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
+    Tokens { input: n("prompt_tokens"), output: n("completion_tokens") }
+}
+
+/// A non-streamed completion.
+fn whole(value: &Value, provider: &str) -> Result<Reply, RunnerError> {
+    let choice = value
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .ok_or_else(|| RunnerError::Permanent(format!("{provider} returned no choices")))?;
+    let message = choice.get("message").unwrap_or(&Value::Null);
+    let mut reply = Reply {
+        text: message.get("content").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
+        usage: value.get("usage").filter(|u| !u.is_null()).map(tokens),
+        model: value.get("model").and_then(Value::as_str).map(str::to_owned),
+        ..Reply::default()
+    };
+    for (i, call) in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let slot = reply.tool_call(i);
+        slot.id = call.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        slot.name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        slot.arguments = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default().to_owned();
+    }
+    reply.ensure_answered(provider)?;
+    Ok(reply)
+}

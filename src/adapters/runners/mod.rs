@@ -1,0 +1,3 @@
+//! Node runners: one module per effectful node kind.
+
+pub mod llm;

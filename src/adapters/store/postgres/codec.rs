@@ -1,0 +1,100 @@
+//! Rows to domain values and back: native UUIDs, times and JSONB, plus the checked narrowing
+//! between Postgres's signed integers and the domain's unsigned counts.
+
+use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NodeResult};
+use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::ports::{Lease, StoreError};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::types::PgInterval;
+use sqlx::postgres::{PgRow, Postgres};
+use sqlx::{Decode, Row, Type};
+use std::str::FromStr;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("stored data is corrupt: {what}"))
+}
+
+pub(super) fn col<'r, T: Decode<'r, Postgres> + Type<Postgres>>(row: &'r PgRow, name: &str) -> Result<T, StoreError> {
+    row.try_get(name).map_err(|e| corrupt(format!("column {name}: {e}")))
+}
+
+fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| corrupt(format!("{what} '{text}': {e}")))
+}
+
+/// A stored INTEGER as the domain's `u32`; a negative one can only come from outside the adapter.
+pub(super) fn u32_of(v: i32) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt(format!("negative count {v}")))
+}
+
+/// A domain count as an INTEGER column; counts past `i32::MAX` do not occur, so saturating is safe.
+pub(super) fn int(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+pub(super) fn usize_of(v: i32) -> Result<usize, StoreError> {
+    usize::try_from(v).map_err(|_| corrupt(format!("negative count {v}")))
+}
+
+/// The lease's time to live, added to the database's `now()` so that every process measures
+/// expiry on the same clock. Sub-microsecond precision is dropped (INTERVAL cannot hold it).
+pub(super) fn ttl(lease: &Lease) -> PgInterval {
+    let microseconds = i64::try_from(lease.ttl.as_micros()).unwrap_or(i64::MAX / 2);
+    PgInterval { months: 0, days: 0, microseconds }
+}
+
+pub(super) const EXECUTION_COLUMNS: &str =
+    "id, workflow_id, workflow_version, state, error, variables, created_at, started_at, completed_at";
+
+pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
+    let variables = match col::<Value>(row, "variables")? {
+        Value::Object(map) => map,
+        _ => return Err(corrupt("variables are not an object")),
+    };
+    Ok(Execution {
+        id: ExecutionId(col::<Uuid>(row, "id")?),
+        workflow_id: WorkflowId(col::<Uuid>(row, "workflow_id")?),
+        workflow_version: u32_of(col(row, "workflow_version")?)?,
+        state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,
+        error: col(row, "error")?,
+        variables: Arc::new(variables),
+        created_at: col(row, "created_at")?,
+        started_at: col(row, "started_at")?,
+        completed_at: col(row, "completed_at")?,
+    })
+}
+
+pub(super) fn node_result(row: &PgRow) -> Result<NodeResult, StoreError> {
+    Ok(NodeResult {
+        node_id: NodeId::new(col::<String>(row, "node_id")?),
+        node_name: col(row, "node_name")?,
+        kind: col(row, "kind")?,
+        status: parse(&col::<String>(row, "status")?, "node status")?,
+        output: col::<Option<Value>>(row, "output")?.map(Arc::new),
+        error: col(row, "error")?,
+        attempts: u32_of(col(row, "attempts")?)?,
+        started_at: col(row, "started_at")?,
+        completed_at: col(row, "completed_at")?,
+    })
+}
+
+pub(super) fn event(row: &PgRow, execution_id: ExecutionId) -> Result<ExecutionEvent, StoreError> {
+    let node_id: Option<String> = col(row, "node_id")?;
+    let data: String = col(row, "data")?;
+    Ok(ExecutionEvent {
+        seq: u64::try_from(col::<i64>(row, "seq")?).map_err(corrupt)?,
+        execution_id,
+        kind: parse(&col::<String>(row, "kind")?, "event kind")?,
+        node_id: node_id.map(NodeId::new),
+        data: data.into(),
+        state: parse(&col::<String>(row, "state")?, "state")?,
+        node_results_count: u32_of(col(row, "node_results_count")?)?,
+        at: col::<DateTime<Utc>>(row, "at")?,
+    })
+}

@@ -1,0 +1,129 @@
+//! Workflow writes, execution creation and the per-(workflow, state) counters, each run inside
+//! the caller's transaction.
+
+use super::codec;
+use crate::adapters::store::sql_common::store_error;
+use crate::domain::execution::{Execution, ExecutionState};
+use crate::domain::ids::WorkflowId;
+use crate::ports::{Lease, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A workflow version about to be stored; `metadata` and `definition` are JSON text.
+pub(super) struct NewVersion {
+    pub id: WorkflowId,
+    pub metadata: String,
+    pub definition: String,
+    pub node_count: i32,
+    pub edge_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub saved_at: DateTime<Utc>,
+}
+
+pub(super) async fn create_workflow(c: &mut PgConnection, v: &NewVersion) -> Result<u32, StoreError> {
+    // One statement decides between a new id and a deleted one coming back (as a new version, so
+    // old executions keep theirs), and two concurrent creates of one id cannot both succeed.
+    let version: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO workflows AS w (id, latest_version, created_at) VALUES ($1, 1, $2) \
+         ON CONFLICT (id) DO UPDATE SET latest_version = w.latest_version + 1, created_at = excluded.created_at, \
+         deleted_at = NULL WHERE w.deleted_at IS NOT NULL RETURNING latest_version",
+    )
+    .bind(v.id.0)
+    .bind(v.created_at)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(store_error)?;
+    let version = version.ok_or_else(|| StoreError::Conflict(format!("a workflow with id {} already exists", v.id)))?;
+    insert_version(c, v, version).await
+}
+
+pub(super) async fn update_workflow(c: &mut PgConnection, v: &NewVersion) -> Result<u32, StoreError> {
+    let version: Option<i32> = sqlx::query_scalar(
+        "UPDATE workflows SET latest_version = latest_version + 1 WHERE id = $1 AND deleted_at IS NULL \
+         RETURNING latest_version",
+    )
+    .bind(v.id.0)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(store_error)?;
+    let version = version.ok_or_else(|| StoreError::not_found("workflow", v.id))?;
+    insert_version(c, v, version).await
+}
+
+async fn insert_version(c: &mut PgConnection, v: &NewVersion, version: i32) -> Result<u32, StoreError> {
+    sqlx::query(
+        "INSERT INTO workflow_versions (workflow_id, version, metadata, definition, node_count, edge_count, saved_at) \
+         VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7)",
+    )
+    .bind(v.id.0)
+    .bind(version)
+    .bind(&v.metadata)
+    .bind(&v.definition)
+    .bind(v.node_count)
+    .bind(v.edge_count)
+    .bind(v.saved_at)
+    .execute(&mut *c)
+    .await
+    .map_err(store_error)?;
+    codec::u32_of(version)
+}
+
+pub(super) async fn delete_workflow(c: &mut PgConnection, id: WorkflowId) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE workflows SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map_err(store_error)?;
+    if done.rows_affected() == 0 { Err(StoreError::not_found("workflow", id)) } else { Ok(()) }
+}
+
+/// Adds the deltas to the counters in one statement. Rows are locked in state order, so two
+/// transactions moving executions of one workflow in opposite directions cannot deadlock.
+pub(super) async fn count(
+    c: &mut PgConnection,
+    workflow_id: Uuid,
+    deltas: &[(ExecutionState, i64)],
+) -> Result<(), StoreError> {
+    let mut deltas = deltas.to_vec();
+    deltas.sort_by_key(|(state, _)| state.as_str());
+    let states: Vec<&str> = deltas.iter().map(|(s, _)| s.as_str()).collect();
+    let ns: Vec<i64> = deltas.iter().map(|(_, n)| *n).collect();
+    sqlx::query(
+        "INSERT INTO execution_counts (workflow_id, state, n) \
+         SELECT $1, t.state, t.n FROM UNNEST($2::text[], $3::int8[]) WITH ORDINALITY AS t(state, n, i) ORDER BY t.i \
+         ON CONFLICT (workflow_id, state) DO UPDATE SET n = execution_counts.n + excluded.n",
+    )
+    .bind(workflow_id)
+    .bind(states)
+    .bind(ns)
+    .execute(&mut *c)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
+pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease: &Lease) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
+         completed_at, lease_owner, lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11)",
+    )
+    .bind(e.id.0)
+    .bind(e.workflow_id.0)
+    .bind(codec::int(e.workflow_version))
+    .bind(e.state.as_str())
+    .bind(&e.error)
+    .bind(sqlx::types::Json(e.variables.as_ref()))
+    .bind(e.created_at)
+    .bind(e.started_at)
+    .bind(e.completed_at)
+    .bind(&lease.owner)
+    .bind(codec::ttl(lease))
+    .execute(&mut *c)
+    .await
+    .map_err(|err| match store_error(err) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("execution {} already exists", e.id)),
+        other => other,
+    })?;
+    count(c, e.workflow_id.0, &[(e.state, 1)]).await
+}
