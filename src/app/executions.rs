@@ -3,6 +3,7 @@
 use super::error::ServiceError;
 use super::executor::Executor;
 use super::running::RunningExecutions;
+use crate::domain::budget::BudgetLimits;
 use crate::domain::data::RESERVED_NAMES;
 use crate::domain::execution::{
     EventKind, Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, StateChange,
@@ -48,14 +49,19 @@ impl ExecutionService {
         &self,
         workflow_id: WorkflowId,
         variables: Map<String, Value>,
+        budget: BudgetLimits,
     ) -> Result<Execution, ServiceError> {
+        if let Some(problem) = budget.problem() {
+            return Err(ServiceError::BadRequest(problem));
+        }
         if let Some(name) = RESERVED_NAMES.iter().find(|n| variables.contains_key(**n)) {
             return Err(ServiceError::BadRequest(format!(
                 "variable name '{name}' is reserved (templates use it for {name}.<...>); rename the variable"
             )));
         }
         let versioned = self.workflows.get(workflow_id).await?;
-        let execution = Execution::new(workflow_id, versioned.version, variables, self.clock.now());
+        let execution =
+            Execution { budget, ..Execution::new(workflow_id, versioned.version, variables, self.clock.now()) };
         self.executions.create(&execution, self.executor.lease()).await?;
         let (executor, run, workflow) = (self.executor.clone(), execution.clone(), versioned.workflow);
         self.running.launch(execution.id, move |stop| async move { executor.run(run, workflow, stop).await });
@@ -210,7 +216,7 @@ mod tests {
         let mut m = Mocks::new();
         m.workflows.expect_get().returning(|id| Err(StoreError::not_found("workflow", id)));
         m.executions.expect_create().times(0);
-        let err = m.service().start(WorkflowId::generate(), Map::new()).await.unwrap_err();
+        let err = m.service().start(WorkflowId::generate(), Map::new(), BudgetLimits::default()).await.unwrap_err();
         assert!(matches!(err, ServiceError::NotFound(msg) if msg.starts_with("Workflow ")));
     }
 
@@ -220,7 +226,10 @@ mod tests {
         m.workflows.expect_get().times(0);
         let mut vars = Map::new();
         vars.insert("variables".into(), Value::Null);
-        assert!(matches!(m.service().start(WorkflowId::generate(), vars).await, Err(ServiceError::BadRequest(_))));
+        assert!(matches!(
+            m.service().start(WorkflowId::generate(), vars, BudgetLimits::default()).await,
+            Err(ServiceError::BadRequest(_))
+        ));
     }
 
     #[tokio::test]

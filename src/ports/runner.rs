@@ -1,12 +1,13 @@
 //! Node runners: the effectful node kinds (LLM calls, code, tools) behind one small trait.
 
+use crate::domain::budget::Budget;
 use crate::domain::data::DataContext;
 use crate::domain::ids::ExecutionId;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::Node;
 use serde_json::Value;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +28,8 @@ pub struct NodeInput {
     pub attempt: u32,
     pub data: DataContext,
     pub sink: Arc<dyn OutputSink>,
+    /// The execution's spending on model calls, shared by its nodes.
+    pub budget: Arc<Mutex<Budget>>,
 }
 
 impl NodeInput {

@@ -190,3 +190,48 @@ async fn a_missing_prompt_variable_fails_the_node_naming_it_without_calling_the_
     );
     assert!(h.provider.requests().is_empty());
 }
+
+fn four_calls() -> Value {
+    chain((1..=4).map(|i| llm(&format!("c{i}"), "openai", "hi", json!({}))).collect())
+}
+
+#[tokio::test]
+async fn max_tokens_stops_the_execution_before_the_call_that_would_pass_it() {
+    let h = harness(|_| {}).await;
+    h.provider.always(openai("ok"));
+    let execution = h.start(four_calls(), json!({"max_tokens": 100})).await;
+    let run = h.finished(&execution).await;
+    assert_eq!(run["state"], "Failed");
+    assert_eq!(h.provider.requests().len(), 3, "the fourth call was never made");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.contains("node 'C4' (c4) failed: budget exceeded"), "{error}");
+    assert!(error.contains("of max_tokens 100 remain"), "{error}");
+    assert_eq!(run["usage"]["total_tokens"], 48);
+    assert_eq!(run["budget"]["max_tokens"], 100);
+}
+
+#[tokio::test]
+async fn max_cost_is_kept_with_configured_prices_and_refused_without() {
+    let h = harness(|c| c.llm_prices = "test-model=1000/1000".into()).await;
+    h.provider.always(openai("ok"));
+    let run = h.finished(&h.start(four_calls(), json!({"max_cost_usd": 0.1})).await).await;
+    assert_eq!(h.provider.requests().len(), 3);
+    assert!(run["error"].as_str().unwrap().contains("of max_cost_usd 0.1 remain"), "{run}");
+    assert!(run["usage"]["cost_usd"].as_f64().unwrap() <= 0.1);
+    let unpriced = harness(|_| {}).await;
+    let run = unpriced.finished(&unpriced.start(four_calls(), json!({"max_cost_usd": 1.0})).await).await;
+    assert!(run["error"].as_str().unwrap().contains("no price is configured"), "{run}");
+    assert!(unpriced.provider.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_nonsensical_budget_is_a_bad_request() {
+    let h = harness(|_| {}).await;
+    let (_, created) = h.post("/api/v1/workflows", four_calls()).await;
+    let id = created["id"].as_str().unwrap();
+    for body in [json!({"max_tokens": 0}), json!({"max_cost_usd": -2})] {
+        let (status, reply) = h.post(&format!("/api/v1/workflows/{id}/execute"), body).await;
+        assert_eq!(status, 400, "{reply}");
+        assert_eq!(reply["error"], "BadRequest");
+    }
+}

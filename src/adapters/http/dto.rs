@@ -1,6 +1,7 @@
 //! Request and response bodies, in the seed's shapes plus what the seed lacked (ids on node
 //! results, versions, paging).
 
+use crate::domain::budget::BudgetLimits;
 use crate::domain::execution::{Execution, ExecutionState, NodeResult, NodeStatus};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::usage::Usage;
@@ -107,6 +108,11 @@ pub struct ExecuteRequest {
     /// Visible to templates and expressions by name (`{{ user_query }}`).
     #[serde(default)]
     pub variables: Map<String, Value>,
+    /// Most tokens all model calls of this run may use; the call that would pass it is not made
+    /// and the run fails.
+    pub max_tokens: Option<u64>,
+    /// Most dollars all model calls of this run may cost (needs `OXIFY_LLM_PRICES` for the models).
+    pub max_cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -168,6 +174,9 @@ pub struct ExecutionResponse {
     /// Why it failed or was cancelled.
     pub error: Option<String>,
     pub variables: Map<String, Value>,
+    /// Spending limits set by the execute request, if any.
+    #[serde(skip_serializing_if = "BudgetLimits::is_unlimited")]
+    pub budget: BudgetLimits,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -187,6 +196,7 @@ impl ExecutionResponse {
             state: e.state,
             error: e.error,
             variables: e.variables.as_ref().clone(),
+            budget: e.budget,
             created_at: e.created_at,
             started_at: e.started_at,
             completed_at: e.completed_at,

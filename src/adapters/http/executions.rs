@@ -5,6 +5,7 @@ use super::dto::{CancelResponse, ExecuteRequest, ExecuteResponse, ExecutionList,
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, OptionalJson};
 use super::pagination::{PageParams, encode};
+use crate::domain::budget::BudgetLimits;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::ports::{ExecutionFilter, Page};
@@ -69,7 +70,8 @@ pub async fn execute_workflow(
     ApiPath(id): ApiPath<WorkflowId>,
     OptionalJson(request): OptionalJson<ExecuteRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<ExecuteResponse>), ApiError> {
-    let execution = state.executions.start(id, request.variables).await?;
+    let budget = BudgetLimits { max_tokens: request.max_tokens, max_cost_usd: request.max_cost_usd };
+    let execution = state.executions.start(id, request.variables, budget).await?;
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/executions/{}", execution.id)) {
         headers.insert(header::LOCATION, location);

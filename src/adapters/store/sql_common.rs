@@ -102,3 +102,16 @@ pub(crate) fn encode_workflow(workflow: &Workflow) -> Result<(String, String), S
     let fail = |e: serde_json::Error| StoreError::Internal(format!("cannot encode workflow: {e}"));
     Ok((serde_json::to_string(&workflow.metadata).map_err(fail)?, serde_json::to_string(workflow).map_err(fail)?))
 }
+
+/// The `options` column: everything an execute request set besides the variables.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ExecutionOptions {
+    #[serde(default)]
+    pub budget: crate::domain::budget::BudgetLimits,
+}
+
+impl ExecutionOptions {
+    pub fn of(execution: &crate::domain::execution::Execution) -> Self {
+        Self { budget: execution.budget }
+    }
+}

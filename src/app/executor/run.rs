@@ -4,6 +4,7 @@ use super::Executor;
 use super::attempt::{Attempt, Done, Outcome};
 use super::record::{DeltaSink, EventData, Extra};
 use crate::app::running::StopSignal;
+use crate::domain::budget::{Budget, BudgetLimits};
 use crate::domain::control;
 use crate::domain::data::{DataContext, NodeOutputs};
 use crate::domain::execution::{
@@ -18,8 +19,8 @@ use crate::domain::workflow::TimeoutAction;
 use crate::ports::{NodeInput, RunnerError, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,9 @@ pub(super) struct Run<'e> {
     last_seq: Arc<AtomicU64>,
     /// Tokens and cost so far.
     usage: Usage,
+    /// What model calls may spend, and what they may still spend.
+    budget_limits: BudgetLimits,
+    budget: Arc<Mutex<Budget>>,
 }
 
 impl<'e> Run<'e> {
@@ -91,6 +95,8 @@ impl<'e> Run<'e> {
             nodes_cancel: CancellationToken::new(),
             last_seq: Arc::default(),
             usage: Usage::default(),
+            budget_limits: execution.budget,
+            budget: Arc::new(Mutex::new(Budget::new(execution.budget, Usage::default()))),
         }
     }
 
@@ -116,8 +122,8 @@ impl<'e> Run<'e> {
                 tracing::error!(execution_id = %self.id, "{stall}");
                 return self.end(ExecutionState::Failed, Some(stall.into())).await;
             }
-            if self.commit().await.is_err() {
-                return self.abandon().await;
+            if let Err(e) = self.commit().await {
+                return self.abandon(e).await;
             }
             self.spawn_pending();
             let stop = self.stop.clone();
@@ -201,6 +207,7 @@ impl<'e> Run<'e> {
                 attempt,
                 data: self.data.clone(),
                 sink,
+                budget: self.budget.clone(),
             };
             let cancel = self.nodes_cancel.child_token();
             self.tasks.spawn(Attempt { runner, input, cancel, delay, timeout }.run());
@@ -433,10 +440,20 @@ impl<'e> Run<'e> {
     }
 
     /// The store refused a write for good, or another process took the execution over: stop
-    /// working on an execution we cannot record.
-    async fn abandon(mut self) {
+    /// working on it. Unless it is someone else's now, record it failed on its own (the refused
+    /// write may hold what the store cannot take), so that no process resumes it into the same
+    /// failure forever.
+    async fn abandon(mut self, error: StoreError) {
         self.stop_nodes().await;
-        tracing::error!(execution_id = %self.id, "execution abandoned: its progress cannot be stored here");
+        if let StoreError::LeaseLost(_) = error {
+            tracing::warn!(execution_id = %self.id, "another process took the execution over; stopping here");
+            return;
+        }
+        self.pending = ExecutionUpdate::default();
+        self.change_state(ExecutionState::Failed, Some(format!("execution progress could not be stored: {error}")));
+        if self.commit().await.is_err() {
+            tracing::error!(execution_id = %self.id, "execution abandoned: not even its failure can be stored");
+        }
     }
 
     /// Shutdown with a store that outlives the process: stop the nodes, record nothing more, and

@@ -215,6 +215,30 @@ async fn permanent_store_failure_abandons_the_run_and_publishes_nothing() {
 }
 
 #[tokio::test]
+async fn a_write_the_store_refuses_fails_the_execution_instead_of_looping() {
+    let rec = Recorded::default();
+    let refusing = store(&rec, 1, StoreError::Internal("invalid byte sequence".into()));
+    let ex = executor(&rec, refusing, Arc::new(MockNodeRunner::new()), ExecutorLimits::default());
+    run(&ex, chain(code("work")), StopSignal::default()).await;
+    let (state, error) = rec.final_state();
+    assert_eq!(state, ExecutionState::Failed);
+    assert_eq!(
+        error.as_deref(),
+        Some("execution progress could not be stored: storage failure: invalid byte sequence")
+    );
+    assert_eq!(rec.published(), vec![EventKind::ExecutionFailed]);
+}
+
+#[tokio::test]
+async fn a_lost_lease_stops_the_run_without_writing_more() {
+    let rec = Recorded::default();
+    let taken = store(&rec, usize::MAX, StoreError::LeaseLost("owned by another process".into()));
+    let ex = executor(&rec, taken, Arc::new(MockNodeRunner::new()), ExecutorLimits::default());
+    run(&ex, chain(code("work")), StopSignal::default()).await;
+    assert!(rec.updates.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_kind_without_runner_fails_with_node_kind_unavailable() {
     let rec = Recorded::default();
     let ex = Executor::new(

@@ -1,6 +1,7 @@
 //! What is recorded about an execution: the run itself, one result per node, and its event log.
 
 use super::state::{ExecutionState, NodeStatus};
+use crate::domain::budget::BudgetLimits;
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,8 @@ pub struct Execution {
     /// Why the execution failed or was cancelled.
     pub error: Option<String>,
     pub variables: Arc<Map<String, Value>>,
+    /// Spending limits on model calls.
+    pub budget: BudgetLimits,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -38,6 +41,7 @@ impl Execution {
             state: ExecutionState::Pending,
             error: None,
             variables: Arc::new(variables),
+            budget: BudgetLimits::default(),
             created_at: now,
             started_at: None,
             completed_at: None,

@@ -9,12 +9,15 @@ mod openai;
 mod reply;
 pub mod settings;
 
+use crate::domain::budget::{Budget, Reserved};
 use crate::domain::template;
+use crate::domain::usage::Usage;
 use crate::domain::workflow::{LlmConfig, Node, NodeKind, RetryConfig};
 use crate::ports::{NodeInput, NodeRunner, RunnerError};
 use governor::Governor;
 use serde_json::{Map, Value};
 use settings::{Endpoint, LlmSettings, Protocol, same_origin};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +29,37 @@ const DEFAULT_IDLE: Duration = Duration::from_secs(60);
 #[must_use]
 pub fn default_retry() -> RetryConfig {
     RetryConfig { max_retries: 3, initial_delay_ms: 1000, backoff_multiplier: 2.0, max_delay_ms: 30_000 }
+}
+
+/// A call's share of the execution's budget, given back unless the call settles it.
+struct Reservation {
+    budget: Arc<Mutex<Budget>>,
+    reserved: Option<Reserved>,
+}
+
+impl Reservation {
+    fn take(budget: &Arc<Mutex<Budget>>, tokens: u64, cost: Option<f64>) -> Result<Self, RunnerError> {
+        let reserved = budget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reserve(tokens, cost)
+            .map_err(RunnerError::Permanent)?;
+        Ok(Self { budget: budget.clone(), reserved: Some(reserved) })
+    }
+
+    fn settle(mut self, used: Usage) {
+        if let Some(r) = self.reserved.take() {
+            self.budget.lock().unwrap_or_else(PoisonError::into_inner).settle(r, used);
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(r) = self.reserved.take() {
+            self.budget.lock().unwrap_or_else(PoisonError::into_inner).release(r);
+        }
+    }
 }
 
 /// One call, ready to send.
@@ -136,6 +170,11 @@ impl NodeRunner for LlmRunner {
             .saturating_add(config.max_tokens.unwrap_or(anthropic::DEFAULT_MAX_TOKENS));
         let idle =
             node.timeout_config.as_ref().and_then(|t| t.idle_timeout_ms).map_or(DEFAULT_IDLE, Duration::from_millis);
+        let estimate_cost = self.settings.price(provider, &config.model).map(|p| {
+            let output = f64::from(config.max_tokens.unwrap_or(anthropic::DEFAULT_MAX_TOKENS));
+            (f64::from(estimate) - output) * p.input / 1e6 + output * p.output / 1e6
+        });
+        let reservation = Reservation::take(&input.budget, u64::from(estimate), estimate_cost)?;
         let call = Call {
             client: &self.client,
             provider,
@@ -158,7 +197,9 @@ impl NodeRunner for LlmRunner {
             () = cancel.cancelled() => return Err(RunnerError::Permanent("cancelled".into())),
         };
         let price = self.settings.price(provider, &config.model);
-        Ok(reply.into_output(provider, &config.model, &call.prompt, price))
+        let output = reply.into_output(provider, &config.model, &call.prompt, price);
+        reservation.settle(Usage::of_output(&output).unwrap_or_default());
+        Ok(output)
     }
 
     fn check(&self, node: &Node) -> Option<String> {

@@ -1,6 +1,7 @@
 //! Rows to domain values and back: native UUIDs, times and JSONB, plus the checked narrowing
 //! between Postgres's signed integers and the domain's unsigned counts.
 
+use crate::adapters::store::sql_common::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NodeResult};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::ports::{Lease, StoreError};
@@ -50,7 +51,7 @@ pub(super) fn ttl(lease: &Lease) -> PgInterval {
 }
 
 pub(super) const EXECUTION_COLUMNS: &str =
-    "id, workflow_id, workflow_version, state, error, variables, created_at, started_at, completed_at";
+    "id, workflow_id, workflow_version, state, error, variables, options, created_at, started_at, completed_at";
 
 pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
     let variables = match col::<Value>(row, "variables")? {
@@ -64,6 +65,7 @@ pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
         state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,
         error: col(row, "error")?,
         variables: Arc::new(variables),
+        budget: serde_json::from_value::<ExecutionOptions>(col::<Value>(row, "options")?).map_err(corrupt)?.budget,
         created_at: col(row, "created_at")?,
         started_at: col(row, "started_at")?,
         completed_at: col(row, "completed_at")?,

@@ -5,6 +5,7 @@
 mod apply;
 mod codec;
 mod leases;
+mod nul;
 mod reads;
 mod writes;
 
@@ -80,6 +81,7 @@ async fn finish<T>(tx: Transaction<'static, Postgres>, work: Result<T, StoreErro
 fn new_version(workflow: &ValidWorkflow) -> Result<NewVersion, StoreError> {
     let wf = workflow.workflow();
     let (metadata, definition) = encode_workflow(wf)?;
+    let (metadata, definition) = (nul::json_text(metadata), nul::json_text(definition));
     let too_big = |what: &str| StoreError::Internal(format!("a workflow with more than {} {what}", i32::MAX));
     Ok(NewVersion {
         id: wf.metadata.id,
@@ -147,7 +149,7 @@ impl WorkflowStore for PostgresStore {
 impl ExecutionStore for PostgresStore {
     async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let created = writes::create_execution(&mut tx, execution, lease).await;
+        let created = writes::create_execution(&mut tx, &nul::execution(execution), lease).await;
         finish(tx, created).await
     }
 
@@ -170,7 +172,7 @@ impl ExecutionStore for PostgresStore {
         update: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let mut tx = self.begin().await?;
-        let stored = apply::apply(&mut tx, id, lease, update).await;
+        let stored = apply::apply(&mut tx, id, lease, &nul::update(update)).await;
         finish(tx, stored).await
     }
 

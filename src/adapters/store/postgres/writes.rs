@@ -2,7 +2,7 @@
 //! the caller's transaction.
 
 use super::codec;
-use crate::adapters::store::sql_common::store_error;
+use crate::adapters::store::sql_common::{ExecutionOptions, store_error};
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::WorkflowId;
 use crate::ports::{Lease, StoreError};
@@ -106,7 +106,7 @@ pub(super) async fn count(
 pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease: &Lease) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
-         completed_at, lease_owner, lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11)",
+         completed_at, lease_owner, lease_expires_at, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11, $12)",
     )
     .bind(e.id.0)
     .bind(e.workflow_id.0)
@@ -119,6 +119,7 @@ pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease:
     .bind(e.completed_at)
     .bind(&lease.owner)
     .bind(codec::ttl(lease))
+    .bind(sqlx::types::Json(ExecutionOptions::of(e)))
     .execute(&mut *c)
     .await
     .map_err(|err| match store_error(err) {

@@ -1,5 +1,6 @@
 //! Rows to domain values and back: UUIDs as text, times as Unix microseconds, JSON as text.
 
+use crate::adapters::store::sql_common::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NodeResult};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::ports::StoreError;
@@ -49,7 +50,7 @@ pub(super) fn u32_of(v: i64) -> u32 {
 }
 
 pub(super) const EXECUTION_COLUMNS: &str =
-    "id, workflow_id, workflow_version, state, error, variables, created_at, started_at, completed_at";
+    "id, workflow_id, workflow_version, state, error, variables, options, created_at, started_at, completed_at";
 
 pub(super) fn execution(row: &SqliteRow) -> Result<Execution, StoreError> {
     let variables = match json(&col::<String>(row, "variables")?)? {
@@ -63,6 +64,7 @@ pub(super) fn execution(row: &SqliteRow) -> Result<Execution, StoreError> {
         state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,
         error: col(row, "error")?,
         variables: Arc::new(variables),
+        budget: serde_json::from_str::<ExecutionOptions>(&col::<String>(row, "options")?).map_err(corrupt)?.budget,
         created_at: time(col(row, "created_at")?)?,
         started_at: opt_time(col(row, "started_at")?)?,
         completed_at: opt_time(col(row, "completed_at")?)?,

@@ -1,7 +1,7 @@
 //! The write statements, each run by the writer inside its transaction.
 
 use super::codec::{self, EXECUTION_COLUMNS, micros};
-use crate::adapters::store::sql_common::store_error;
+use crate::adapters::store::sql_common::{ExecutionOptions, store_error};
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::ports::{Lease, StoreError};
@@ -129,7 +129,7 @@ pub(super) async fn create_execution(c: &mut SqliteConnection, e: &Execution, le
     let workflow_id = e.workflow_id.to_string();
     sqlx::query(
         "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
-         completed_at, lease_owner, lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         completed_at, lease_owner, lease_expires_at, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(e.id.to_string())
     .bind(&workflow_id)
@@ -142,6 +142,7 @@ pub(super) async fn create_execution(c: &mut SqliteConnection, e: &Execution, le
     .bind(e.completed_at.map(micros))
     .bind(&lease.owner)
     .bind(expiry(lease))
+    .bind(serde_json::to_string(&ExecutionOptions::of(e)).map_err(|err| StoreError::Internal(err.to_string()))?)
     .execute(&mut *c)
     .await
     .map_err(|err| match store_error(err) {
@@ -261,7 +262,7 @@ pub(super) async fn claim(
     let sql = format!(
         "UPDATE executions SET lease_owner = $1, lease_expires_at = $2 WHERE id IN (SELECT id FROM executions \
          WHERE state IN {UNFINISHED} AND ($3 OR lease_expires_at IS NULL OR lease_expires_at <= $4) \
-         ORDER BY created_at LIMIT $5) RETURNING {EXECUTION_COLUMNS}"
+         ORDER BY created_at, id LIMIT $5) RETURNING {EXECUTION_COLUMNS}"
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
         .bind(&lease.owner)

@@ -1,6 +1,7 @@
 //! Restoring a run from what an earlier process recorded, then carrying on.
 
 use super::{Extra, Run, SKIPPED_REASON};
+use crate::domain::budget::Budget;
 use crate::domain::execution::{EventKind, ExecutionState, NodeResult, NodeStatus};
 use crate::domain::usage::Usage;
 use crate::domain::valid::Compiled;
@@ -14,6 +15,8 @@ impl Run<'_> {
             return self.end(ExecutionState::Cancelled, Some("cancelled before it resumed".into())).await;
         }
         let rerun = self.restore(recorded);
+        // Spending before the crash counts against the budget.
+        self.budget = Arc::new(std::sync::Mutex::new(Budget::new(self.budget_limits, self.usage)));
         if self.state == ExecutionState::Pending {
             self.change_state(ExecutionState::Running, None);
         } else {
