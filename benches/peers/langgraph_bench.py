@@ -256,4 +256,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # measure()'s finally has already killed the child
+        sys.exit(130)

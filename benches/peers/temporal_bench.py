@@ -75,7 +75,7 @@ def die_with_parent():
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
-def start_server(binary, db_file, dynamic_config, log, deadline):
+def start_server(binary, db_file, pragmas, dynamic_config, log, deadline):
     """Starts the dev server; returns (process, gRPC port) once the port accepts."""
     for _attempt in range(3):  # a free port can be taken between probe and bind
         port = free_port()
@@ -84,8 +84,11 @@ def start_server(binary, db_file, dynamic_config, log, deadline):
                "--metrics-port", str(free_port()), "--log-level", "warn"]
         if db_file:
             cmd += ["--db-filename", db_file]
+            for pragma in pragmas:
+                cmd += ["--sqlite-pragma", pragma]
         for kv in dynamic_config:
             cmd += ["--dynamic-config-value", kv]
+        # preexec_fn is safe here: no threads exist yet (the SDK's start with the first client).
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, preexec_fn=die_with_parent)
         while proc.poll() is None:
@@ -160,7 +163,7 @@ async def bench(args, server, port, base):
     task_queue = f"oxify-bench-{uuid.uuid4()}"
     async with Worker(client, task_queue=task_queue, workflows=[Chain3], activities=[noop]):
         for c in args.clients:
-            out = dict(base, clients=c, executions=args.executions)
+            out = dict(base, clients=c, executions=args.executions, warmup=args.warmup)
             latencies = []
             try:
                 # Warm-up (untimed): first-use costs of the task queue, caches, connections.
@@ -191,6 +194,9 @@ def main():
     p.add_argument("--persistence", choices=("memory", "sqlite"), default="memory")
     p.add_argument("--timeout-s", type=float, default=120,
                    help="budget for server start-up and for each client count")
+    p.add_argument("--sqlite-pragma", action="append", default=[], metavar="PRAGMA=VALUE",
+                   help="with --persistence sqlite, passed to the server (repeatable); "
+                   "e.g. journal_mode=wal and synchronous=full, as oxify's store uses")
     p.add_argument("--dynamic-config", action="append", default=[], metavar="KEY=VALUE",
                    help="passed to the server as --dynamic-config-value (repeatable); e.g. "
                    "history.transferProcessorMaxPollRPS=10000 (see README)")
@@ -201,6 +207,8 @@ def main():
         assert min(args.clients) >= 1 and args.executions >= 1 and args.warmup >= 0
     except (ValueError, AssertionError):
         p.error("--clients must be positive integers, --executions >= 1, --warmup >= 0")
+    if args.sqlite_pragma and args.persistence != "sqlite":
+        p.error("--sqlite-pragma needs --persistence sqlite")
 
     binary = temporal_binary(args.temporal_bin)
     cli = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
@@ -208,26 +216,29 @@ def main():
     server_version = cli.split("Server ")[1].split(",")[0] if "Server " in cli else "?"
     base = {"peer": "temporal", "version": server_version, "cli_version": cli.split()[2],
             "sdk_version": version("temporalio"), "persistence": args.persistence,
-            "dynamic_config": args.dynamic_config}
+            "sqlite_pragma": args.sqlite_pragma, "dynamic_config": args.dynamic_config}
 
     tmp = tempfile.mkdtemp(prefix="oxify-temporal-")
     server = None
 
-    # Last resort for the whole run, whatever hangs (even a stuck shutdown):
-    # report, stop the server, clean up and exit without unwinding.
-    def on_alarm(*_):
-        print(json.dumps(dict(base, error="timeout", detail="whole-run budget exceeded")), flush=True)
+    # On Ctrl-C, SIGTERM, or the whole run's budget running out: report, stop the
+    # server, clean up and exit at once. Unwinding instead would wait for asyncio
+    # to cancel the worker's and clients' pending calls, which can take minutes.
+    def hard_stop(signum, _frame):
+        error, code = {signal.SIGALRM: ("timeout", 1), signal.SIGINT: ("interrupted", 130),
+                       signal.SIGTERM: ("interrupted", 143)}[signum]
+        print(json.dumps(dict(base, error=error, detail=signal.Signals(signum).name)), flush=True)
         stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
-        os._exit(1)
-    signal.signal(signal.SIGALRM, on_alarm)
+        os._exit(code)
+    for sig in (signal.SIGALRM, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, hard_stop)
     signal.alarm(int(args.timeout_s * (len(args.clients) + 1)) + 60)
-    # SIGTERM unwinds like Ctrl-C, so the finally below stops the server.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         db = os.path.join(tmp, "temporal.db") if args.persistence == "sqlite" else None
         with open(os.path.join(tmp, "server.log"), "w+") as log:
-            server, port = start_server(binary, db, args.dynamic_config, log, time.monotonic() + args.timeout_s)
+            server, port = start_server(binary, db, args.sqlite_pragma, args.dynamic_config, log,
+                                        time.monotonic() + args.timeout_s)
             try:
                 if port is None:
                     raise Timeout("server did not start")

@@ -19,8 +19,11 @@ use crate::domain::workflow::TimeoutAction;
 use crate::ports::{NodeInput, RunnerError, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +40,9 @@ fn jitter(delay: Duration) -> Duration {
     let extra = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
     half + Duration::from_micros(fastrand::u64(0..=extra))
 }
+
+/// Steps of runners finishing at once after which the loop lets other tasks run.
+const YIELD_EVERY: u32 = 64;
 
 const SKIPPED_REASON: &str = "no live input: the branch leading here was not taken";
 
@@ -109,6 +115,7 @@ impl<'e> Run<'e> {
     }
 
     pub(super) async fn run_loop(mut self) {
+        let mut inline_steps = 0u32;
         loop {
             self.schedule();
             if let Some(failure) = self.failure.clone() {
@@ -125,7 +132,20 @@ impl<'e> Run<'e> {
             if let Err(e) = self.commit().await {
                 return self.abandon(e).await;
             }
-            self.spawn_pending();
+            let done_at_once = self.spawn_pending();
+            if !done_at_once.is_empty() {
+                for done in done_at_once {
+                    self.on_joined(Ok(done));
+                }
+                inline_steps += 1;
+                if inline_steps % YIELD_EVERY == 0 {
+                    // Runners that never wait would otherwise keep this worker thread to themselves.
+                    tokio::task::yield_now().await;
+                }
+                if !self.stop.cancel.is_cancelled() && !self.stop.shutdown.is_cancelled() {
+                    continue;
+                }
+            }
             let stop = self.stop.clone();
             tokio::select! {
                 biased;
@@ -180,7 +200,10 @@ impl<'e> Run<'e> {
         }
     }
 
-    fn spawn_pending(&mut self) {
+    /// Starts the queued attempts. Each is polled once here first: one that finishes at once (a
+    /// cached or trivial runner) is returned instead of paying for a task and a thread hop.
+    fn spawn_pending(&mut self) -> Vec<Done> {
+        let mut done_at_once = Vec::new();
         for (idx, attempt, delay) in std::mem::take(&mut self.to_spawn) {
             let node = self.wf.node(idx);
             let Some(runner) = self.ex.runners.get(node.kind.name()) else {
@@ -210,8 +233,18 @@ impl<'e> Run<'e> {
                 budget: self.budget.clone(),
             };
             let cancel = self.nodes_cancel.child_token();
-            self.tasks.spawn(Attempt { runner, input, cancel, delay, timeout }.run());
+            let mut attempt: Pin<Box<dyn Future<Output = Done> + Send>> =
+                Box::pin(Attempt { runner, input, cancel, delay, timeout }.run());
+            // Polling with a no-op waker is safe: a pending future registers the task's real
+            // waker on its next poll, which the spawned task makes at once.
+            match attempt.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
+                Poll::Ready(done) => done_at_once.push(done),
+                Poll::Pending => {
+                    self.tasks.spawn(attempt);
+                }
+            }
         }
+        done_at_once
     }
 
     fn on_joined(&mut self, joined: Result<Done, tokio::task::JoinError>) {
