@@ -213,8 +213,9 @@ def main():
     binary = temporal_binary(args.temporal_bin)
     cli = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
     # "temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)"
-    server_version = cli.split("Server ")[1].split(",")[0] if "Server " in cli else "?"
-    base = {"peer": "temporal", "version": server_version, "cli_version": cli.split()[2],
+    words = cli.replace(",", " ").replace("(", " ").split() if cli.startswith("temporal ") else []
+    after = lambda w: words[words.index(w) + 1] if w in words[:-1] else "?"
+    base = {"peer": "temporal", "version": after("Server"), "cli_version": after("version"),
             "sdk_version": version("temporalio"), "persistence": args.persistence,
             "sqlite_pragma": args.sqlite_pragma, "dynamic_config": args.dynamic_config}
 
@@ -240,6 +241,8 @@ def main():
             server, port = start_server(binary, db, args.sqlite_pragma, args.dynamic_config, log,
                                         time.monotonic() + args.timeout_s)
             try:
+                if port is None and server.poll() is not None:
+                    raise RuntimeError(f"server exited with code {server.returncode}")
                 if port is None:
                     raise Timeout("server did not start")
                 asyncio.run(bench(args, server, port, base))

@@ -120,12 +120,26 @@ pub fn lattice(rows: usize, cols: usize) -> ValidWorkflow {
 pub struct Engine {
     store: Arc<InMemoryStore>,
     executor: Executor,
+    running: std::sync::atomic::AtomicUsize,
 }
 
 impl Engine {
     pub fn new(payload: usize, max_concurrent: usize) -> Self {
+        Self::build(Arc::new(Noop { payload }), max_concurrent)
+    }
+
+    pub fn with_runner(runner: Arc<dyn NodeRunner>) -> Self {
+        Self::build(runner, 16)
+    }
+
+    /// Executions started and not finished.
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn build(runner: Arc<dyn NodeRunner>, max_concurrent: usize) -> Self {
         let store = Arc::new(InMemoryStore::new());
-        let runners = RunnerRegistry::new().with("Code", Arc::new(Noop { payload }));
+        let runners = RunnerRegistry::new().with("Code", runner);
         let limits = ExecutorLimits {
             max_concurrent_nodes: max_concurrent,
             default_node_timeout: None,
@@ -140,7 +154,7 @@ impl Engine {
             limits,
             lease,
         );
-        Self { store, executor }
+        Self { store, executor, running: std::sync::atomic::AtomicUsize::new(0) }
     }
 
     pub async fn register(&self, wf: &ValidWorkflow) {
@@ -152,7 +166,9 @@ impl Engine {
         let execution = Execution::new(wf.id(), 1, Map::new(), chrono::Utc::now());
         let lease = self.executor.lease().clone();
         ExecutionStore::create(self.store.as_ref(), &execution, &lease).await.unwrap();
+        self.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.executor.run(execution, wf.clone(), StopSignal::default()).await;
+        self.running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -65,7 +65,7 @@ impl ExecutionService {
         self.executions.create(&execution, self.executor.lease()).await?;
         let (executor, run, workflow) = (self.executor.clone(), execution.clone(), versioned.workflow);
         self.running.launch(execution.id, move |stop| async move { executor.run(run, workflow, stop).await });
-        tracing::info!(execution_id = %execution.id, "execution started");
+        tracing::debug!(execution_id = %execution.id, "execution started");
         Ok(execution)
     }
 

@@ -5,6 +5,7 @@ use super::config::Config;
 use super::telemetry;
 use super::wiring::{self, Services, StartupError};
 use crate::adapters::http::{self, AppState, HttpSettings};
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,11 @@ impl Server {
                 // Leases stay renewed until the last execution has stopped or been handed over.
                 maintenance.cancel();
                 streams_closing.cancel();
+            });
+            // Event streams write many small frames: without TCP_NODELAY, Nagle's algorithm and
+            // delayed ACKs hold each one back for tens of milliseconds.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
             });
             let served = axum::serve(listener, app).with_graceful_shutdown(graceful.cancelled_owned()).await;
             // Executions may still be finishing after the last connection closed.

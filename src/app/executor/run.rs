@@ -57,6 +57,8 @@ pub(super) struct Run<'e> {
     results: Vec<Option<NodeResult>>,
     finished: u32,
     pending: ExecutionUpdate,
+    /// Where each node's result sits in `pending.node_results`.
+    pending_results: HashMap<usize, usize>,
     tasks: JoinSet<Done>,
     in_flight: usize,
     to_spawn: Vec<(usize, u32, Option<Duration>)>,
@@ -92,6 +94,7 @@ impl<'e> Run<'e> {
             data,
             finished: 0,
             pending: ExecutionUpdate::default(),
+            pending_results: HashMap::new(),
             tasks: JoinSet::new(),
             in_flight: 0,
             to_spawn: Vec::new(),
@@ -138,7 +141,7 @@ impl<'e> Run<'e> {
                     self.on_joined(Ok(done));
                 }
                 inline_steps += 1;
-                if inline_steps % YIELD_EVERY == 0 {
+                if inline_steps.is_multiple_of(YIELD_EVERY) {
                     // Runners that never wait would otherwise keep this worker thread to themselves.
                     tokio::task::yield_now().await;
                 }
@@ -387,9 +390,15 @@ impl<'e> Run<'e> {
         Extra { attempt: self.results[idx].as_ref().map(|r| r.attempts), ..Extra::default() }
     }
 
+    /// Records a node's latest result, replacing one already waiting in this step's write.
     fn put_result(&mut self, idx: usize, result: NodeResult) {
-        self.pending.node_results.retain(|r| r.node_id != result.node_id);
-        self.pending.node_results.push(result.clone());
+        match self.pending_results.get(&idx) {
+            Some(&at) => self.pending.node_results[at] = result.clone(),
+            None => {
+                self.pending_results.insert(idx, self.pending.node_results.len());
+                self.pending.node_results.push(result.clone());
+            }
+        }
         self.results[idx] = Some(result);
     }
 
@@ -468,7 +477,7 @@ impl<'e> Run<'e> {
         }
         self.change_state(state, error);
         if self.commit().await.is_ok() {
-            tracing::info!(execution_id = %self.id, state = %self.state, "execution finished");
+            tracing::debug!(execution_id = %self.id, state = %self.state, "execution finished");
         }
     }
 
@@ -483,6 +492,7 @@ impl<'e> Run<'e> {
             return;
         }
         self.pending = ExecutionUpdate::default();
+        self.pending_results.clear();
         self.change_state(ExecutionState::Failed, Some(format!("execution progress could not be stored: {error}")));
         if self.commit().await.is_err() {
             tracing::error!(execution_id = %self.id, "execution abandoned: not even its failure can be stored");
@@ -512,6 +522,7 @@ impl<'e> Run<'e> {
             return Ok(());
         }
         let update = std::mem::take(&mut self.pending);
+        self.pending_results.clear();
         let mut delay = Duration::from_millis(20);
         loop {
             match self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await {

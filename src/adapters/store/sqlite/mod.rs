@@ -2,6 +2,7 @@
 //! foreign keys on, synchronous commits, one writer task that groups concurrent writes into one
 //! transaction, and a pool of readers. A lock file keeps a second process off the same database.
 
+mod apply;
 mod codec;
 mod reads;
 mod writer;
@@ -159,7 +160,7 @@ impl ExecutionStore for SqliteStore {
         update: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let (lease, update) = (lease.cloned(), update.clone());
-        self.writer.write(move |c| Box::pin(async move { writes::apply(c, id, lease.as_ref(), &update).await })).await
+        self.writer.write(move |c| Box::pin(async move { apply::apply(c, id, lease.as_ref(), &update).await })).await
     }
 
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {

@@ -2,11 +2,11 @@
 
 use super::codec::{self, EXECUTION_COLUMNS, micros};
 use crate::adapters::store::sql_common::{ExecutionOptions, store_error};
-use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate};
+use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::ports::{Lease, StoreError};
 use chrono::Utc;
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+use sqlx::{AssertSqlSafe, SqliteConnection};
 
 /// A workflow version about to be stored.
 pub(super) struct NewVersion {
@@ -21,7 +21,7 @@ pub(super) struct NewVersion {
 
 const UNFINISHED: &str = "('Pending', 'Running', 'Paused')";
 
-fn expiry(lease: &Lease) -> i64 {
+pub(super) fn expiry(lease: &Lease) -> i64 {
     micros(Utc::now()) + i64::try_from(lease.ttl.as_micros()).unwrap_or(i64::MAX / 2)
 }
 
@@ -150,106 +150,6 @@ pub(super) async fn create_execution(c: &mut SqliteConnection, e: &Execution, le
         other => other,
     })?;
     count(c, &workflow_id, e.state, 1).await
-}
-
-pub(super) async fn apply(
-    c: &mut SqliteConnection,
-    id: ExecutionId,
-    lease: Option<&Lease>,
-    update: &ExecutionUpdate,
-) -> Result<Vec<ExecutionEvent>, StoreError> {
-    let key = id.to_string();
-    let row =
-        sqlx::query("SELECT workflow_id, state, last_seq, results_count, lease_owner FROM executions WHERE id = $1")
-            .bind(&key)
-            .fetch_optional(&mut *c)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| StoreError::not_found("execution", id))?;
-    let get = |name: &str| row.try_get::<Option<String>, _>(name).map_err(codec::corrupt);
-    let workflow_id = get("workflow_id")?.unwrap_or_default();
-    let old_state: ExecutionState = get("state")?.unwrap_or_default().parse().map_err(codec::corrupt)?;
-    let last_seq: i64 = row.try_get("last_seq").map_err(codec::corrupt)?;
-    let results_count: i64 = row.try_get("results_count").map_err(codec::corrupt)?;
-    if let Some(lease) = lease
-        && get("lease_owner")?.as_deref() != Some(lease.owner.as_str())
-    {
-        return Err(StoreError::LeaseLost(format!("execution {id} is owned by another process")));
-    }
-    let (owner, expires) = match (&update.state, lease) {
-        (Some(change), _) if change.state.is_terminal() => (None, None),
-        (_, Some(lease)) => (Some(lease.owner.clone()), Some(expiry(lease))),
-        (_, None) => (get("lease_owner")?, None),
-    };
-    let n_events = i64::try_from(update.events.len()).unwrap_or(0);
-    let n_results = i64::try_from(update.node_results.len()).unwrap_or(0);
-    let change = update.state.as_ref();
-    sqlx::query(
-        "UPDATE executions SET state = COALESCE($2, state), error = CASE WHEN $2 IS NULL THEN error ELSE $3 END, \
-         started_at = COALESCE($4, started_at), completed_at = COALESCE($5, completed_at), \
-         last_seq = last_seq + $6, results_count = results_count + $7, lease_owner = $8, \
-         lease_expires_at = COALESCE($9, CASE WHEN $8 IS NULL THEN NULL ELSE lease_expires_at END) WHERE id = $1",
-    )
-    .bind(&key)
-    .bind(change.map(|s| s.state.as_str()))
-    .bind(change.and_then(|s| s.error.clone()))
-    .bind(change.and_then(|s| s.started_at).map(micros))
-    .bind(change.and_then(|s| s.completed_at).map(micros))
-    .bind(n_events)
-    .bind(n_results)
-    .bind(owner)
-    .bind(expires)
-    .execute(&mut *c)
-    .await
-    .map_err(store_error)?;
-    if let Some(change) = change.filter(|s| s.state != old_state) {
-        count(c, &workflow_id, old_state, -1).await?;
-        count(c, &workflow_id, change.state, 1).await?;
-    }
-    for (position, r) in (results_count..).zip(&update.node_results) {
-        let output = r.output.as_ref().map(|o| o.to_string());
-        sqlx::query(
-            "INSERT INTO node_results (execution_id, node_id, position, node_name, kind, status, output, error, attempts, \
-             started_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (execution_id, node_id) DO UPDATE SET node_name = excluded.node_name, kind = excluded.kind, \
-             status = excluded.status, output = excluded.output, error = excluded.error, attempts = excluded.attempts, \
-             started_at = excluded.started_at, completed_at = excluded.completed_at",
-        )
-        .bind(&key)
-        .bind(r.node_id.as_str())
-        .bind(position)
-        .bind(&r.node_name)
-        .bind(&r.kind)
-        .bind(r.status.as_str())
-        .bind(output)
-        .bind(&r.error)
-        .bind(i64::from(r.attempts))
-        .bind(r.started_at.map(micros))
-        .bind(r.completed_at.map(micros))
-        .execute(&mut *c)
-        .await
-        .map_err(store_error)?;
-    }
-    let mut stored = Vec::with_capacity(update.events.len());
-    for (seq, event) in (last_seq + 1..).zip(&update.events) {
-        sqlx::query(
-            "INSERT INTO execution_events (execution_id, seq, kind, node_id, data, state, node_results_count, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&key)
-        .bind(seq)
-        .bind(event.kind.as_str())
-        .bind(event.node_id.as_ref().map(|n| n.as_str()))
-        .bind(&*event.data)
-        .bind(event.state.as_str())
-        .bind(i64::from(event.node_results_count))
-        .bind(micros(event.at))
-        .execute(&mut *c)
-        .await
-        .map_err(store_error)?;
-        stored.push(event.clone().stored(id, u64::try_from(seq).unwrap_or(0)));
-    }
-    Ok(stored)
 }
 
 pub(super) async fn claim(
