@@ -1,9 +1,8 @@
 //! The physical floors: how many durable syncs the disk allows, and how many single-row commits
 //! each database allows when nothing else happens.
 
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
 use std::io::Write;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 /// fdatasync calls per second on a file in `dir` (4 KB written before each).
@@ -27,30 +26,28 @@ pub async fn fdatasync_per_s(dir: std::path::PathBuf, budget: Duration, max: usi
     .expect("probe")
 }
 
-/// Sequential single-row commits per second on SQLite, with the pragmas the store uses.
+/// Sequential single-row commits per second on SQLite, with the pragmas and the driver the store
+/// uses.
 pub async fn sqlite_commits_per_s(path: &std::path::Path, budget: Duration, max: usize) -> f64 {
-    let url = format!("sqlite://{}", path.display());
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-        .unwrap()
-        .create_if_missing(true)
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-        .connect()
-        .await
-        .expect("sqlite");
-    sqlx::query("CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let start = Instant::now();
-    let mut n = 0;
-    while n < max && start.elapsed() < budget {
-        sqlx::query("INSERT INTO floor (v) VALUES ($1)").bind("x").execute(&mut conn).await.expect("floor commit");
-        n += 1;
-    }
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    let _ = conn.close().await;
-    rate
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open(&path).expect("sqlite");
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).expect("wal");
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
+        )
+        .expect("setup");
+        let mut insert = conn.prepare("INSERT INTO floor (v) VALUES (?1)").expect("prepare");
+        let start = Instant::now();
+        let mut n = 0;
+        while n < max && start.elapsed() < budget {
+            insert.execute(["x"]).expect("floor commit");
+            n += 1;
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    })
+    .await
+    .expect("floor")
 }
 
 /// Sequential single-row commits per second on Postgres.

@@ -61,7 +61,7 @@ pub(super) async fn apply(
     .await
     .map_err(store_error)?;
     if let Some(change) = change.filter(|s| s.state != old_state) {
-        count(c, workflow_id, &[(old_state, -1), (change.state, 1)]).await?;
+        count(c, workflow_id, id.0, &[(old_state, -1), (change.state, 1)]).await?;
     }
     if !results.is_empty() {
         upsert_results(c, id, results_count - n_results, &results).await?;

@@ -78,25 +78,32 @@ pub(super) async fn delete_workflow(c: &mut PgConnection, id: WorkflowId) -> Res
     if done.rows_affected() == 0 { Err(StoreError::not_found("workflow", id)) } else { Ok(()) }
 }
 
-/// Adds the deltas to the counters in one statement. Rows are locked in state order, so two
-/// transactions moving executions of one workflow in opposite directions cannot deadlock.
+/// Counter shards per (workflow, state).
+const SHARDS: u128 = 16;
+
+/// Adds the deltas to the counters of `execution`'s shard in one statement. Rows are locked in
+/// state order, so two transactions moving executions of one workflow in opposite directions
+/// cannot deadlock.
 pub(super) async fn count(
     c: &mut PgConnection,
     workflow_id: Uuid,
+    execution: Uuid,
     deltas: &[(ExecutionState, i64)],
 ) -> Result<(), StoreError> {
+    let shard = i16::try_from(execution.as_u128() % SHARDS).unwrap_or(0);
     let mut deltas = deltas.to_vec();
     deltas.sort_by_key(|(state, _)| state.as_str());
     let states: Vec<&str> = deltas.iter().map(|(s, _)| s.as_str()).collect();
     let ns: Vec<i64> = deltas.iter().map(|(_, n)| *n).collect();
     sqlx::query(
-        "INSERT INTO execution_counts (workflow_id, state, n) \
-         SELECT $1, t.state, t.n FROM UNNEST($2::text[], $3::int8[]) WITH ORDINALITY AS t(state, n, i) ORDER BY t.i \
-         ON CONFLICT (workflow_id, state) DO UPDATE SET n = execution_counts.n + excluded.n",
+        "INSERT INTO execution_counts (workflow_id, state, shard, n) \
+         SELECT $1, t.state, $4, t.n FROM UNNEST($2::text[], $3::int8[]) WITH ORDINALITY AS t(state, n, i) ORDER BY t.i \
+         ON CONFLICT (workflow_id, state, shard) DO UPDATE SET n = execution_counts.n + excluded.n",
     )
     .bind(workflow_id)
     .bind(states)
     .bind(ns)
+    .bind(shard)
     .execute(&mut *c)
     .await
     .map_err(store_error)?;
@@ -126,5 +133,5 @@ pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease:
         StoreError::Conflict(_) => StoreError::Conflict(format!("execution {} already exists", e.id)),
         other => other,
     })?;
-    count(c, e.workflow_id.0, &[(e.state, 1)]).await
+    count(c, e.workflow_id.0, e.id.0, &[(e.state, 1)]).await
 }

@@ -5,9 +5,9 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NodeRe
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::ports::StoreError;
 use chrono::{DateTime, Utc};
+use rusqlite::Row;
+use rusqlite::types::FromSql;
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -27,11 +27,8 @@ pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("stored data is corrupt: {what}"))
 }
 
-fn col<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
-    row: &'r SqliteRow,
-    name: &str,
-) -> Result<T, StoreError> {
-    row.try_get(name).map_err(|e| corrupt(format!("column {name}: {e}")))
+pub(super) fn col<T: FromSql>(row: &Row<'_>, name: &str) -> Result<T, StoreError> {
+    row.get(name).map_err(|e| corrupt(format!("column {name}: {e}")))
 }
 
 fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError>
@@ -52,11 +49,12 @@ pub(super) fn u32_of(v: i64) -> u32 {
 pub(super) const EXECUTION_COLUMNS: &str =
     "id, workflow_id, workflow_version, state, error, variables, options, created_at, started_at, completed_at";
 
-pub(super) fn execution(row: &SqliteRow) -> Result<Execution, StoreError> {
+pub(super) fn execution(row: &Row<'_>) -> Result<Execution, StoreError> {
     let variables = match json(&col::<String>(row, "variables")?)? {
         Value::Object(map) => map,
         _ => return Err(corrupt("variables are not an object")),
     };
+    let options: ExecutionOptions = serde_json::from_str(&col::<String>(row, "options")?).map_err(corrupt)?;
     Ok(Execution {
         id: ExecutionId(parse(&col::<String>(row, "id")?, "execution id")?),
         workflow_id: WorkflowId(parse(&col::<String>(row, "workflow_id")?, "workflow id")?),
@@ -64,14 +62,14 @@ pub(super) fn execution(row: &SqliteRow) -> Result<Execution, StoreError> {
         state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,
         error: col(row, "error")?,
         variables: Arc::new(variables),
-        budget: serde_json::from_str::<ExecutionOptions>(&col::<String>(row, "options")?).map_err(corrupt)?.budget,
+        budget: options.budget,
         created_at: time(col(row, "created_at")?)?,
         started_at: opt_time(col(row, "started_at")?)?,
         completed_at: opt_time(col(row, "completed_at")?)?,
     })
 }
 
-pub(super) fn node_result(row: &SqliteRow) -> Result<NodeResult, StoreError> {
+pub(super) fn node_result(row: &Row<'_>) -> Result<NodeResult, StoreError> {
     let output: Option<String> = col(row, "output")?;
     Ok(NodeResult {
         node_id: NodeId::new(col::<String>(row, "node_id")?),
@@ -86,7 +84,7 @@ pub(super) fn node_result(row: &SqliteRow) -> Result<NodeResult, StoreError> {
     })
 }
 
-pub(super) fn event(row: &SqliteRow, execution_id: ExecutionId) -> Result<ExecutionEvent, StoreError> {
+pub(super) fn event(row: &Row<'_>, execution_id: ExecutionId) -> Result<ExecutionEvent, StoreError> {
     let node_id: Option<String> = col(row, "node_id")?;
     let data: String = col(row, "data")?;
     Ok(ExecutionEvent {

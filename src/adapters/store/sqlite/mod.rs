@@ -1,14 +1,18 @@
 //! SQLite storage (`sqlite://path/to/file.db`), the embedded default: WAL mode, a busy timeout,
-//! foreign keys on, synchronous commits, one writer task that groups concurrent writes into one
-//! transaction, and a pool of readers. A lock file keeps a second process off the same database.
+//! foreign keys on, synchronous commits, one writer thread that groups concurrent writes into one
+//! transaction, and read connections on the blocking pool. A lock file keeps a second process off
+//! the same database, which also lets this process cache what only it can change.
 
 mod apply;
 mod codec;
+mod errors;
+mod migrate;
+mod readers;
 mod reads;
 mod writer;
 mod writes;
 
-use super::sql_common::{VersionCache, encode_workflow, store_error};
+use super::sql_common::{VersionCache, encode_workflow};
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
@@ -16,22 +20,52 @@ use crate::ports::{
     ExecutionFilter, ExecutionStore, Lease, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow,
     WorkflowStore, WorkflowSummary,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, SqlitePool};
+use readers::Readers;
+use rusqlite::{Connection, OpenFlags};
+use std::collections::HashMap;
 use std::fs::File;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use writer::Writer;
 use writes::NewVersion;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-
 /// Workflows and executions in one SQLite file.
 pub struct SqliteStore {
-    reads: SqlitePool,
+    readers: Arc<Readers>,
     writer: Writer,
     cache: VersionCache,
-    _lock: Option<File>,
+    /// Latest version of each live workflow: only this process writes the file.
+    latest: Mutex<HashMap<WorkflowId, u32>>,
+    _lock: File,
+}
+
+/// The file a `sqlite://` URL names (`sqlite://oxify.db`, `sqlite:///var/lib/oxify.db`).
+fn path_of(url: &str) -> Result<PathBuf, String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or("a SQLite URL starts with sqlite://")?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Err("name a database file (use memory:// for an in-memory store)".into());
+    }
+    Ok(PathBuf::from(path))
+}
+
+fn open_writer(path: &Path) -> Result<Connection, String> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| e.to_string())?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("cannot switch the database to WAL mode (it stays in {mode} mode)"));
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(|e| e.to_string())?;
+    Ok(conn)
 }
 
 impl SqliteStore {
@@ -40,30 +74,37 @@ impl SqliteStore {
     /// # Errors
     /// A message for a bad URL, a file another process holds, or a database that cannot be opened.
     pub async fn open(url: &str, readers: u32) -> Result<Self, String> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| format!("bad SQLite URL: {e}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let filename = options.get_filename().to_path_buf();
-        let in_memory = filename.as_os_str().is_empty() || filename.to_string_lossy().contains(":memory:");
-        let lock = if in_memory { None } else { Some(lock_file(&filename)?) };
-        let mut conn = options.connect().await.map_err(|e| e.to_string())?;
-        MIGRATOR.run(&mut conn).await.map_err(|e| format!("migrating the database failed: {e}"))?;
-        let reads = SqlitePoolOptions::new()
-            .max_connections(readers.max(1))
-            .connect_with(options.read_only(!in_memory))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Self { reads, writer: Writer::start(conn), cache: VersionCache::default(), _lock: lock })
+        let path = path_of(url)?;
+        let lock = lock_file(&path)?;
+        let writer_path = path.clone();
+        let conn = tokio::task::spawn_blocking(move || {
+            let conn = open_writer(&writer_path)?;
+            migrate::run(&conn)?;
+            Ok::<_, String>(conn)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        Ok(Self {
+            readers: Readers::new(path, readers as usize),
+            writer: Writer::start(conn)?,
+            cache: VersionCache::default(),
+            latest: Mutex::default(),
+            _lock: lock,
+        })
+    }
+
+    fn remember(&self, id: WorkflowId, version: Option<u32>) {
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        match version {
+            Some(v) => latest.insert(id, v),
+            None => latest.remove(&id),
+        };
     }
 }
 
 /// Takes an exclusive lock on `<database>.lock`, held as long as the store lives, so that two
 /// processes never run (and resume) the same executions.
-fn lock_file(db: &std::path::Path) -> Result<File, String> {
+fn lock_file(db: &Path) -> Result<File, String> {
     let mut path = db.as_os_str().to_owned();
     path.push(".lock");
     let file =
@@ -92,28 +133,38 @@ fn new_version(workflow: &ValidWorkflow) -> Result<NewVersion, StoreError> {
 impl WorkflowStore for SqliteStore {
     async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
-        let version = self.writer.write(move |c| Box::pin(async move { writes::create_workflow(c, &v).await })).await?;
+        let version = self.writer.write(move |c| writes::create_workflow(c, &v)).await?;
         self.cache.insert(version, workflow);
+        self.remember(workflow.id(), Some(version));
         Ok(version)
     }
 
     async fn update(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
-        let version = self.writer.write(move |c| Box::pin(async move { writes::update_workflow(c, &v).await })).await?;
+        let version = self.writer.write(move |c| writes::update_workflow(c, &v)).await?;
         self.cache.insert(version, workflow);
+        self.remember(workflow.id(), Some(version));
         Ok(version)
     }
 
     async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
-        let version =
-            reads::latest_version(&self.reads, id).await?.ok_or_else(|| StoreError::not_found("workflow", id))?;
+        let known = self.latest.lock().unwrap_or_else(PoisonError::into_inner).get(&id).copied();
+        let version = match known {
+            Some(v) => v,
+            None => {
+                let found = self.readers.read(move |c| reads::latest_version(c, id)).await?;
+                let v = found.ok_or_else(|| StoreError::not_found("workflow", id))?;
+                self.remember(id, Some(v));
+                v
+            }
+        };
         self.get_version(id, version).await
     }
 
     async fn get_version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError> {
         let mut json = None;
         if self.cache.get_or_parse(id, version, || None)?.is_none() {
-            json = reads::definition(&self.reads, id, version).await?;
+            json = self.readers.read(move |c| reads::definition(c, id, version)).await?;
         }
         self.cache
             .get_or_parse(id, version, || json)?
@@ -122,15 +173,17 @@ impl WorkflowStore for SqliteStore {
     }
 
     async fn delete(&self, id: WorkflowId) -> Result<(), StoreError> {
-        self.writer.write(move |c| Box::pin(async move { writes::delete_workflow(c, id).await })).await
+        self.writer.write(move |c| writes::delete_workflow(c, id)).await?;
+        self.remember(id, None);
+        Ok(())
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
-        reads::list_workflows(&self.reads, page).await
+        self.readers.read(move |c| reads::list_workflows(c, page)).await
     }
 
     async fn list_versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
-        reads::list_versions(&self.reads, id).await
+        self.readers.read(move |c| reads::list_versions(c, id)).await
     }
 }
 
@@ -138,19 +191,19 @@ impl WorkflowStore for SqliteStore {
 impl ExecutionStore for SqliteStore {
     async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
         let (e, lease) = (execution.clone(), lease.clone());
-        self.writer.write(move |c| Box::pin(async move { writes::create_execution(c, &e, &lease).await })).await
+        self.writer.write(move |c| writes::create_execution(c, &e, &lease)).await
     }
 
     async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
-        reads::get_execution(&self.reads, id).await
+        self.readers.read(move |c| reads::get_execution(c, id)).await
     }
 
     async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
-        reads::node_results(&self.reads, id).await
+        self.readers.read(move |c| reads::node_results(c, id)).await
     }
 
     async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
-        reads::list_executions(&self.reads, filter, page).await
+        self.readers.read(move |c| reads::list_executions(c, filter, page)).await
     }
 
     async fn apply<'a>(
@@ -160,30 +213,31 @@ impl ExecutionStore for SqliteStore {
         update: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let (lease, update) = (lease.cloned(), update.clone());
-        self.writer.write(move |c| Box::pin(async move { apply::apply(c, id, lease.as_ref(), &update).await })).await
+        self.writer.write(move |c| apply::apply(c, id, lease.as_ref(), &update)).await
     }
 
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
         let lease = lease.clone();
-        self.writer.write(move |c| Box::pin(async move { writes::claim(c, &lease, limit, steal).await })).await
+        self.writer.write(move |c| writes::claim(c, &lease, limit, steal)).await
     }
 
     async fn renew(&self, lease: &Lease, ids: &[ExecutionId]) -> Result<Vec<ExecutionId>, StoreError> {
         let (lease, ids) = (lease.clone(), ids.to_vec());
-        self.writer.write(move |c| Box::pin(async move { writes::renew(c, &lease, &ids).await })).await
+        self.writer.write(move |c| writes::renew(c, &lease, &ids)).await
     }
 
     async fn release(&self, lease: &Lease, ids: &[ExecutionId]) -> Result<(), StoreError> {
         let (lease, ids) = (lease.clone(), ids.to_vec());
-        self.writer.write(move |c| Box::pin(async move { writes::release(c, &lease, &ids).await })).await
+        self.writer.write(move |c| writes::release(c, &lease, &ids)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.reads.acquire().await.map_err(store_error)?;
-        conn.ping().await.map_err(store_error)
+        self.readers
+            .read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ()).map_err(errors::store_error))
+            .await
     }
 
     async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
-        reads::events_after(&self.reads, id, after, limit).await
+        self.readers.read(move |c| reads::events_after(c, id, after, limit)).await
     }
 }

@@ -1,20 +1,19 @@
-//! The one writer: a task that owns the only write connection and commits whatever writes are
+//! The one writer: a thread that owns the only write connection and commits whatever writes are
 //! waiting in a single transaction (group commit), each in its own savepoint so that one failing
 //! write fails alone. A write is acknowledged only once its transaction is durable.
 
-use crate::adapters::store::sql_common::store_error;
+use super::errors::store_error;
 use crate::ports::StoreError;
-use futures::future::BoxFuture;
-use sqlx::{Acquire, Connection, SqliteConnection};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most writes grouped in one transaction.
 const MAX_BATCH: usize = 512;
 
 /// A write waiting for the writer.
-pub(super) trait Job: Send {
+trait Job: Send {
     /// Runs the statements; `true` when they succeeded.
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the transaction's fate is known.
     fn finish(self: Box<Self>, commit: Result<(), StoreError>);
 }
@@ -27,20 +26,17 @@ struct Typed<T, F> {
 
 impl<T, F> Job for Typed<T, F>
 where
-    T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send,
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
 {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
-        let work = self.work.take();
-        Box::pin(async move {
-            let result = match work {
-                Some(work) => work(conn).await,
-                None => Err(StoreError::Internal("a write ran twice".into())),
-            };
-            let ok = result.is_ok();
-            self.result = Some(result);
-            ok
-        })
+    fn run(&mut self, conn: &Connection) -> bool {
+        let result = match self.work.take() {
+            Some(work) => work(conn),
+            None => Err(StoreError::Internal("a write ran twice".into())),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
     }
 
     fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
@@ -53,25 +49,28 @@ where
     }
 }
 
-/// Hands writes to the writer task.
+/// Hands writes to the writer thread.
 #[derive(Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
 }
 
 impl Writer {
-    /// Starts the writer task on `conn`.
-    pub(super) fn start(conn: SqliteConnection) -> Self {
+    /// Starts the writer thread on `conn`.
+    pub(super) fn start(conn: Connection) -> Result<Self, String> {
         let (jobs, rx) = mpsc::channel(4096);
-        tokio::spawn(run(conn, rx));
-        Self { jobs }
+        std::thread::Builder::new()
+            .name("oxify-sqlite-writer".into())
+            .spawn(move || run(&conn, rx))
+            .map_err(|e| format!("cannot start the database writer: {e}"))?;
+        Ok(Self { jobs })
     }
 
     /// Runs `work` inside the writer's transaction and returns its result once committed.
     pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(Typed { work: Some(work), result: None, reply });
@@ -81,8 +80,8 @@ impl Writer {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
-    while let Some(first) = rx.recv().await {
+fn run(conn: &Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+    while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -90,28 +89,30 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, batch).await;
+        commit_batch(conn, batch);
     }
 }
 
-async fn commit_batch(conn: &mut SqliteConnection, mut batch: Vec<Box<dyn Job>>) {
-    let mut tx = match Connection::begin(conn).await {
-        Ok(tx) => tx,
-        Err(e) => return fail_all(batch, &store_error(e)),
-    };
+fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let error = store_error(e);
+        tracing::error!(error = %error, writes = batch.len(), "cannot start a write transaction");
+        return batch.into_iter().for_each(|job| job.finish(Err(error.clone())));
+    }
     if let [job] = batch.as_mut_slice() {
         // One write: no savepoint needed, but a failed write must leave nothing behind.
-        if !job.run(&mut tx).await {
-            let _ = tx.rollback().await;
+        if !job.run(conn) {
+            let _ = conn.execute_batch("ROLLBACK");
             return batch.into_iter().for_each(|job| job.finish(Ok(())));
         }
     } else {
         for job in &mut batch {
-            run_in_savepoint(&mut tx, job.as_mut()).await;
+            run_in_savepoint(conn, job.as_mut());
         }
     }
-    let committed = tx.commit().await.map_err(store_error);
+    let committed = conn.execute_batch("COMMIT").map_err(store_error);
     if let Err(e) = &committed {
+        let _ = conn.execute_batch("ROLLBACK");
         tracing::error!(error = %e, writes = batch.len(), "committing writes failed");
     }
     for job in batch {
@@ -120,19 +121,13 @@ async fn commit_batch(conn: &mut SqliteConnection, mut batch: Vec<Box<dyn Job>>)
 }
 
 /// Runs one of several grouped writes so that, if it fails, only its own statements roll back.
-async fn run_in_savepoint(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, job: &mut dyn Job) {
-    match tx.begin().await {
-        Ok(mut savepoint) => {
-            let ok = job.run(&mut savepoint).await;
-            let _ = if ok { savepoint.commit().await } else { savepoint.rollback().await };
-        }
-        Err(e) => tracing::error!(error = %e, "cannot open a savepoint"),
+fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) {
+    if let Err(e) = conn.execute_batch("SAVEPOINT write") {
+        tracing::error!(error = %e, "cannot open a savepoint");
+        return;
     }
-}
-
-fn fail_all(batch: Vec<Box<dyn Job>>, error: &StoreError) {
-    tracing::error!(error = %error, writes = batch.len(), "cannot start a write transaction");
-    for job in batch {
-        job.finish(Err(error.clone()));
+    let undo = if job.run(conn) { "RELEASE write" } else { "ROLLBACK TO write; RELEASE write" };
+    if let Err(e) = conn.execute_batch(undo) {
+        tracing::error!(error = %e, "cannot close a savepoint");
     }
 }

@@ -1,12 +1,14 @@
-//! The write statements, each run by the writer inside its transaction.
+//! Workflow writes, execution creation, counters and leases, each run by the writer thread inside
+//! its transaction.
 
 use super::codec::{self, EXECUTION_COLUMNS, micros};
-use crate::adapters::store::sql_common::{ExecutionOptions, store_error};
+use super::errors::store_error;
+use crate::adapters::store::sql_common::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::ports::{Lease, StoreError};
 use chrono::Utc;
-use sqlx::{AssertSqlSafe, SqliteConnection};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// A workflow version about to be stored.
 pub(super) struct NewVersion {
@@ -19,197 +21,155 @@ pub(super) struct NewVersion {
     pub saved_at: i64,
 }
 
-const UNFINISHED: &str = "('Pending', 'Running', 'Paused')";
-
 pub(super) fn expiry(lease: &Lease) -> i64 {
     micros(Utc::now()) + i64::try_from(lease.ttl.as_micros()).unwrap_or(i64::MAX / 2)
 }
 
-pub(super) async fn create_workflow(c: &mut SqliteConnection, v: &NewVersion) -> Result<u32, StoreError> {
+pub(super) fn create_workflow(c: &Connection, v: &NewVersion) -> Result<u32, StoreError> {
     let id = v.id.to_string();
-    let existing: Option<(i64, Option<i64>)> =
-        sqlx::query_as("SELECT latest_version, deleted_at FROM workflows WHERE id = $1")
-            .bind(&id)
-            .fetch_optional(&mut *c)
-            .await
-            .map_err(store_error)?;
+    let existing: Option<(i64, Option<i64>)> = c
+        .prepare_cached("SELECT latest_version, deleted_at FROM workflows WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(store_error)?;
     let version = match existing {
         Some((_, None)) => return Err(StoreError::Conflict(format!("a workflow with id {id} already exists"))),
         Some((latest, Some(_))) => {
             // A deleted id comes back as a new version, so old executions keep theirs.
-            sqlx::query("UPDATE workflows SET latest_version = $2, created_at = $3, deleted_at = NULL WHERE id = $1")
-                .bind(&id)
-                .bind(latest + 1)
-                .bind(v.created_at)
-                .execute(&mut *c)
-                .await
-                .map_err(store_error)?;
+            c.prepare_cached(
+                "UPDATE workflows SET latest_version = ?2, created_at = ?3, deleted_at = NULL WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, latest + 1, v.created_at]))
+            .map_err(store_error)?;
             latest + 1
         }
         None => {
-            sqlx::query("INSERT INTO workflows (id, latest_version, created_at) VALUES ($1, 1, $2)")
-                .bind(&id)
-                .bind(v.created_at)
-                .execute(&mut *c)
-                .await
+            c.prepare_cached("INSERT INTO workflows (id, latest_version, created_at) VALUES (?1, 1, ?2)")
+                .and_then(|mut s| s.execute(params![id, v.created_at]))
                 .map_err(store_error)?;
             1
         }
     };
-    insert_version(c, v, version).await
+    insert_version(c, v, version)
 }
 
-pub(super) async fn update_workflow(c: &mut SqliteConnection, v: &NewVersion) -> Result<u32, StoreError> {
+pub(super) fn update_workflow(c: &Connection, v: &NewVersion) -> Result<u32, StoreError> {
     let id = v.id.to_string();
-    let latest: Option<i64> =
-        sqlx::query_scalar("SELECT latest_version FROM workflows WHERE id = $1 AND deleted_at IS NULL")
-            .bind(&id)
-            .fetch_optional(&mut *c)
-            .await
-            .map_err(store_error)?;
-    let version = latest.ok_or_else(|| StoreError::not_found("workflow", &id))? + 1;
-    sqlx::query("UPDATE workflows SET latest_version = $2 WHERE id = $1")
-        .bind(&id)
-        .bind(version)
-        .execute(&mut *c)
-        .await
+    let latest: Option<i64> = c
+        .prepare_cached("SELECT latest_version FROM workflows WHERE id = ?1 AND deleted_at IS NULL")
+        .and_then(|mut s| s.query_row([&id], |r| r.get(0)).optional())
         .map_err(store_error)?;
-    insert_version(c, v, version).await
+    let version = latest.ok_or_else(|| StoreError::not_found("workflow", &id))? + 1;
+    c.prepare_cached("UPDATE workflows SET latest_version = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, version]))
+        .map_err(store_error)?;
+    insert_version(c, v, version)
 }
 
-async fn insert_version(c: &mut SqliteConnection, v: &NewVersion, version: i64) -> Result<u32, StoreError> {
-    sqlx::query(
+fn insert_version(c: &Connection, v: &NewVersion, version: i64) -> Result<u32, StoreError> {
+    c.prepare_cached(
         "INSERT INTO workflow_versions (workflow_id, version, metadata, definition, node_count, edge_count, saved_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
-    .bind(v.id.to_string())
-    .bind(version)
-    .bind(&v.metadata)
-    .bind(&v.definition)
-    .bind(v.node_count)
-    .bind(v.edge_count)
-    .bind(v.saved_at)
-    .execute(&mut *c)
-    .await
+    .and_then(|mut s| {
+        s.execute(params![v.id.to_string(), version, v.metadata, v.definition, v.node_count, v.edge_count, v.saved_at])
+    })
     .map_err(store_error)?;
     Ok(codec::u32_of(version))
 }
 
-pub(super) async fn delete_workflow(c: &mut SqliteConnection, id: WorkflowId) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE workflows SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
-        .bind(id.to_string())
-        .bind(micros(Utc::now()))
-        .execute(&mut *c)
-        .await
+pub(super) fn delete_workflow(c: &Connection, id: WorkflowId) -> Result<(), StoreError> {
+    let changed = c
+        .prepare_cached("UPDATE workflows SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL")
+        .and_then(|mut s| s.execute(params![id.to_string(), micros(Utc::now())]))
         .map_err(store_error)?;
-    if done.rows_affected() == 0 { Err(StoreError::not_found("workflow", id)) } else { Ok(()) }
+    if changed == 0 { Err(StoreError::not_found("workflow", id)) } else { Ok(()) }
 }
 
-async fn count(
-    c: &mut SqliteConnection,
-    workflow_id: &str,
-    state: ExecutionState,
-    delta: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO execution_counts (workflow_id, state, n) VALUES ($1, $2, $3) \
-         ON CONFLICT (workflow_id, state) DO UPDATE SET n = n + excluded.n",
-    )
-    .bind(workflow_id)
-    .bind(state.as_str())
-    .bind(delta)
-    .execute(&mut *c)
-    .await
-    .map_err(store_error)?;
+pub(super) fn count(c: &Connection, workflow_id: &str, changes: &[(ExecutionState, i64)]) -> Result<(), StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "INSERT INTO execution_counts (workflow_id, state, n) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (workflow_id, state) DO UPDATE SET n = n + excluded.n",
+        )
+        .map_err(store_error)?;
+    for (state, delta) in changes {
+        stmt.execute(params![workflow_id, state.as_str(), delta]).map_err(store_error)?;
+    }
     Ok(())
 }
 
-pub(super) async fn create_execution(c: &mut SqliteConnection, e: &Execution, lease: &Lease) -> Result<(), StoreError> {
-    let variables = serde_json::to_string(e.variables.as_ref()).map_err(|err| StoreError::Internal(err.to_string()))?;
+pub(super) fn create_execution(c: &Connection, e: &Execution, lease: &Lease) -> Result<(), StoreError> {
+    let fail = |err: String| StoreError::Internal(err);
+    let variables = serde_json::to_string(e.variables.as_ref()).map_err(|err| fail(err.to_string()))?;
+    let options = serde_json::to_string(&ExecutionOptions::of(e)).map_err(|err| fail(err.to_string()))?;
     let workflow_id = e.workflow_id.to_string();
-    sqlx::query(
+    c.prepare_cached(
         "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
-         completed_at, lease_owner, lease_expires_at, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         completed_at, lease_owner, lease_expires_at, options) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
-    .bind(e.id.to_string())
-    .bind(&workflow_id)
-    .bind(i64::from(e.workflow_version))
-    .bind(e.state.as_str())
-    .bind(&e.error)
-    .bind(variables)
-    .bind(micros(e.created_at))
-    .bind(e.started_at.map(micros))
-    .bind(e.completed_at.map(micros))
-    .bind(&lease.owner)
-    .bind(expiry(lease))
-    .bind(serde_json::to_string(&ExecutionOptions::of(e)).map_err(|err| StoreError::Internal(err.to_string()))?)
-    .execute(&mut *c)
-    .await
+    .and_then(|mut s| {
+        s.execute(params![
+            e.id.to_string(),
+            workflow_id,
+            i64::from(e.workflow_version),
+            e.state.as_str(),
+            e.error,
+            variables,
+            micros(e.created_at),
+            e.started_at.map(micros),
+            e.completed_at.map(micros),
+            lease.owner,
+            expiry(lease),
+            options,
+        ])
+    })
     .map_err(|err| match store_error(err) {
         StoreError::Conflict(_) => StoreError::Conflict(format!("execution {} already exists", e.id)),
         other => other,
     })?;
-    count(c, &workflow_id, e.state, 1).await
+    count(c, &workflow_id, &[(e.state, 1)])
 }
 
-pub(super) async fn claim(
-    c: &mut SqliteConnection,
-    lease: &Lease,
-    limit: u32,
-    steal: bool,
-) -> Result<Vec<Execution>, StoreError> {
-    let now = micros(Utc::now());
+pub(super) fn claim(c: &Connection, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
     let sql = format!(
-        "UPDATE executions SET lease_owner = $1, lease_expires_at = $2 WHERE id IN (SELECT id FROM executions \
-         WHERE state IN {UNFINISHED} AND ($3 OR lease_expires_at IS NULL OR lease_expires_at <= $4) \
-         ORDER BY created_at, id LIMIT $5) RETURNING {EXECUTION_COLUMNS}"
+        "UPDATE executions SET lease_owner = ?1, lease_expires_at = ?2 WHERE id IN (SELECT id FROM executions \
+         WHERE state IN ('Pending', 'Running', 'Paused') AND (?3 OR lease_expires_at IS NULL OR lease_expires_at <= ?4) \
+         ORDER BY created_at, id LIMIT ?5) RETURNING {EXECUTION_COLUMNS}"
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(&lease.owner)
-        .bind(expiry(lease))
-        .bind(steal)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *c)
-        .await
+    let mut stmt = c.prepare_cached(&sql).map_err(store_error)?;
+    let mut rows = stmt
+        .query(params![lease.owner, expiry(lease), steal, micros(Utc::now()), i64::from(limit)])
         .map_err(store_error)?;
-    let mut claimed = rows.iter().map(codec::execution).collect::<Result<Vec<_>, _>>()?;
+    let mut claimed = Vec::new();
+    while let Some(row) = rows.next().map_err(store_error)? {
+        claimed.push(codec::execution(row)?);
+    }
     claimed.sort_by_key(|e| (e.created_at, e.id));
     Ok(claimed)
 }
 
-pub(super) async fn renew(
-    c: &mut SqliteConnection,
-    lease: &Lease,
-    ids: &[ExecutionId],
-) -> Result<Vec<ExecutionId>, StoreError> {
+pub(super) fn renew(c: &Connection, lease: &Lease, ids: &[ExecutionId]) -> Result<Vec<ExecutionId>, StoreError> {
+    let mut stmt = c
+        .prepare_cached("UPDATE executions SET lease_expires_at = ?3 WHERE id = ?1 AND lease_owner = ?2")
+        .map_err(store_error)?;
     let expires = expiry(lease);
     let mut kept = Vec::with_capacity(ids.len());
     for id in ids {
-        let done = sqlx::query("UPDATE executions SET lease_expires_at = $3 WHERE id = $1 AND lease_owner = $2")
-            .bind(id.to_string())
-            .bind(&lease.owner)
-            .bind(expires)
-            .execute(&mut *c)
-            .await
-            .map_err(store_error)?;
-        if done.rows_affected() > 0 {
+        if stmt.execute(params![id.to_string(), lease.owner, expires]).map_err(store_error)? > 0 {
             kept.push(*id);
         }
     }
     Ok(kept)
 }
 
-pub(super) async fn release(c: &mut SqliteConnection, lease: &Lease, ids: &[ExecutionId]) -> Result<(), StoreError> {
-    for id in ids {
-        sqlx::query(
-            "UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2",
+pub(super) fn release(c: &Connection, lease: &Lease, ids: &[ExecutionId]) -> Result<(), StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ?1 AND lease_owner = ?2",
         )
-        .bind(id.to_string())
-        .bind(&lease.owner)
-        .execute(&mut *c)
-        .await
         .map_err(store_error)?;
+    for id in ids {
+        stmt.execute(params![id.to_string(), lease.owner]).map_err(store_error)?;
     }
     Ok(())
 }
