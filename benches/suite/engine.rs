@@ -19,8 +19,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Returns at once. With `pass_along`, returns its single predecessor's output (or, for the
-/// first node, a fresh payload of `payload` bytes).
+/// Returns at once. With a `payload` size, the first node of a chain produces a string of that
+/// many bytes and every later node passes its predecessor's string along as its own output.
 pub struct Noop {
     pub payload: usize,
 }
@@ -40,7 +40,7 @@ impl NodeRunner for Noop {
             .map(|e| e.from.as_str())
             .collect();
         match preds.first().and_then(|p| input.data.outputs.get(p)) {
-            Some(out) if !out.is_null() => Ok(out.as_ref().clone()),
+            Some(out) if out.is_string() => Ok(out.as_ref().clone()),
             _ => Ok(Value::String("x".repeat(self.payload))),
         }
     }

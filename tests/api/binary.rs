@@ -34,6 +34,48 @@ fn an_unsupported_database_url_is_a_one_line_error_without_the_password() {
     assert!(!err.contains("hunter2"));
 }
 
+/// The last line the binary printed on stderr when it refused to start with these arguments.
+fn refusal(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).args(["--port", "0"]).output().unwrap();
+    assert!(!out.status.success(), "it should not start");
+    let err = String::from_utf8(out.stderr).unwrap();
+    err.lines().last().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn an_unreachable_postgres_is_a_one_line_error_naming_the_url_without_its_password() {
+    let line = refusal(&["--database-url", "postgres://app:hunter2@127.0.0.1:1/oxify"]);
+    assert!(
+        line.starts_with("oxify-api: cannot open database postgres://app:***@127.0.0.1:1/oxify: cannot connect"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"));
+}
+
+#[test]
+fn a_sqlite_file_that_cannot_be_created_is_a_one_line_error() {
+    let line = refusal(&["--database-url", "sqlite:///nonexistent-dir/sub/oxify.db"]);
+    assert!(line.starts_with("oxify-api: cannot open database sqlite:///nonexistent-dir/sub/oxify.db:"), "{line}");
+}
+
+#[test]
+fn a_second_process_on_the_same_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("one.db").display());
+    let mut first = Command::new(BIN)
+        .args(["--host", "127.0.0.1", "--port", "0", "--database-url", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(first.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let second = refusal(&["--database-url", &url]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(second.ends_with("is in use by another oxify-api process"), "{second}");
+}
+
 #[tokio::test]
 async fn the_binary_serves_then_stops_cleanly_on_sigterm() {
     let mut child = Command::new(BIN)

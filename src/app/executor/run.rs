@@ -293,17 +293,9 @@ impl<'e> Run<'e> {
             tracing::error!(error = %e, node = idx, "scheduler refused to start a node");
             return;
         }
-        let node = self.wf.node(idx);
         let result = NodeResult {
-            node_id: node.id.clone(),
-            node_name: node.name.clone(),
-            kind: node.kind.name().into(),
-            status: NodeStatus::Running,
-            output: None,
-            error: None,
-            attempts: attempt,
             started_at: Some(self.ex.clock.now()),
-            completed_at: None,
+            ..NodeResult::of(self.wf.node(idx), NodeStatus::Running, attempt)
         };
         self.put_result(idx, result);
         self.event(EventKind::NodeStarted, Some(idx), &Extra { attempt: Some(attempt), ..Extra::default() });

@@ -279,23 +279,26 @@ impl NodeRunner for Hanging {
     }
 }
 
-#[tokio::test]
-async fn cancellation_stops_the_running_node_and_records_it() {
-    let rec = Recorded::default();
+/// Starts Start -> work -> End where `work` hangs, and returns once it hangs: the run's task, its
+/// stop signal, and whether the hanging work was dropped.
+async fn run_until_a_node_hangs(rec: &Recorded) -> (tokio::task::JoinHandle<()>, StopSignal, Arc<AtomicBool>) {
     let (started, dropped) = (Arc::new(tokio::sync::Notify::new()), Arc::new(AtomicBool::new(false)));
     let runner = Hanging { started: started.clone(), dropped: dropped.clone() };
-    let ex = Arc::new(executor(
-        &rec,
-        store(&rec, 0, StoreError::Internal(String::new())),
-        Arc::new(runner),
-        ExecutorLimits::default(),
-    ));
+    let store = store(rec, 0, StoreError::Internal(String::new()));
+    let ex = Arc::new(executor(rec, store, Arc::new(runner), ExecutorLimits::default()));
     let stop = StopSignal::default();
     let task = tokio::spawn({
         let (ex, stop) = (ex.clone(), stop.clone());
         async move { run(&ex, chain(code("work")), stop).await }
     });
     started.notified().await;
+    (task, stop, dropped)
+}
+
+#[tokio::test]
+async fn cancellation_stops_the_running_node_and_records_it() {
+    let rec = Recorded::default();
+    let (task, stop, dropped) = run_until_a_node_hangs(&rec).await;
     stop.cancel.cancel();
     tokio::time::timeout(Duration::from_secs(5), task).await.expect("run ends promptly").unwrap();
     assert!(dropped.load(Ordering::SeqCst), "the runner's in-flight work was dropped");
@@ -419,20 +422,7 @@ async fn cancelled_before_start_records_cancelled_without_running_anything() {
 #[tokio::test]
 async fn shutdown_interrupts_a_running_execution_as_failed() {
     let rec = Recorded::default();
-    let (started, dropped) = (Arc::new(tokio::sync::Notify::new()), Arc::new(AtomicBool::new(false)));
-    let runner = Hanging { started: started.clone(), dropped };
-    let ex = Arc::new(executor(
-        &rec,
-        store(&rec, 0, StoreError::Internal(String::new())),
-        Arc::new(runner),
-        ExecutorLimits::default(),
-    ));
-    let stop = StopSignal::default();
-    let task = tokio::spawn({
-        let (ex, stop) = (ex.clone(), stop.clone());
-        async move { run(&ex, chain(code("work")), stop).await }
-    });
-    started.notified().await;
+    let (task, stop, _) = run_until_a_node_hangs(&rec).await;
     stop.shutdown.cancel();
     task.await.unwrap();
     let (state, error) = rec.final_state();

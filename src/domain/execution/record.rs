@@ -64,6 +64,24 @@ pub struct NodeResult {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl NodeResult {
+    /// A first record of `node`, with no output or error yet.
+    #[must_use]
+    pub fn of(node: &crate::domain::workflow::Node, status: NodeStatus, attempts: u32) -> Self {
+        Self {
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            kind: node.kind.name().into(),
+            status,
+            output: None,
+            error: None,
+            attempts,
+            started_at: None,
+            completed_at: None,
+        }
+    }
+}
+
 /// A change to an execution's state, applied together with node results and events.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateChange {

@@ -64,11 +64,7 @@ pub(super) async fn complete(
     }
     let response = http::send(request, provider).await?;
     if !stream {
-        let value: Value = response
-            .json()
-            .await
-            .map_err(|e| RunnerError::Permanent(format!("{provider} sent a body that is not JSON: {e}")))?;
-        return whole(&value, provider);
+        return whole(&http::json_body(response, provider).await?, provider);
     }
     let mut reply = Reply::default();
     let mut stopped = false;

@@ -106,6 +106,11 @@ pub(super) fn events(
     }
 }
 
+/// The JSON body of a whole (not streamed) answer.
+pub(super) async fn json_body(response: Response, provider: &str) -> Result<Value, RunnerError> {
+    response.json().await.map_err(|e| RunnerError::Permanent(format!("{provider} sent a body that is not JSON: {e}")))
+}
+
 /// Parses one JSON chunk of a stream; a malformed one fails the node.
 pub(super) fn chunk(data: &str, provider: &str) -> Result<Value, RunnerError> {
     serde_json::from_str(data).map_err(|e| {

@@ -1,12 +1,17 @@
-//! One executor step in one go: the state change, node results and events.
+//! One executor step in one go: the state change, node results and events, each kind in as few
+//! statements as possible.
 
 use super::codec::{self, micros};
 use super::errors::store_error;
 use super::writes::{count, expiry};
-use crate::domain::execution::{ExecutionEvent, ExecutionState, ExecutionUpdate};
+use crate::domain::execution::{ExecutionEvent, ExecutionState, ExecutionUpdate, NewEvent, NodeResult};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{Lease, StoreError};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+/// Rows per statement, well under SQLite's limit of bound values.
+const ROWS: usize = 500;
 
 pub(super) fn apply(
     c: &Connection,
@@ -58,53 +63,72 @@ pub(super) fn apply(
     if let Some(change) = change.filter(|s| s.state != old_state) {
         count(c, &workflow_id, &[(old_state, -1), (change.state, 1)])?;
     }
-    let mut results = c
-        .prepare_cached(
-            "INSERT INTO node_results (execution_id, node_id, position, node_name, kind, status, output, error, attempts, \
-             started_at, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-             ON CONFLICT (execution_id, node_id) DO UPDATE SET node_name = excluded.node_name, kind = excluded.kind, \
-             status = excluded.status, output = excluded.output, error = excluded.error, attempts = excluded.attempts, \
-             started_at = excluded.started_at, completed_at = excluded.completed_at",
-        )
-        .map_err(store_error)?;
-    for (position, r) in (results_count..).zip(&update.node_results) {
-        results
-            .execute(params![
-                key,
-                r.node_id.as_str(),
-                position,
-                r.node_name,
-                r.kind,
-                r.status.as_str(),
-                r.output.as_ref().map(|o| o.to_string()),
-                r.error,
-                i64::from(r.attempts),
-                r.started_at.map(micros),
-                r.completed_at.map(micros),
-            ])
-            .map_err(store_error)?;
+    let positions: Vec<(i64, &NodeResult)> = (results_count..).zip(&update.node_results).collect();
+    for chunk in positions.chunks(ROWS) {
+        upsert_results(c, &key, chunk)?;
     }
-    let mut events = c
-        .prepare_cached(
-            "INSERT INTO execution_events (execution_id, seq, kind, node_id, data, state, node_results_count, at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .map_err(store_error)?;
-    let mut stored = Vec::with_capacity(update.events.len());
-    for (seq, e) in (last_seq + 1..).zip(&update.events) {
-        events
-            .execute(params![
-                key,
-                seq,
-                e.kind.as_str(),
-                e.node_id.as_ref().map(|n| n.as_str()),
-                &*e.data,
-                e.state.as_str(),
-                i64::from(e.node_results_count),
-                micros(e.at),
-            ])
-            .map_err(store_error)?;
-        stored.push(e.clone().stored(id, u64::try_from(seq).unwrap_or(0)));
+    let events: Vec<(i64, &NewEvent)> = (last_seq + 1..).zip(&update.events).collect();
+    for chunk in events.chunks(ROWS) {
+        insert_events(c, &key, chunk)?;
     }
-    Ok(stored)
+    Ok(events.into_iter().map(|(seq, e)| e.clone().stored(id, u64::try_from(seq).unwrap_or(0))).collect())
+}
+
+/// `(?, ?, ...), (?, ?, ...)` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
+/// Later results of a node replace earlier ones but keep the position of its first. One
+/// statement per chunk: the writer runs every statement of every execution, so fewer is faster.
+fn upsert_results(c: &Connection, key: &str, rows: &[(i64, &NodeResult)]) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO node_results (execution_id, node_id, position, node_name, kind, status, output, error, attempts, \
+         started_at, completed_at) VALUES {} \
+         ON CONFLICT (execution_id, node_id) DO UPDATE SET node_name = excluded.node_name, kind = excluded.kind, \
+         status = excluded.status, output = excluded.output, error = excluded.error, attempts = excluded.attempts, \
+         started_at = excluded.started_at, completed_at = excluded.completed_at",
+        placeholders(rows.len(), 11)
+    );
+    let mut values: Vec<Sql> = Vec::with_capacity(rows.len() * 11);
+    for (position, r) in rows {
+        values.extend([
+            Sql::Text(key.to_owned()),
+            Sql::Text(r.node_id.to_string()),
+            Sql::Integer(*position),
+            Sql::Text(r.node_name.clone()),
+            Sql::Text(r.kind.clone()),
+            Sql::Text(r.status.as_str().to_owned()),
+            r.output.as_ref().map_or(Sql::Null, |o| Sql::Text(o.to_string())),
+            r.error.clone().map_or(Sql::Null, Sql::Text),
+            Sql::Integer(i64::from(r.attempts)),
+            r.started_at.map_or(Sql::Null, |t| Sql::Integer(micros(t))),
+            r.completed_at.map_or(Sql::Null, |t| Sql::Integer(micros(t))),
+        ]);
+    }
+    c.prepare_cached(&sql).and_then(|mut s| s.execute(params_from_iter(values))).map_err(store_error)?;
+    Ok(())
+}
+
+fn insert_events(c: &Connection, key: &str, rows: &[(i64, &NewEvent)]) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO execution_events (execution_id, seq, kind, node_id, data, state, node_results_count, at) VALUES {}",
+        placeholders(rows.len(), 8)
+    );
+    let mut values: Vec<Sql> = Vec::with_capacity(rows.len() * 8);
+    for (seq, e) in rows {
+        values.extend([
+            Sql::Text(key.to_owned()),
+            Sql::Integer(*seq),
+            Sql::Text(e.kind.as_str().to_owned()),
+            e.node_id.as_ref().map_or(Sql::Null, |n| Sql::Text(n.to_string())),
+            Sql::Text(e.data.to_string()),
+            Sql::Text(e.state.as_str().to_owned()),
+            Sql::Integer(i64::from(e.node_results_count)),
+            Sql::Integer(micros(e.at)),
+        ]);
+    }
+    c.prepare_cached(&sql).and_then(|mut s| s.execute(params_from_iter(values))).map_err(store_error)?;
+    Ok(())
 }

@@ -101,17 +101,9 @@ impl Run<'_> {
     }
 
     pub(super) fn record_one_skipped(&mut self, idx: usize) {
-        let node = self.wf.node(idx);
         let result = NodeResult {
-            node_id: node.id.clone(),
-            node_name: node.name.clone(),
-            kind: node.kind.name().into(),
-            status: NodeStatus::Skipped,
-            output: None,
-            error: None,
-            attempts: 0,
-            started_at: None,
             completed_at: Some(self.ex.clock.now()),
+            ..NodeResult::of(self.wf.node(idx), NodeStatus::Skipped, 0)
         };
         self.put_result(idx, result);
         self.finished += 1;
