@@ -155,6 +155,10 @@ impl ExecutionService {
         &self.executions
     }
 
+    pub(crate) fn running(&self) -> &Arc<RunningExecutions> {
+        &self.running
+    }
+
     pub(crate) fn bus(&self) -> &Arc<dyn EventBus> {
         &self.bus
     }

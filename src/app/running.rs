@@ -67,6 +67,12 @@ impl RunningExecutions {
         true
     }
 
+    /// Whether this process runs execution `id`.
+    #[must_use]
+    pub fn contains(&self, id: ExecutionId) -> bool {
+        self.lock().contains_key(&id)
+    }
+
     /// The executions running here.
     #[must_use]
     pub fn ids(&self) -> Vec<ExecutionId> {

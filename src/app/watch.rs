@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 /// Events read from the store per query.
 const PAGE: u32 = 512;
+/// How often a watcher of an execution run by another process reads the store for new events.
+const REMOTE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a watcher gets.
 pub enum Watch {
@@ -41,7 +43,8 @@ impl ExecutionService {
         if first.is_empty() && execution.state.is_terminal() {
             return Ok(Watch::AllSeen);
         }
-        let stream = follow(store, id, after, first, live);
+        let remote = !self.running().contains(id);
+        let stream = follow(store, id, after, first, live, remote);
         Ok(Watch::Events(execution, stream))
     }
 }
@@ -52,6 +55,7 @@ fn follow(
     after: u64,
     first: Vec<ExecutionEvent>,
     live: Option<BoxStream<'static, BusItem>>,
+    remote: bool,
 ) -> BoxStream<'static, Frame> {
     let stream = async_stream::stream! {
         let mut last = after;
@@ -79,8 +83,20 @@ fn follow(
             }
         }
         let Some(mut live) = live else { return };
+        // An execution run by another process (sharing a Postgres database) publishes on that
+        // process's bus: its events reach this watcher by reading the store now and then.
+        let mut poll = tokio::time::interval(REMOTE_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        poll.tick().await;
         // Live: skip what history already gave; on a gap or lag, catch up from the store.
-        while let Some(item) = live.next().await {
+        loop {
+            let item = tokio::select! {
+                item = live.next() => match item {
+                    Some(item) => item,
+                    None => break,
+                },
+                _ = poll.tick(), if remote => BusItem::Lagged,
+            };
             let catch_up = match &item {
                 BusItem::Delta(delta) => {
                     yield Frame::Delta(delta.clone());

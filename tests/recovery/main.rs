@@ -208,3 +208,29 @@ async fn a_restarted_server_replays_a_stream_from_last_event_id() {
         all.into_iter().filter(|(id, _)| id.parse::<u64>().unwrap() > after).collect();
     assert_eq!(rest, expected, "exactly the events after {after}, from the stored log");
 }
+
+#[tokio::test]
+async fn a_stream_on_another_process_follows_an_execution_to_its_end() {
+    let Some(url) = postgres_url().await else { return };
+    let (provider, provider_url) = Provider::start().await;
+    provider.always(Reply::Slow(Duration::from_millis(150), Box::new(openai("done"))));
+    let (runner, watcher) = (start(&url, &provider_url), start(&url, &provider_url));
+    let wf = post(&format!("{}/api/v1/workflows", runner.url), slow_chain()).await;
+    let run = post(&format!("{}/api/v1/workflows/{}/execute", runner.url, wf["id"].as_str().unwrap()), json!({})).await;
+    let execution = run["execution_id"].as_str().unwrap().to_owned();
+    let reply = reqwest::get(format!("{}/api/v1/executions/{execution}/stream", watcher.url)).await.unwrap();
+    let named: Vec<String> = tokio::time::timeout(
+        Duration::from_secs(30),
+        reply
+            .bytes_stream()
+            .eventsource()
+            .map(|e| e.unwrap())
+            .filter(|e| std::future::ready(e.event != "message"))
+            .map(|e| e.event)
+            .collect(),
+    )
+    .await
+    .expect("the stream on the other process ends");
+    assert_eq!(named.last().map(String::as_str), Some("execution_completed"), "{named:?}");
+    assert_eq!(named.iter().filter(|e| *e == "node_completed").count(), STEPS + 2);
+}
