@@ -1,0 +1,99 @@
+//! Ending a run (completed, failed, cancelled, handed over or abandoned) and committing its writes.
+
+use super::Run;
+use crate::app::executor::record::Extra;
+use crate::domain::execution::{EventKind, ExecutionState, ExecutionUpdate, NodeStatus};
+use crate::ports::StoreError;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+impl Run<'_> {
+    /// Stops every node still running, then records the final state.
+    pub(super) async fn end(mut self, state: ExecutionState, error: Option<String>) {
+        self.stop_nodes().await;
+        let reason = match state {
+            ExecutionState::Cancelled => "execution cancelled",
+            ExecutionState::Failed => "execution failed",
+            _ => "execution ended",
+        };
+        let running: Vec<usize> = self.plan.running().collect();
+        for idx in running {
+            if self.plan.cancel(idx).is_ok() {
+                self.finish_result(idx, NodeStatus::Cancelled, None, Some(reason.into()));
+                self.event(EventKind::NodeCancelled, Some(idx), &Extra { reason: Some(reason), ..Extra::default() });
+            }
+        }
+        self.change_state(state, error);
+        if self.commit().await.is_ok() {
+            tracing::debug!(execution_id = %self.id, state = %self.state, "execution finished");
+        }
+    }
+
+    /// The store refused a write for good, or another process took the execution over: stop
+    /// working on it. Unless it is someone else's now, record it failed on its own (the refused
+    /// write may hold what the store cannot take), so that no process resumes it into the same
+    /// failure forever.
+    pub(super) async fn abandon(mut self, error: StoreError) {
+        self.stop_nodes().await;
+        if let StoreError::LeaseLost(_) = error {
+            tracing::warn!(execution_id = %self.id, "another process took the execution over; stopping here");
+            return;
+        }
+        self.pending = ExecutionUpdate::default();
+        self.pending_results.clear();
+        self.change_state(ExecutionState::Failed, Some(format!("execution progress could not be stored: {error}")));
+        if self.commit().await.is_err() {
+            tracing::error!(execution_id = %self.id, "execution abandoned: not even its failure can be stored");
+        }
+    }
+
+    /// Shutdown with a store that outlives the process: stop the nodes, record nothing more, and
+    /// give the execution up so the next process resumes it (nodes in flight run again).
+    pub(super) async fn hand_over(mut self) {
+        self.stop_nodes().await;
+        let _ = self.commit().await;
+        if let Err(e) = self.ex.store.release(&self.ex.lease, &[self.id]).await {
+            tracing::warn!(error = %e, "could not release the execution; it is resumed once its lease expires");
+        }
+        tracing::info!(execution_id = %self.id, "execution handed over to the next process");
+    }
+
+    pub(super) async fn stop_nodes(&mut self) {
+        self.nodes_cancel.cancel();
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Stores the step's writes (retrying while the store is unavailable), then publishes them.
+    pub(super) async fn commit(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let update = std::mem::take(&mut self.pending);
+        self.pending_results.clear();
+        let mut delay = Duration::from_millis(20);
+        loop {
+            match self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await {
+                Ok(events) => {
+                    if let Some(last) = events.last() {
+                        self.last_seq.store(last.seq, Ordering::Relaxed);
+                    }
+                    for event in events {
+                        self.ex.bus.publish(Arc::new(event));
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is_transient() && !self.stop.shutdown.is_cancelled() => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "storing execution progress failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.ex.limits.store_retry_max_delay);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "storing execution progress failed");
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
