@@ -24,6 +24,7 @@ pub struct ExecutionListParams {
     /// Only executions of this workflow.
     pub workflow_id: Option<String>,
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
