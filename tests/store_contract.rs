@@ -410,6 +410,35 @@ async fn concurrent_claims_and_creates_never_overlap(s: Stores) {
     assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|e| matches!(e, StoreError::Conflict(_))));
 }
 
+async fn a_new_execution_and_its_first_step_are_stored_together(s: Stores) {
+    let wf = stored_workflow(&s).await;
+    let e = execution(wf, at(1));
+    let me = lease("me");
+    let first = ExecutionUpdate {
+        state: Some(change(ExecutionState::Completed, 2)),
+        node_results: vec![result("a", NodeStatus::Succeeded, Some(json!(1)))],
+        events: vec![
+            event(EventKind::ExecutionStarted, ExecutionState::Running, 0),
+            event(EventKind::ExecutionCompleted, ExecutionState::Completed, 1),
+        ],
+    };
+    let stored = s.executions.create_with(&e, &me, &first).await.unwrap();
+    assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    let got = s.executions.get(e.id).await.unwrap();
+    assert_eq!((got.state, got.completed_at), (ExecutionState::Completed, Some(at(2))));
+    assert_eq!(s.executions.node_results(e.id).await.unwrap().len(), 1);
+    let total = s
+        .executions
+        .list(ExecutionFilter { workflow_id: Some(wf), state: Some(ExecutionState::Completed) }, page(10))
+        .await
+        .unwrap()
+        .total;
+    assert_eq!(total, 1);
+    let again = s.executions.create_with(&e, &me, &first).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(s.executions.events_after(e.id, 0, 10).await.unwrap().len(), 2, "a refused create_with stores nothing");
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -438,4 +467,5 @@ contract!(
     concurrent_writers_keep_every_event_gapless,
     budgets_and_awkward_text_round_trip,
     concurrent_claims_and_creates_never_overlap,
+    a_new_execution_and_its_first_step_are_stored_together,
 );

@@ -62,9 +62,16 @@ impl ExecutionService {
         let versioned = self.workflows.get(workflow_id).await?;
         let execution =
             Execution { budget, ..Execution::new(workflow_id, versioned.version, variables, self.clock.now()) };
-        self.executions.create(&execution, self.executor.lease()).await?;
+        let (stored_tx, stored) = tokio::sync::oneshot::channel();
         let (executor, run, workflow) = (self.executor.clone(), execution.clone(), versioned.workflow);
-        self.running.launch(execution.id, move |stop| async move { executor.run(run, workflow, stop).await });
+        self.running
+            .launch(execution.id, move |stop| async move { executor.start(run, workflow, stop, stored_tx).await });
+        // The record is written with the first step: answer once it is durable.
+        match stored.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(ServiceError::Internal("the execution stopped before it was stored".into())),
+        }
         tracing::debug!(execution_id = %execution.id, "execution started");
         Ok(execution)
     }

@@ -192,6 +192,19 @@ pub trait ExecutionStore: Send + Sync {
         update: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError>;
 
+    /// Stores a new execution, owned by `lease`, together with its first step, in one atomic
+    /// write (one durable commit for an execution that finishes in its first step). Returns the
+    /// step's events as stored.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::Conflict`] when the id is taken, and then store nothing.
+    async fn create_with(
+        &self,
+        execution: &Execution,
+        lease: &Lease,
+        first: &ExecutionUpdate,
+    ) -> Result<Vec<ExecutionEvent>, StoreError>;
+
     /// Takes over unfinished executions nobody owns: those whose lease expired (all of them when
     /// `steal` is set, for a store only this process can use). Oldest first, at most `limit`.
     ///

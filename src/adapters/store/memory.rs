@@ -197,18 +197,8 @@ fn count_keys(e: &Execution) -> [(Option<WorkflowId>, Option<ExecutionState>); 4
 }
 
 impl Inner {
-    fn recount(&mut self, e: &Execution, delta: i64) {
-        for key in count_keys(e) {
-            let c = self.counts.entry(key).or_default();
-            *c = c.saturating_add_signed(delta);
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl ExecutionStore for InMemoryStore {
-    async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
-        let mut inner = self.write();
+    fn create(&mut self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
+        let inner = self;
         if inner.executions.contains_key(&execution.id) {
             return Err(StoreError::Conflict(format!("execution {} already exists", execution.id)));
         }
@@ -225,34 +215,13 @@ impl ExecutionStore for InMemoryStore {
         Ok(())
     }
 
-    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
-        let inner = self.read();
-        inner.executions.get(&id).map(|e| e.execution.clone()).ok_or_else(|| StoreError::not_found("execution", id))
-    }
-
-    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
-        let inner = self.read();
-        inner.executions.get(&id).map(|e| e.results.clone()).ok_or_else(|| StoreError::not_found("execution", id))
-    }
-
-    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
-        let inner = self.read();
-        let total = inner.counts.get(&(filter.workflow_id, filter.state)).copied().unwrap_or(0);
-        Ok(page_of(&inner.execution_order, page, total, |(_, id)| {
-            let e = &inner.executions[&ExecutionId(*id)].execution;
-            let keep =
-                filter.workflow_id.is_none_or(|w| w == e.workflow_id) && filter.state.is_none_or(|s| s == e.state);
-            keep.then(|| e.clone())
-        }))
-    }
-
-    async fn apply<'a>(
-        &self,
+    fn apply(
+        &mut self,
         id: ExecutionId,
-        lease: Option<&'a Lease>,
+        lease: Option<&Lease>,
         update: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
-        let mut inner = self.write();
+        let inner = self;
         let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
         if let Some(lease) = lease {
             if entry.owner.as_ref().is_none_or(|(owner, _)| *owner != lease.owner) {
@@ -291,6 +260,61 @@ impl ExecutionStore for InMemoryStore {
             update.events.iter().cloned().zip(first_seq..).map(|(event, seq)| event.stored(id, seq)).collect();
         entry.events.extend(stored.iter().cloned());
         Ok(stored)
+    }
+
+    fn recount(&mut self, e: &Execution, delta: i64) {
+        for key in count_keys(e) {
+            let c = self.counts.entry(key).or_default();
+            *c = c.saturating_add_signed(delta);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ExecutionStore for InMemoryStore {
+    async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
+        self.write().create(execution, lease)
+    }
+
+    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
+        let inner = self.read();
+        inner.executions.get(&id).map(|e| e.execution.clone()).ok_or_else(|| StoreError::not_found("execution", id))
+    }
+
+    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
+        let inner = self.read();
+        inner.executions.get(&id).map(|e| e.results.clone()).ok_or_else(|| StoreError::not_found("execution", id))
+    }
+
+    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
+        let inner = self.read();
+        let total = inner.counts.get(&(filter.workflow_id, filter.state)).copied().unwrap_or(0);
+        Ok(page_of(&inner.execution_order, page, total, |(_, id)| {
+            let e = &inner.executions[&ExecutionId(*id)].execution;
+            let keep =
+                filter.workflow_id.is_none_or(|w| w == e.workflow_id) && filter.state.is_none_or(|s| s == e.state);
+            keep.then(|| e.clone())
+        }))
+    }
+
+    async fn apply<'a>(
+        &self,
+        id: ExecutionId,
+        lease: Option<&'a Lease>,
+        update: &ExecutionUpdate,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+        self.write().apply(id, lease, update)
+    }
+
+    async fn create_with(
+        &self,
+        execution: &Execution,
+        lease: &Lease,
+        first: &ExecutionUpdate,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+        let mut inner = self.write();
+        inner.create(execution, lease)?;
+        inner.apply(execution.id, Some(lease), first)
     }
 
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {

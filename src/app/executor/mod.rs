@@ -13,7 +13,7 @@ use super::running::StopSignal;
 use crate::domain::execution::Execution;
 use crate::domain::execution::NodeResult;
 use crate::domain::valid::ValidWorkflow;
-use crate::ports::{Clock, EventBus, ExecutionStore, Lease};
+use crate::ports::{Clock, EventBus, ExecutionStore, Lease, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +76,20 @@ impl Executor {
     #[tracing::instrument(skip_all, fields(execution_id = %execution.id, workflow_id = %execution.workflow_id))]
     pub async fn run(&self, execution: Execution, workflow: ValidWorkflow, stop: StopSignal) {
         run::Run::new(self, &execution, workflow, stop).drive().await;
+    }
+
+    /// Runs a new execution that is not stored yet: its record is written together with its first
+    /// step, and `stored` hears once that write is durable (or failed, in which case nothing was
+    /// stored and the run stops).
+    #[tracing::instrument(skip_all, fields(execution_id = %execution.id, workflow_id = %execution.workflow_id))]
+    pub async fn start(
+        &self,
+        execution: Execution,
+        workflow: ValidWorkflow,
+        stop: StopSignal,
+        stored: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    ) {
+        run::Run::new(self, &execution, workflow, stop).unsaved(execution, stored).drive().await;
     }
 
     /// Continues an execution another process left unfinished: nodes with a recorded result are

@@ -72,6 +72,12 @@ pub(super) struct Run<'e> {
     last_seq: Arc<AtomicU64>,
     /// Tokens and cost so far.
     usage: Usage,
+    /// The record of a new execution, written with the first step.
+    unsaved: Option<Execution>,
+    /// Told when that first write is durable, or failed.
+    stored: Option<tokio::sync::oneshot::Sender<Result<(), crate::ports::StoreError>>>,
+    /// The first write failed: nothing of this run exists in the store.
+    never_stored: bool,
     /// What model calls may spend, and what they may still spend.
     budget_limits: BudgetLimits,
     budget: Arc<Mutex<Budget>>,
@@ -104,9 +110,23 @@ impl<'e> Run<'e> {
             nodes_cancel: CancellationToken::new(),
             last_seq: Arc::default(),
             usage: Usage::default(),
+            unsaved: None,
+            stored: None,
+            never_stored: false,
             budget_limits: execution.budget,
             budget: Arc::new(Mutex::new(Budget::new(execution.budget, Usage::default()))),
         }
+    }
+
+    /// Marks the execution as not stored yet: the first commit writes its record too.
+    pub(super) fn unsaved(
+        mut self,
+        execution: Execution,
+        stored: tokio::sync::oneshot::Sender<Result<(), crate::ports::StoreError>>,
+    ) -> Self {
+        self.unsaved = Some(execution);
+        self.stored = Some(stored);
+        self
     }
 
     pub(super) async fn drive(mut self) {

@@ -429,3 +429,45 @@ async fn shutdown_interrupts_a_running_execution_as_failed() {
     assert_eq!(state, ExecutionState::Failed);
     assert!(error.unwrap().starts_with("interrupted"));
 }
+
+#[tokio::test]
+async fn a_new_execution_is_stored_with_its_first_step_and_the_caller_hears_when() {
+    let rec = Recorded::default();
+    let mut store = MockExecutionStore::new();
+    let updates = rec.updates.clone();
+    store.expect_create_with().times(1).returning(move |e, _lease, first| {
+        updates.lock().unwrap().push(first.clone());
+        Ok(first.events.iter().cloned().zip(1..).map(|(ev, seq)| ev.stored(e.id, seq)).collect())
+    });
+    store.expect_apply().times(0);
+    let ex = executor(&rec, store, Arc::new(MockNodeRunner::new()), ExecutorLimits::default());
+    let wf = validate(workflow(
+        json!([node("s", json!({"type": "Start"})), node("e", json!({"type": "End"}))]),
+        json!([edge("s", "e")]),
+    ))
+    .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    ex.start(Execution::new(WorkflowId::generate(), 1, Map::new(), chrono::Utc::now()), wf, StopSignal::default(), tx)
+        .await;
+    assert_eq!(rx.await.unwrap(), Ok(()));
+    assert_eq!(rec.final_state().0, ExecutionState::Completed, "a trivial run is one write");
+}
+
+#[tokio::test]
+async fn a_new_execution_whose_first_write_fails_reports_it_and_stores_nothing_more() {
+    let rec = Recorded::default();
+    let mut store = MockExecutionStore::new();
+    store.expect_create_with().times(1).returning(|_, _, _| Err(StoreError::Unavailable("connection refused".into())));
+    store.expect_apply().times(0);
+    let ex = executor(&rec, store, Arc::new(MockNodeRunner::new()), ExecutorLimits::default());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    ex.start(
+        Execution::new(WorkflowId::generate(), 1, Map::new(), chrono::Utc::now()),
+        chain(code("work")),
+        StopSignal::default(),
+        tx,
+    )
+    .await;
+    assert_eq!(rx.await.unwrap(), Err(StoreError::Unavailable("connection refused".into())));
+    assert!(rec.published().is_empty());
+}

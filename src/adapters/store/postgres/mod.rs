@@ -176,6 +176,20 @@ impl ExecutionStore for PostgresStore {
         finish(tx, stored).await
     }
 
+    async fn create_with(
+        &self,
+        execution: &Execution,
+        lease: &Lease,
+        first: &ExecutionUpdate,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+        let mut tx = self.begin().await?;
+        let stored = match writes::create_execution(&mut tx, &nul::execution(execution), lease).await {
+            Ok(()) => apply::apply(&mut tx, execution.id, Some(lease), &nul::update(first)).await,
+            Err(e) => Err(e),
+        };
+        finish(tx, stored).await
+    }
+
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
         leases::claim(&self.pool, lease, limit, steal).await
     }

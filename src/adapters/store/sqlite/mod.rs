@@ -216,6 +216,21 @@ impl ExecutionStore for SqliteStore {
         self.writer.write(move |c| apply::apply(c, id, lease.as_ref(), &update)).await
     }
 
+    async fn create_with(
+        &self,
+        execution: &Execution,
+        lease: &Lease,
+        first: &ExecutionUpdate,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+        let (e, lease, first) = (execution.clone(), lease.clone(), first.clone());
+        self.writer
+            .write(move |c| {
+                writes::create_execution(c, &e, &lease)?;
+                apply::apply(c, e.id, Some(&lease), &first)
+            })
+            .await
+    }
+
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
         let lease = lease.clone();
         self.writer.write(move |c| writes::claim(c, &lease, limit, steal)).await

@@ -36,6 +36,9 @@ impl Run<'_> {
     /// failure forever.
     pub(super) async fn abandon(mut self, error: StoreError) {
         self.stop_nodes().await;
+        if self.never_stored {
+            return;
+        }
         if let StoreError::LeaseLost(_) = error {
             tracing::warn!(execution_id = %self.id, "another process took the execution over; stopping here");
             return;
@@ -74,8 +77,16 @@ impl Run<'_> {
         self.pending_results.clear();
         let mut delay = Duration::from_millis(20);
         loop {
-            match self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await {
+            let written = match &self.unsaved {
+                Some(execution) => self.ex.store.create_with(execution, &self.ex.lease, &update).await,
+                None => self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await,
+            };
+            match written {
                 Ok(events) => {
+                    self.unsaved = None;
+                    if let Some(stored) = self.stored.take() {
+                        let _ = stored.send(Ok(()));
+                    }
                     if let Some(last) = events.last() {
                         self.last_seq.store(last.seq, Ordering::Relaxed);
                     }
@@ -84,13 +95,20 @@ impl Run<'_> {
                     }
                     return Ok(());
                 }
-                Err(e) if e.is_transient() && !self.stop.shutdown.is_cancelled() => {
+                // A new execution's first write is not retried: its client is waiting for the
+                // answer, and gets a 503 to retry rather than a request that hangs.
+                Err(e) if e.is_transient() && self.unsaved.is_none() && !self.stop.shutdown.is_cancelled() => {
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "storing execution progress failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.ex.limits.store_retry_max_delay);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "storing execution progress failed");
+                    if let Some(stored) = self.stored.take() {
+                        self.unsaved = None;
+                        self.never_stored = true;
+                        let _ = stored.send(Err(e.clone()));
+                    }
                     return Err(e);
                 }
             }
