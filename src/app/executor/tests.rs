@@ -61,6 +61,11 @@ fn store(rec: &Recorded, failures: usize, error: StoreError) -> MockExecutionSto
     store
 }
 
+/// A store that records every write and never fails.
+fn healthy_store(rec: &Recorded) -> MockExecutionStore {
+    store(rec, 0, StoreError::Internal(String::new()))
+}
+
 fn bus(rec: &Recorded) -> MockEventBus {
     let mut bus = MockEventBus::new();
     let published = rec.published.clone();
@@ -121,12 +126,7 @@ fn fast_retries(mut work: Value, max_retries: u32) -> Value {
 async fn failing_runner_fails_the_node_and_the_execution() {
     let rec = Recorded::default();
     let runner = mock_runner(vec![Err(RunnerError::Permanent("boom".into()))]);
-    let ex = executor(
-        &rec,
-        store(&rec, 0, StoreError::Internal(String::new())),
-        Arc::new(runner),
-        ExecutorLimits::default(),
-    );
+    let ex = executor(&rec, healthy_store(&rec), Arc::new(runner), ExecutorLimits::default());
     run(&ex, chain(code("work")), StopSignal::default()).await;
     let (state, error) = rec.final_state();
     assert_eq!(state, ExecutionState::Failed);
@@ -144,12 +144,7 @@ async fn retryable_failures_are_retried_then_succeed() {
         Err(RunnerError::retryable("503")),
         Ok(json!({"answer": 42})),
     ]);
-    let ex = executor(
-        &rec,
-        store(&rec, 0, StoreError::Internal(String::new())),
-        Arc::new(runner),
-        ExecutorLimits::default(),
-    );
+    let ex = executor(&rec, healthy_store(&rec), Arc::new(runner), ExecutorLimits::default());
     run(&ex, chain(fast_retries(code("work"), 3)), StopSignal::default()).await;
     assert_eq!(rec.final_state().0, ExecutionState::Completed);
     let work = rec.last_result("work");
@@ -162,12 +157,7 @@ async fn retryable_failures_are_retried_then_succeed() {
 async fn retries_stop_after_max_retries() {
     let rec = Recorded::default();
     let runner = mock_runner(vec![Err(RunnerError::retryable("503")), Err(RunnerError::retryable("503"))]);
-    let ex = executor(
-        &rec,
-        store(&rec, 0, StoreError::Internal(String::new())),
-        Arc::new(runner),
-        ExecutorLimits::default(),
-    );
+    let ex = executor(&rec, healthy_store(&rec), Arc::new(runner), ExecutorLimits::default());
     run(&ex, chain(fast_retries(code("work"), 1)), StopSignal::default()).await;
     let (state, error) = rec.final_state();
     assert_eq!(state, ExecutionState::Failed);
@@ -178,12 +168,7 @@ async fn retries_stop_after_max_retries() {
 async fn permanent_errors_are_not_retried() {
     let rec = Recorded::default();
     let runner = mock_runner(vec![Err(RunnerError::Permanent("400 bad request".into()))]);
-    let ex = executor(
-        &rec,
-        store(&rec, 0, StoreError::Internal(String::new())),
-        Arc::new(runner),
-        ExecutorLimits::default(),
-    );
+    let ex = executor(&rec, healthy_store(&rec), Arc::new(runner), ExecutorLimits::default());
     run(&ex, chain(fast_retries(code("work"), 3)), StopSignal::default()).await;
     assert_eq!(rec.final_state().0, ExecutionState::Failed);
     assert_eq!(rec.last_result("work").attempts, 1);
@@ -242,7 +227,7 @@ async fn a_lost_lease_stops_the_run_without_writing_more() {
 async fn a_kind_without_runner_fails_with_node_kind_unavailable() {
     let rec = Recorded::default();
     let ex = Executor::new(
-        Arc::new(store(&rec, 0, StoreError::Internal(String::new()))),
+        Arc::new(healthy_store(&rec)),
         Arc::new(bus(&rec)),
         RunnerRegistry::new(),
         Arc::new(clock()),
@@ -284,7 +269,7 @@ impl NodeRunner for Hanging {
 async fn run_until_a_node_hangs(rec: &Recorded) -> (tokio::task::JoinHandle<()>, StopSignal, Arc<AtomicBool>) {
     let (started, dropped) = (Arc::new(tokio::sync::Notify::new()), Arc::new(AtomicBool::new(false)));
     let runner = Hanging { started: started.clone(), dropped: dropped.clone() };
-    let store = store(rec, 0, StoreError::Internal(String::new()));
+    let store = healthy_store(rec);
     let ex = Arc::new(executor(rec, store, Arc::new(runner), ExecutorLimits::default()));
     let stop = StopSignal::default();
     let task = tokio::spawn({
@@ -318,12 +303,7 @@ async fn timeout_fails_skips_or_uses_the_default() {
         let runner = Hanging { started: Arc::default(), dropped: Arc::default() };
         let mut work = code("work");
         work["timeout_config"] = json!({"execution_timeout_ms": 20, "timeout_action": action});
-        let ex = executor(
-            &rec,
-            store(&rec, 0, StoreError::Internal(String::new())),
-            Arc::new(runner),
-            ExecutorLimits::default(),
-        );
+        let ex = executor(&rec, healthy_store(&rec), Arc::new(runner), ExecutorLimits::default());
         run(&ex, chain(work), StopSignal::default()).await;
         assert_eq!(rec.final_state().0, state, "{action}");
         assert_eq!(rec.last_result("work").status, status, "{action}");
@@ -372,7 +352,7 @@ async fn fan_out_runs_concurrently_within_the_limit() {
     let wf = validate(workflow(Value::Array(nodes), Value::Array(edges))).unwrap();
     let runner = Arc::new(Counting { now: AtomicUsize::new(0), max: AtomicUsize::new(0), rec: rec.clone() });
     let limits = ExecutorLimits { max_concurrent_nodes: 3, ..ExecutorLimits::default() };
-    let ex = executor(&rec, store(&rec, 0, StoreError::Internal(String::new())), runner.clone(), limits);
+    let ex = executor(&rec, healthy_store(&rec), runner.clone(), limits);
     run(&ex, wf, StopSignal::default()).await;
     assert_eq!(rec.final_state().0, ExecutionState::Completed);
     assert_eq!(runner.max.load(Ordering::SeqCst), 3, "three at a time, never more");
@@ -391,12 +371,7 @@ impl NodeRunner for Panicking {
 #[tokio::test]
 async fn a_panicking_runner_fails_its_node_instead_of_hanging() {
     let rec = Recorded::default();
-    let ex = executor(
-        &rec,
-        store(&rec, 0, StoreError::Internal(String::new())),
-        Arc::new(Panicking),
-        ExecutorLimits::default(),
-    );
+    let ex = executor(&rec, healthy_store(&rec), Arc::new(Panicking), ExecutorLimits::default());
     run(&ex, chain(code("work")), StopSignal::default()).await;
     let (state, error) = rec.final_state();
     assert_eq!(state, ExecutionState::Failed);
@@ -406,12 +381,7 @@ async fn a_panicking_runner_fails_its_node_instead_of_hanging() {
 #[tokio::test]
 async fn cancelled_before_start_records_cancelled_without_running_anything() {
     let rec = Recorded::default();
-    let ex = executor(
-        &rec,
-        store(&rec, 0, StoreError::Internal(String::new())),
-        Arc::new(MockNodeRunner::new()),
-        ExecutorLimits::default(),
-    );
+    let ex = executor(&rec, healthy_store(&rec), Arc::new(MockNodeRunner::new()), ExecutorLimits::default());
     let stop = StopSignal::default();
     stop.cancel.cancel();
     run(&ex, chain(code("work")), stop).await;

@@ -28,14 +28,7 @@ pub(super) fn body(call: &Call<'_>, stream: bool) -> Value {
     if let Some(system) = &call.system {
         body.insert("system".into(), json!(system));
     }
-    if let Some(t) = call.config.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if !call.config.tools.is_empty() {
-        body.insert("tools".into(), Value::Array(call.config.tools.clone()));
-    }
-    body.extend(call.extra.clone());
-    body.insert("stream".into(), json!(stream));
+    call.finish_body(&mut body, stream);
     Value::Object(body)
 }
 

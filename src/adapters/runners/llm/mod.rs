@@ -75,6 +75,21 @@ pub(super) struct Call<'a> {
     pub extra: Map<String, Value>,
 }
 
+impl Call<'_> {
+    /// What both protocols put at the end of a body the same way: sampling, tools, the node's
+    /// `extra_params` (which may override anything before them) and the stream switch.
+    pub(super) fn finish_body(&self, body: &mut Map<String, Value>, stream: bool) {
+        if let Some(t) = self.config.temperature {
+            body.insert("temperature".into(), serde_json::json!(t));
+        }
+        if !self.config.tools.is_empty() {
+            body.insert("tools".into(), Value::Array(self.config.tools.clone()));
+        }
+        body.extend(self.extra.clone());
+        body.insert("stream".into(), Value::Bool(stream));
+    }
+}
+
 /// Runs `LLM` nodes.
 pub struct LlmRunner {
     client: reqwest::Client,

@@ -29,17 +29,10 @@ pub(super) fn body(call: &Call<'_>, stream: bool) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), json!(call.config.model));
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(t) = call.config.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
     if let Some(m) = call.config.max_tokens {
         body.insert("max_tokens".into(), json!(m));
     }
-    if !call.config.tools.is_empty() {
-        body.insert("tools".into(), Value::Array(call.config.tools.clone()));
-    }
-    body.extend(call.extra.clone());
-    body.insert("stream".into(), json!(stream));
+    call.finish_body(&mut body, stream);
     if stream {
         body.insert("stream_options".into(), json!({"include_usage": true}));
     }
