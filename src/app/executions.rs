@@ -9,6 +9,8 @@ use crate::domain::execution::{
     EventKind, Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, StateChange,
 };
 use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::number;
+use crate::domain::validation::ValidationError;
 use crate::ports::{Clock, EventBus, ExecutionFilter, ExecutionStore, Page, PageRequest, WorkflowStore};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -43,7 +45,8 @@ impl ExecutionService {
     /// Records a new execution of the workflow's latest version and starts running it.
     ///
     /// # Errors
-    /// `NotFound` for an unknown workflow; `BadRequest` for a variable with a reserved name.
+    /// `NotFound` for an unknown workflow; `BadRequest` for a variable with a reserved name;
+    /// `Validation` listing every way the variables do not fit the workflow's `input_schema`.
     #[tracing::instrument(skip_all, fields(workflow_id = %workflow_id))]
     pub async fn start(
         &self,
@@ -60,6 +63,13 @@ impl ExecutionService {
             )));
         }
         let versioned = self.workflows.get(workflow_id).await?;
+        let mut variables = variables;
+        // `3.0` and `3` are one number: keep one spelling, so a run renders and routes the same
+        // however the client wrote it (see domain::number).
+        number::canonicalize_map(&mut variables);
+        if let Some(inputs) = versioned.workflow.inputs() {
+            inputs.apply(&mut variables).map_err(|problems| ValidationError { problems })?;
+        }
         let execution =
             Execution { budget, ..Execution::new(workflow_id, versioned.version, variables, self.clock.now()) };
         let (stored_tx, stored) = tokio::sync::oneshot::channel();
@@ -116,34 +126,10 @@ impl ExecutionService {
     /// Cancels an execution no task in this process is running (for instance, one left behind by
     /// a process that died).
     async fn cancel_orphan(&self, execution: &Execution) -> Result<(), ServiceError> {
-        let state = execution
-            .state
-            .transition(ExecutionState::Cancelled)
-            .map_err(|e| ServiceError::InvalidState(e.to_string()))?;
-        let at = self.clock.now();
-        let data = serde_json::json!({
-            "execution_id": execution.id, "workflow_id": execution.workflow_id, "state": state,
-            "error": "cancelled by request", "timestamp": at,
-        });
+        execution.state.transition(ExecutionState::Cancelled).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
         let finished =
             self.executions.node_results(execution.id).await?.iter().filter(|r| r.status.is_terminal()).count();
-        let update = ExecutionUpdate {
-            state: Some(StateChange {
-                state,
-                error: Some("cancelled by request".into()),
-                started_at: None,
-                completed_at: Some(at),
-            }),
-            node_results: Vec::new(),
-            events: vec![NewEvent {
-                kind: EventKind::ExecutionCancelled,
-                node_id: None,
-                data: data.to_string().into(),
-                state,
-                node_results_count: u32::try_from(finished).unwrap_or(u32::MAX),
-                at,
-            }],
-        };
+        let update = ending(execution, ExecutionState::Cancelled, "cancelled by request", self.clock.now(), finished);
         for event in self.executions.apply(execution.id, None, &update).await? {
             self.bus.publish(Arc::new(event));
         }
@@ -168,6 +154,38 @@ impl ExecutionService {
 
     pub(crate) fn bus(&self) -> &Arc<dyn EventBus> {
         &self.bus
+    }
+}
+
+/// The write that ends an execution outside its run (no process runs it): the final state and
+/// its terminal event, so that every watcher receives its last frame.
+pub(crate) fn ending(
+    execution: &Execution,
+    state: ExecutionState,
+    error: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    finished: usize,
+) -> ExecutionUpdate {
+    let kind = match state {
+        ExecutionState::Cancelled => EventKind::ExecutionCancelled,
+        ExecutionState::Completed => EventKind::ExecutionCompleted,
+        _ => EventKind::ExecutionFailed,
+    };
+    let data = serde_json::json!({
+        "execution_id": execution.id, "workflow_id": execution.workflow_id, "state": state,
+        "node_results_count": finished, "error": error, "timestamp": at,
+    });
+    ExecutionUpdate {
+        state: Some(StateChange { state, error: Some(error.into()), started_at: None, completed_at: Some(at) }),
+        node_results: Vec::new(),
+        events: vec![NewEvent {
+            kind,
+            node_id: None,
+            data: data.to_string().into(),
+            state,
+            node_results_count: u32::try_from(finished).unwrap_or(u32::MAX),
+            at,
+        }],
     }
 }
 

@@ -2,10 +2,11 @@
 //! unfinished executions no live process owns and resume them; while running, renew the leases
 //! of this process's executions.
 
+use super::executions::ending;
 use super::executor::Executor;
 use super::running::RunningExecutions;
-use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, StateChange};
-use crate::ports::{ExecutionStore, StoreError, WorkflowStore};
+use crate::domain::execution::{Execution, ExecutionState};
+use crate::ports::{Clock, EventBus, ExecutionStore, StoreError, WorkflowStore};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,8 @@ pub struct Recovery {
     pub executions: Arc<dyn ExecutionStore>,
     pub executor: Arc<Executor>,
     pub running: Arc<RunningExecutions>,
+    pub bus: Arc<dyn EventBus>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Recovery {
@@ -59,20 +62,19 @@ impl Recovery {
         Ok(())
     }
 
+    /// Fails an execution whose workflow version cannot be read any more, with its terminal
+    /// event, so that watchers end too.
     async fn fail_without_workflow(&self, execution: &Execution) -> Result<(), StoreError> {
         let error =
             format!("cannot resume: workflow {} version {} is gone", execution.workflow_id, execution.workflow_version);
         tracing::error!(execution_id = %execution.id, "{error}");
-        let update = ExecutionUpdate {
-            state: Some(StateChange {
-                state: ExecutionState::Failed,
-                error: Some(error),
-                started_at: None,
-                completed_at: Some(chrono::Utc::now()),
-            }),
-            ..ExecutionUpdate::default()
-        };
-        self.executions.apply(execution.id, Some(self.executor.lease()), &update).await.map(|_| ())
+        let finished =
+            self.executions.node_results(execution.id).await?.iter().filter(|r| r.status.is_terminal()).count();
+        let update = ending(execution, ExecutionState::Failed, &error, self.clock.now(), finished);
+        for event in self.executions.apply(execution.id, Some(self.executor.lease()), &update).await? {
+            self.bus.publish(Arc::new(event));
+        }
+        Ok(())
     }
 
     /// Renews this process's leases every third of their lifetime and looks for orphans every

@@ -3,6 +3,7 @@
 
 use super::error::ServiceError;
 use super::executions::ExecutionService;
+use super::running::RunningExecutions;
 use crate::domain::execution::{Execution, ExecutionEvent, OutputDelta};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{BusItem, ExecutionStore};
@@ -14,6 +15,10 @@ const PAGE: u32 = 512;
 /// How often a watcher of an execution run by another process reads the store for new events.
 const REMOTE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long a watcher keeps retrying a store that answers "unavailable" before it tells its
+/// client the stream is interrupted.
+const STORE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a watcher gets.
 pub enum Watch {
     /// The execution finished and the watcher has already seen its last event.
@@ -22,30 +27,86 @@ pub enum Watch {
     Events(Execution, BoxStream<'static, Frame>),
 }
 
-/// One item of a watch: a stored event, or live partial output of a running node.
+/// One item of a watch: a stored event, live partial output of a running node, or the reason
+/// the watch ends before the terminal event.
 #[derive(Clone, Debug)]
 pub enum Frame {
     Event(Arc<ExecutionEvent>),
     Delta(Arc<OutputDelta>),
+    /// The stream cannot go on (the store stayed unreachable, the server is stopping); the last
+    /// event id sent is `last_seq`, from which a client resumes.
+    Interrupted {
+        reason: String,
+        last_seq: u64,
+    },
 }
 
 impl ExecutionService {
-    /// Events of execution `id` with `seq > after`: first those stored, then those still to come.
+    /// Events of execution `id` with `seq > after`: first those stored, then those still to come,
+    /// until the terminal event (or a [`Frame::Interrupted`] saying why not).
     ///
     /// # Errors
-    /// `NotFound`; storage failures while reading the history.
+    /// `NotFound`; `BadRequest` when `after` is beyond the end of the event log (it names the
+    /// last id there is); storage failures while reading the history.
     pub async fn watch(&self, id: ExecutionId, after: u64) -> Result<Watch, ServiceError> {
         let store = self.store().clone();
         let execution = store.get(id).await?;
         // Subscribe before reading the history, so nothing falls between the two.
         let live = (!execution.state.is_terminal()).then(|| self.bus().subscribe(id));
         let first = store.events_after(id, after, PAGE).await?;
+        if first.is_empty() && after > 0 && !logged(&store, id, after).await? {
+            let last = last_logged(&store, id, after).await?;
+            return Err(ServiceError::BadRequest(format!(
+                "Last-Event-ID {after} is beyond the end of execution {id}'s event log, whose last event id is \
+                 {last}; resume with an id this stream sent"
+            )));
+        }
         if first.is_empty() && execution.state.is_terminal() {
             return Ok(Watch::AllSeen);
         }
-        let remote = !self.running().contains(id);
-        let stream = follow(store, id, after, first, live, remote);
+        let stream = follow(store, id, after, first, live, self.running().clone());
         Ok(Watch::Events(execution, stream))
+    }
+}
+
+/// Whether event `seq` is in the log (ids run from 1 without gaps).
+async fn logged(store: &Arc<dyn ExecutionStore>, id: ExecutionId, seq: u64) -> Result<bool, ServiceError> {
+    Ok(store.events_after(id, seq - 1, 1).await?.first().is_some_and(|e| e.seq == seq))
+}
+
+/// The last id in the log, known to be below `above`: a binary search, on this error path only.
+async fn last_logged(store: &Arc<dyn ExecutionStore>, id: ExecutionId, above: u64) -> Result<u64, ServiceError> {
+    let (mut low, mut high) = (0, above);
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if logged(store, id, mid).await? { low = mid } else { high = mid }
+    }
+    Ok(low)
+}
+
+/// Reads events after `last`, retrying while the store is unavailable, for up to
+/// [`STORE_PATIENCE`]; the error is what to tell the client when it gives up.
+async fn read_patiently(
+    store: &Arc<dyn ExecutionStore>,
+    id: ExecutionId,
+    last: u64,
+    limit: u32,
+) -> Result<Vec<ExecutionEvent>, String> {
+    let deadline = tokio::time::Instant::now() + STORE_PATIENCE;
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match store.events_after(id, last, limit).await {
+            Ok(events) => return Ok(events),
+            Err(e) if e.is_transient() && tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(error = %e, execution_id = %id, "reading events failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, execution_id = %id, "reading events failed; interrupting the stream");
+                return Err(format!("the event log cannot be read: {e}"));
+            }
+        }
     }
 }
 
@@ -55,7 +116,7 @@ fn follow(
     after: u64,
     first: Vec<ExecutionEvent>,
     live: Option<BoxStream<'static, BusItem>>,
-    remote: bool,
+    running: Arc<RunningExecutions>,
 ) -> BoxStream<'static, Frame> {
     let stream = async_stream::stream! {
         let mut last = after;
@@ -74,28 +135,43 @@ fn follow(
             if !full {
                 break;
             }
-            match store.events_after(id, last, PAGE).await {
+            match read_patiently(&store, id, last, PAGE).await {
                 Ok(more) => batch = more,
-                Err(e) => {
-                    tracing::warn!(error = %e, execution_id = %id, "reading event history failed");
+                Err(reason) => {
+                    yield Frame::Interrupted { reason, last_seq: last };
                     return;
                 }
             }
         }
+        // A finished execution whose history was all read: nothing live will come.
         let Some(mut live) = live else { return };
         // An execution run by another process (sharing a Postgres database) publishes on that
-        // process's bus: its events reach this watcher by reading the store now and then.
+        // process's bus: its events reach this watcher by reading the store now and then. The
+        // same holds once the run stops here before its end (its lease was lost, or it was
+        // handed over), whether or not this process's channel closed.
         let mut poll = tokio::time::interval(REMOTE_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
+        let mut polling = !running.contains(id);
+        let mut channel_open = true;
         // Live: skip what history already gave; on a gap or lag, catch up from the store.
         loop {
             let item = tokio::select! {
-                item = live.next() => match item {
+                item = live.next(), if channel_open => match item {
                     Some(item) => item,
-                    None => break,
+                    None => {
+                        channel_open = false;
+                        polling = true;
+                        BusItem::Lagged
+                    }
                 },
-                _ = poll.tick(), if remote => BusItem::Lagged,
+                _ = poll.tick() => {
+                    polling = polling || !running.contains(id);
+                    if !polling {
+                        continue;
+                    }
+                    BusItem::Lagged
+                }
             };
             let catch_up = match &item {
                 BusItem::Delta(delta) => {
@@ -108,10 +184,10 @@ fn follow(
             };
             let events: Vec<Arc<ExecutionEvent>> = match (catch_up, item) {
                 (None, BusItem::Event(e)) => vec![e],
-                _ => match store.events_after(id, last, u32::MAX).await {
+                _ => match read_patiently(&store, id, last, u32::MAX).await {
                     Ok(events) => events.into_iter().map(Arc::new).collect(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, execution_id = %id, "catching up on events failed");
+                    Err(reason) => {
+                        yield Frame::Interrupted { reason, last_seq: last };
                         return;
                     }
                 },
@@ -125,12 +201,67 @@ fn follow(
                 }
             }
         }
-        // The channel closed (the terminal event was published): make sure we saw everything.
-        if let Ok(rest) = store.events_after(id, last, u32::MAX).await {
-            for event in rest {
-                yield Frame::Event(Arc::new(event));
-            }
-        }
     };
     stream.boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::execution::{EventKind, ExecutionState};
+    use crate::ports::{MockExecutionStore, StoreError};
+    use chrono::Utc;
+
+    fn event(seq: u64, kind: EventKind) -> ExecutionEvent {
+        ExecutionEvent {
+            seq,
+            execution_id: ExecutionId(uuid::Uuid::nil()),
+            kind,
+            node_id: None,
+            data: "{}".into(),
+            state: ExecutionState::Running,
+            node_results_count: 0,
+            at: Utc::now(),
+        }
+    }
+
+    async fn frames(store: MockExecutionStore, first: Vec<ExecutionEvent>) -> Vec<Frame> {
+        let live: BoxStream<'static, BusItem> = futures::stream::pending().boxed();
+        let id = ExecutionId(uuid::Uuid::nil());
+        let stream = follow(Arc::new(store), id, 0, first, Some(live), Arc::default());
+        tokio::time::timeout(std::time::Duration::from_secs(600), stream.collect()).await.expect("the stream ends")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_stays_down_interrupts_the_stream_with_its_reason() {
+        let mut store = MockExecutionStore::new();
+        store.expect_events_after().returning(|_, _, _| Err(StoreError::Unavailable("disk is full".into())));
+        let frames = frames(store, vec![event(1, EventKind::ExecutionStarted)]).await;
+        assert!(matches!(&frames[0], Frame::Event(e) if e.seq == 1));
+        match &frames[1] {
+            Frame::Interrupted { reason, last_seq } => {
+                assert_eq!(*last_seq, 1);
+                assert!(reason.contains("disk is full"), "{reason}");
+            }
+            other => panic!("expected an interruption, got {other:?}"),
+        }
+        assert_eq!(frames.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_comes_back_lets_the_stream_reach_its_terminal_event() {
+        let mut store = MockExecutionStore::new();
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        store.expect_events_after().returning(move |_, after, _| {
+            match calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+                0..=3 => Err(StoreError::Unavailable("connection refused".into())),
+                _ => Ok(vec![event(after + 1, EventKind::ExecutionCompleted)]),
+            }
+        });
+        let frames = frames(store, vec![event(1, EventKind::ExecutionStarted)]).await;
+        assert!(
+            matches!(frames.last(), Some(Frame::Event(e)) if e.kind == EventKind::ExecutionCompleted),
+            "{frames:?}"
+        );
+    }
 }

@@ -120,6 +120,8 @@ impl Services {
             executions: adapters.executions.clone(),
             executor: executor.clone(),
             running: running.clone(),
+            bus: adapters.bus.clone(),
+            clock: adapters.clock.clone(),
         });
         Self {
             workflows,

@@ -2,9 +2,9 @@
 //! (whose tasks are templates). Their results depend only on the data, so they run inline.
 
 use crate::domain::data::DataContext;
-use crate::domain::template;
 use crate::domain::valid::{Compiled, SwitchOn, ValidWorkflow};
 use crate::domain::workflow::{NodeKind, ParallelConfig, ParallelStrategy};
+use crate::domain::{number, template};
 use serde_json::{Map, Value, json};
 
 /// What a control node produced: its output and, for a branching node, the targets it chose.
@@ -42,10 +42,11 @@ pub fn evaluate(workflow: &ValidWorkflow, idx: usize, data: &DataContext) -> Opt
             })
         }
         (NodeKind::Switch(_), Compiled::Switch { on, cases, default }) => switch_value(on, data).map(|value| {
-            let matched = cases.iter().position(|(m, _)| m.matches(&value));
+            let text = number::text_of(&value);
+            let matched = cases.iter().position(|(m, _)| m.matches(&value, &text));
             let target = matched.map(|k| cases[k].1).or(*default);
             ControlOutput {
-                output: json!({"value": value, "matched_case": matched, "next_node": target.map(id_of)}),
+                output: json!({"value": text, "matched_case": matched, "next_node": target.map(id_of)}),
                 taken: target.into_iter().collect(),
             }
         }),
@@ -57,13 +58,10 @@ pub fn evaluate(workflow: &ValidWorkflow, idx: usize, data: &DataContext) -> Opt
     Some(result)
 }
 
-fn switch_value(on: &SwitchOn, data: &DataContext) -> Result<String, String> {
+fn switch_value(on: &SwitchOn, data: &DataContext) -> Result<Value, String> {
     match on {
-        SwitchOn::Template(t) => template::render(t, data),
-        SwitchOn::Expr(e) => e.evaluate(data).map(|v| match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        }),
+        SwitchOn::Template(t) => template::render(t, data).map(Value::String),
+        SwitchOn::Expr(e) => e.evaluate(data),
     }
 }
 
@@ -170,6 +168,58 @@ mod tests {
         let wf = branching(kind);
         assert_eq!(evaluate(&wf, 1, &data_for(&wf, json!({"count": 2}))).unwrap().unwrap().taken, vec![3]);
         assert!(evaluate(&wf, 1, &data_for(&wf, json!({"count": 1}))).unwrap().unwrap().taken.is_empty());
+    }
+
+    fn switch_on_count(match_value: &str) -> ValidWorkflow {
+        branching(json!({"type": "Switch", "config": {"switch_on": "count", "cases": [
+            {"match_value": match_value, "action": "a"}], "default_case": "b"}}))
+    }
+
+    fn routed(wf: &ValidWorkflow, vars: &str) -> Vec<usize> {
+        let vars: Value = serde_json::from_str(vars).unwrap();
+        evaluate(wf, 1, &data_for(wf, vars)).unwrap().unwrap().taken
+    }
+
+    #[test]
+    fn switch_routes_a_number_the_same_however_the_client_spelled_it() {
+        let wf = switch_on_count("3");
+        for vars in [r#"{"count": 3}"#, r#"{"count": 3.0}"#, r#"{"count": 30e-1}"#] {
+            assert_eq!(routed(&wf, vars), vec![2], "{vars}");
+        }
+        assert_eq!(routed(&wf, r#"{"count": 3.5}"#), vec![3]);
+        let out = evaluate(&wf, 1, &data_for(&wf, serde_json::from_str(r#"{"count": 3.0}"#).unwrap())).unwrap();
+        assert_eq!(out.unwrap().output["value"], "3");
+    }
+
+    #[test]
+    fn a_numeric_case_matches_the_same_number_in_any_spelling() {
+        let wf = switch_on_count("3.0");
+        assert_eq!(routed(&wf, r#"{"count": 3}"#), vec![2]);
+        assert_eq!(routed(&wf, r#"{"count": "3"}"#), vec![2], "text spelling the number");
+        assert_eq!(routed(&wf, r#"{"count": "03"}"#), vec![3], "not a JSON number: compared as text");
+        let wf = switch_on_count("0.5");
+        assert_eq!(routed(&wf, r#"{"count": 0.5}"#), vec![2]);
+        assert_eq!(routed(&wf, r#"{"count": 5e-1}"#), vec![2]);
+    }
+
+    #[test]
+    fn a_template_switch_renders_numbers_canonically() {
+        let kind = json!({"type": "Switch", "config": {"switch_on": "{{ count * 2 }}", "cases": [
+            {"match_value": "6", "action": "a"}], "default_case": "b"}});
+        let wf = branching(kind);
+        assert_eq!(routed(&wf, r#"{"count": 3.0}"#), vec![2]);
+        assert_eq!(routed(&wf, r#"{"count": 3}"#), vec![2]);
+    }
+
+    #[test]
+    fn parallel_tasks_write_numbers_canonically() {
+        let kind = json!({"type": "Parallel", "config": {"strategy": "WaitAll", "tasks": [
+            {"id": "t", "expression": "{{ n }}/{{ n / 2 }}"}]}});
+        let wf =
+            validate(workflow(json!([node("s", json!({"type": "Start"})), node("p", kind)]), json!([edge("s", "p")])))
+                .unwrap();
+        let out = evaluate(&wf, 1, &data_for(&wf, serde_json::from_str(r#"{"n": 8.0}"#).unwrap())).unwrap().unwrap();
+        assert_eq!(out.output["results"]["t"]["value"], "8/4");
     }
 
     fn parallel_node(strategy: &str) -> ValidWorkflow {

@@ -43,6 +43,32 @@ impl NodeOutputs {
     }
 }
 
+/// What a template or an expression reads, found without running it: the node outputs it names,
+/// whether it reads `nodes` other than through a literal id, and the variables it names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Ids of `nodes.<id>` and `nodes["<id>"]`, in the order first seen.
+    pub nodes: Vec<String>,
+    /// `nodes` iterated, passed whole, or indexed with something other than a literal.
+    pub dynamic_nodes: bool,
+    /// Top-level variable names, plain (`user_query`) or through `variables.<name>`.
+    pub variables: Vec<String>,
+}
+
+impl Reads {
+    pub(crate) fn node(&mut self, id: &str) {
+        if !self.nodes.iter().any(|n| n == id) {
+            self.nodes.push(id.to_owned());
+        }
+    }
+
+    pub(crate) fn variable(&mut self, name: &str) {
+        if !self.variables.iter().any(|n| n == name) {
+            self.variables.push(name.to_owned());
+        }
+    }
+}
+
 /// The data a node's templates and expressions are evaluated over.
 #[derive(Clone, Debug)]
 pub struct DataContext {

@@ -1,17 +1,21 @@
 //! Conditions in CEL (Google's Common Expression Language): safe, side-effect free, JavaScript-like
 //! syntax (`score > 0.5 && tier == "gold"`). Compiled once when a workflow is saved.
 
-use crate::domain::data::DataContext;
+mod env;
+mod reads;
+pub mod types;
+
+use crate::domain::data::{DataContext, Reads};
+use env::ENV;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
+use types::{Declared, Type};
 
 /// Longest expression accepted.
 pub const MAX_EXPRESSION_LEN: usize = 4096;
 /// Deepest bracket nesting accepted: the CEL parser recurses once per level.
 pub const MAX_NESTING: usize = 32;
-
-static ENV: LazyLock<Arc<cel::Env>> = LazyLock::new(|| Arc::new(cel::Env::stdlib()));
 
 /// A compiled CEL expression and the top-level names it reads.
 #[derive(Clone, Debug)]
@@ -45,6 +49,33 @@ impl Expr {
     #[must_use]
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Type mistakes visible before running (see [`types`]), each with its column; with
+    /// `boolean`, also a result that cannot be a bool.
+    #[must_use]
+    pub fn type_problems(&self, declared: &Declared, boolean: bool) -> Vec<String> {
+        let mut checker = types::Checker::new(declared);
+        let result = checker.infer(self.program.expression());
+        let info = self.program.source_info();
+        let mut problems: Vec<String> = checker
+            .problems
+            .into_iter()
+            .map(|(id, message)| match info.offset_for(id) {
+                Some((start, _)) => format!("{message} (at column {})", start + 1),
+                None => message,
+            })
+            .collect();
+        if boolean && !matches!(result, Type::Bool | Type::Dyn) {
+            problems.push(format!("must yield a bool, but yields {}", result.describe()));
+        }
+        problems
+    }
+
+    /// What the expression reads: node outputs, variables (see [`Reads`]).
+    #[must_use]
+    pub fn reads(&self) -> Reads {
+        reads::collect(self.program.expression())
     }
 
     /// Evaluates the expression over the data; only the names it reads are converted.
@@ -96,15 +127,17 @@ fn object_to_cel(object: &Map<String, Value>) -> cel::Value {
     map.into()
 }
 
-/// JSON to CEL, with whole numbers as CEL `int` (not `uint`), so `count * 2` works as written.
+/// JSON to CEL, with whole numbers as CEL `int` (not `uint`), so `count * 2` works as written;
+/// `3.0` is the whole number 3 too (see [`crate::domain::number`]).
 fn to_cel(value: &Value) -> cel::Value {
     match value {
         Value::Null => cel::Value::Null,
         Value::Bool(b) => cel::Value::Bool(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => cel::Value::Int(i),
-            (None, Some(u)) => cel::Value::UInt(u),
-            _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => cel::Value::Int(i),
+            (None, Some(u), _) => cel::Value::UInt(u),
+            (_, _, Some(x)) if x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_992.0 => cel::Value::Int(x as i64),
+            (_, _, x) => cel::Value::Float(x.unwrap_or(f64::NAN)),
         },
         Value::String(s) => cel::Value::String(Arc::new(s.clone())),
         Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
@@ -187,8 +220,26 @@ mod tests {
     }
 
     #[test]
+    fn a_number_compares_the_same_however_it_was_spelled() {
+        let three_point_oh: Value = serde_json::from_str(r#"{"count": 3.0, "ratio": 1.5}"#).unwrap();
+        assert_eq!(eval("count == 3", three_point_oh.clone()), Ok(json!(true)));
+        assert_eq!(eval("count * 2 == 6", three_point_oh.clone()), Ok(json!(true)));
+        assert_eq!(eval("count == 3.0", json!({"count": 3})), Ok(json!(true)));
+        assert_eq!(eval("count != 3.0", json!({"count": 3})), Ok(json!(false)));
+        assert_eq!(eval("ratio > 1", three_point_oh.clone()), Ok(json!(true)));
+        assert_eq!(eval("ratio < 2 && ratio >= 1.5", three_point_oh), Ok(json!(true)));
+        assert_eq!(eval("count in [1, 2, 3]", serde_json::from_str(r#"{"count": 3.0}"#).unwrap()), Ok(json!(true)));
+        assert_eq!(eval("1u == 1 && 2.0 > 1u", json!({})), Ok(json!(true)));
+    }
+
+    #[test]
     fn evaluate_bool_rejects_non_booleans() {
         let e = Expr::compile("1 + 1").unwrap();
         assert!(e.evaluate_bool(&context(json!({}), &[])).unwrap_err().contains("boolean"));
     }
 }
+
+#[cfg(test)]
+mod time_tests;
+#[cfg(test)]
+mod types_tests;

@@ -108,6 +108,40 @@ impl Graph {
         seen
     }
 
+    /// For each `(from, to)` pair, whether a path of one or more edges leads from `from` to `to`.
+    /// `topo` is a topological order. Sources are taken 64 at a time, each batch one pass over
+    /// the graph with a bit per source, so a large workflow with a reference in every node costs
+    /// `O((nodes + edges) * sources / 64)` and `O(nodes)` memory.
+    #[must_use]
+    pub fn reaches(&self, topo: &[usize], pairs: &[(usize, usize)]) -> Vec<bool> {
+        let mut sources: Vec<usize> = pairs.iter().map(|&(from, _)| from).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let mut answers = vec![false; pairs.len()];
+        let mut reach = vec![0u64; self.len()];
+        for batch in sources.chunks(64) {
+            reach.iter_mut().for_each(|r| *r = 0);
+            for (bit, &source) in batch.iter().enumerate() {
+                reach[source] |= 1u64 << bit;
+            }
+            for &i in topo {
+                let from_here = reach[i];
+                if from_here != 0 {
+                    for &s in &self.successors[i] {
+                        reach[s] |= from_here;
+                    }
+                }
+            }
+            for (answer, &(from, to)) in answers.iter_mut().zip(pairs) {
+                if let Ok(bit) = batch.binary_search(&from) {
+                    // A node's own bit is set at the start; in a DAG no path leads back to it.
+                    *answer = from != to && reach[to] & (1u64 << bit) != 0;
+                }
+            }
+        }
+        answers
+    }
+
     /// Whether `to` is a direct successor of `from`.
     #[must_use]
     pub fn has_edge(&self, from: usize, to: usize) -> bool {
@@ -139,6 +173,27 @@ mod tests {
     #[test]
     fn self_loop_is_a_cycle() {
         assert_eq!(graph(2, &[(0, 1), (1, 1)]).topological_order().unwrap_err(), vec![1, 1]);
+    }
+
+    #[test]
+    fn reaches_follows_paths_not_siblings() {
+        // 0 -> 1 -> 3, 0 -> 2 -> 3
+        let g = graph(4, &[(0, 1), (0, 2), (1, 3), (2, 3)]);
+        let topo = g.topological_order().unwrap();
+        let answers = g.reaches(&topo, &[(0, 3), (1, 3), (1, 2), (2, 1), (3, 0), (1, 1)]);
+        assert_eq!(answers, vec![true, true, false, false, false, false]);
+    }
+
+    #[test]
+    fn reaches_handles_more_sources_than_one_batch() {
+        let n = 200;
+        let edges: Vec<(usize, usize)> = (0..n - 1).map(|i| (i, i + 1)).collect();
+        let g = graph(n, &edges);
+        let topo = g.topological_order().unwrap();
+        let pairs: Vec<(usize, usize)> = (0..n).map(|i| (i, n - 1)).chain((0..n).map(|i| (n - 1, i))).collect();
+        let answers = g.reaches(&topo, &pairs);
+        assert!(answers[..n - 1].iter().all(|&a| a));
+        assert!(answers[n - 1..].iter().all(|&a| !a));
     }
 
     #[test]

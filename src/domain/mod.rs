@@ -8,6 +8,8 @@ pub mod execution;
 pub mod expr;
 pub mod graph;
 pub mod ids;
+pub mod inputs;
+pub mod number;
 pub mod retry;
 pub mod scheduler;
 pub mod template;

@@ -1,8 +1,9 @@
 //! `{{ var }}` templates, rendered by minijinja with strict undefined variables and a fuel limit.
 
-use crate::domain::data::DataContext;
+use crate::domain::data::{DataContext, Reads};
+use crate::domain::number;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value as JValue};
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{Environment, Output, State, UndefinedBehavior};
 use std::sync::{Arc, LazyLock};
 
 /// Instructions one rendering may spend: bounds a template such as a huge loop.
@@ -13,8 +14,21 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(64);
+    env.set_formatter(format_value);
     env
 });
+
+/// Writes a value into the output: a computed float (`{{ 6 / 2 }}`) the way every other number
+/// is written (see [`crate::domain::number`]): `3`, not minijinja's `3.0`.
+fn format_value(out: &mut Output, state: &mut State, value: &JValue) -> Result<(), minijinja::Error> {
+    if value.is_number()
+        && !value.is_integer()
+        && let Ok(x) = f64::try_from(value.clone())
+    {
+        return out.write_str(&number::format_f64(x)).map_err(minijinja::Error::from);
+    }
+    minijinja::escape_formatter(out, state, value)
+}
 
 /// Whether a text uses template syntax at all.
 #[must_use]
@@ -29,6 +43,46 @@ pub fn is_template(text: &str) -> bool {
 pub fn check(source: &str) -> Result<(), String> {
     ENV.template_from_str(source).map(|_| ()).map_err(|e| describe(&e))
 }
+
+/// What a template reads (see [`Reads`]). `nodes["<id>"]` with a literal id counts as reading that
+/// node; the template must parse ([`check`] first).
+#[must_use]
+pub fn reads(source: &str) -> Reads {
+    // minijinja reports attribute chains (`nodes.a.output`) but not literal subscripts, which
+    // UUID ids need: give each `nodes["<id>"]` a placeholder attribute name first.
+    static SUBSCRIPT: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r#"\bnodes\s*\[\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*\]"#).unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    let mut literal_ids: Vec<String> = Vec::new();
+    let rewritten = SUBSCRIPT.replace_all(source, |c: &regex::Captures<'_>| {
+        let id = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+        literal_ids.push(id.to_owned());
+        format!("nodes.{PLACEHOLDER}{}", literal_ids.len() - 1)
+    });
+    let mut reads = Reads::default();
+    let Ok(template) = ENV.template_from_str(&rewritten) else { return reads };
+    let mut paths: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    paths.sort();
+    for path in paths {
+        let mut segments = path.split('.');
+        match (segments.next(), segments.next()) {
+            (Some("nodes"), Some(id)) => match id.strip_prefix(PLACEHOLDER).and_then(|k| k.parse::<usize>().ok()) {
+                Some(k) => reads.node(&literal_ids[k]),
+                None => reads.node(id),
+            },
+            (Some("nodes"), None) => reads.dynamic_nodes = true,
+            (Some("variables"), Some(name)) => reads.variable(name),
+            (Some("variables"), None) => {}
+            (Some(name), _) if ENV.globals().all(|(global, _)| global != name) => reads.variable(name),
+            _ => {}
+        }
+    }
+    reads
+}
+
+/// Attribute name standing for the `k`-th literal subscript; not a valid node id (ids start with
+/// a letter or `_`, and a UUID has no `_`), so it cannot clash.
+const PLACEHOLDER: &str = "__oxify_subscript_";
 
 /// Renders a template over the data.
 ///
@@ -109,7 +163,7 @@ impl Object for Nodes {
 mod tests {
     use super::*;
     use crate::domain::data::tests::context;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     #[test]
     fn renders_variables_without_json_quotes() {
@@ -159,6 +213,44 @@ mod tests {
         let ctx = context(json!({}), &[]);
         let err = render("{% for i in range(100000) %}{% for j in range(100) %}x{% endfor %}{% endfor %}", &ctx);
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn numbers_render_the_same_however_they_were_spelled() {
+        let vars: Value = serde_json::from_str(r#"{"a": 3, "b": 3.0, "c": 0.1, "d": 2.5}"#).unwrap();
+        let ctx = context(vars, &[("n", json!({"x": 3.0}))]);
+        assert_eq!(render("{{ a }} {{ b }} {{ c }} {{ d }}", &ctx).unwrap(), "3 3 0.1 2.5");
+        assert_eq!(render("{{ 6 / 2 }} {{ 7 / 2 }} {{ 0.1 + 0.2 }}", &ctx).unwrap(), "3 3.5 0.30000000000000004");
+        assert_eq!(render("{{ b * 2 }}|{{ nodes.n.output.x }}", &ctx).unwrap(), "6|3");
+    }
+
+    #[test]
+    fn reads_names_the_nodes_and_variables_a_template_uses() {
+        let r = reads(
+            "{{ nodes.fetch.output.text }} {{ nodes['9b2d5c1e-0000-4000-8000-000000000001'].output }} \
+             {{ nodes[\"other\"].output.x }} {{ user_query }} {{ variables.tier }} {{ range(3) | length }}",
+        );
+        let mut nodes = r.nodes.clone();
+        nodes.sort();
+        assert_eq!(nodes, vec!["9b2d5c1e-0000-4000-8000-000000000001", "fetch", "other"]);
+        let mut variables = r.variables.clone();
+        variables.sort();
+        assert_eq!(variables, vec!["tier", "user_query"]);
+        assert!(!r.dynamic_nodes);
+    }
+
+    #[test]
+    fn reads_sees_nodes_used_without_a_literal_id() {
+        assert!(reads("{{ nodes | length }}").dynamic_nodes);
+        assert!(reads("{% for id in nodes %}{{ id }}{% endfor %}").dynamic_nodes);
+        assert!(reads("{{ nodes[which].output }}").dynamic_nodes);
+        assert!(!reads("{% set nodes = [1] %}{{ nodes | length }}").dynamic_nodes, "a local named nodes");
+    }
+
+    #[test]
+    fn reads_skips_loop_variables_and_locals() {
+        let r = reads("{% for item in items %}{{ item.name }}{{ loop.index }}{% endfor %}{% set x = 1 %}{{ x }}");
+        assert_eq!(r.variables, vec!["items"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::domain::expr::Expr;
 use crate::domain::graph::Graph;
 use crate::domain::ids::{NodeId, WorkflowId};
+use crate::domain::inputs::InputSchema;
 use crate::domain::workflow::{Node, Workflow};
 use std::sync::Arc;
 
@@ -31,21 +32,46 @@ pub enum SwitchOn {
     Template(String),
 }
 
-/// How a `Switch` case matches the switched-on value (as text).
+/// How a `Switch` case matches the switched-on value.
 #[derive(Clone, Debug)]
 pub enum Matcher {
-    Exact(String),
+    /// The value's text is this text; or, when this text is a JSON number, the value is (or
+    /// spells) the same number: `"3"` matches `3`, `3.0` and `"3.0"`, never `"03"`.
+    Exact { text: String, number: Option<f64> },
+    /// The value's text matches the regular expression.
     Regex(regex::Regex),
 }
 
 impl Matcher {
+    /// A case's `match_value` without the `regex:` prefix.
     #[must_use]
-    pub fn matches(&self, text: &str) -> bool {
+    pub fn exact(text: &str) -> Self {
+        Self::Exact { text: text.to_owned(), number: json_number(text) }
+    }
+
+    /// Whether the switched-on `value`, whose text is `text`, matches.
+    #[must_use]
+    pub fn matches(&self, value: &serde_json::Value, text: &str) -> bool {
         match self {
-            Self::Exact(v) => v == text,
+            Self::Exact { text: expected, number } => {
+                expected == text
+                    || number.is_some_and(|n| {
+                        let actual = match value {
+                            serde_json::Value::Number(v) => v.as_f64(),
+                            serde_json::Value::String(s) => json_number(s),
+                            _ => None,
+                        };
+                        actual == Some(n)
+                    })
+            }
             Self::Regex(r) => r.is_match(text),
         }
     }
+}
+
+/// The number a text spells in JSON's grammar (so `03`, `0x1F` and ` 3` spell none).
+fn json_number(text: &str) -> Option<f64> {
+    serde_json::from_str::<serde_json::Number>(text).ok().and_then(|n| n.as_f64())
 }
 
 #[derive(Debug)]
@@ -55,6 +81,7 @@ struct Inner {
     topo: Vec<usize>,
     compiled: Vec<Compiled>,
     branch_targets: Vec<Vec<usize>>,
+    inputs: Option<InputSchema>,
 }
 
 /// A validated workflow; cheap to clone.
@@ -62,7 +89,13 @@ struct Inner {
 pub struct ValidWorkflow(Arc<Inner>);
 
 impl ValidWorkflow {
-    pub(crate) fn new(workflow: Workflow, graph: Graph, topo: Vec<usize>, compiled: Vec<Compiled>) -> Self {
+    pub(crate) fn new(
+        workflow: Workflow,
+        graph: Graph,
+        topo: Vec<usize>,
+        compiled: Vec<Compiled>,
+        inputs: Option<InputSchema>,
+    ) -> Self {
         let branch_targets = compiled
             .iter()
             .map(|c| match c {
@@ -76,7 +109,7 @@ impl ValidWorkflow {
                 }
             })
             .collect();
-        Self(Arc::new(Inner { workflow, graph, topo, compiled, branch_targets }))
+        Self(Arc::new(Inner { workflow, graph, topo, compiled, branch_targets, inputs }))
     }
 
     #[must_use]
@@ -123,6 +156,12 @@ impl ValidWorkflow {
     #[must_use]
     pub fn branch_targets(&self, idx: usize) -> &[usize] {
         &self.0.branch_targets[idx]
+    }
+
+    /// The declared inputs, if the workflow declares them.
+    #[must_use]
+    pub fn inputs(&self) -> Option<&InputSchema> {
+        self.0.inputs.as_ref()
     }
 
     /// Node indices in a topological order.

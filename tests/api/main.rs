@@ -4,6 +4,8 @@ mod around;
 mod binary;
 mod errors;
 mod executions;
+mod inputs;
+mod order;
 mod stream;
 mod support;
 mod workflows;

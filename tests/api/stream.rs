@@ -169,3 +169,65 @@ async fn shutdown_past_the_grace_period_marks_executions_interrupted() {
     assert!(last.data.contains("interrupted"));
     tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("server stops").unwrap();
 }
+
+#[tokio::test]
+async fn a_last_event_id_beyond_the_log_is_refused_naming_the_last_id() {
+    let server = crate::support::spawn_server(|_| {}).await;
+    let client = Client::new(&server);
+    let execution = client.start(chain("sleep 300")).await;
+    for request in [
+        client.stream_request(&execution).header("Last-Event-ID", "999"),
+        client.http.get(format!("{}/api/v1/executions/{execution}/stream?last_event_id=999", client.base)),
+    ] {
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status(), 400);
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["error"], "BadRequest");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("999") && message.contains("last event id is "), "{message}");
+    }
+    // Caught up exactly is fine: the stream goes on to the terminal event.
+    let all = client.events(client.stream_request(&execution)).await;
+    let first_id = all.iter().find(|e| !e.id.is_empty()).unwrap().id.clone();
+    let resumed = client.events(client.stream_request(&execution).header("Last-Event-ID", first_id)).await;
+    assert_eq!(resumed.iter().rev().find(|e| e.event != "message").unwrap().event, "execution_completed");
+    // Finished, and asked beyond the end: still refused, not a silent 204.
+    let reply = client.stream_request(&execution).header("Last-Event-ID", "999").send().await.unwrap();
+    assert_eq!(reply.status(), 400);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_with_durable_storage_ends_streams_with_a_resumable_frame() {
+    use oxify_api::app::config::Config;
+    use oxify_api::app::executor::ExecutorLimits;
+    use oxify_api::app::runners::RunnerRegistry;
+    use oxify_api::app::wiring::{Adapters, Services};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("oxify.db").display());
+    let runners = RunnerRegistry::new().with("Code", std::sync::Arc::new(crate::support::ScriptRunner));
+    let adapters = Adapters::open(&url, 2, runners).await.unwrap();
+    let services = Services::assemble(adapters, ExecutorLimits::default(), Duration::from_secs(30));
+    let mut config = Config::defaults();
+    (config.host, config.port, config.shutdown_grace_secs) = ("127.0.0.1".into(), 0, 0);
+    let server = Server::start(&config, services).await.unwrap();
+    let client = Client::new(&server);
+    let execution = client.start(chain("sleep 60000")).await;
+    let stream = client.stream_request(&execution).send().await.unwrap();
+    server.shutdown_trigger().cancel();
+    let events: Vec<Event> = tokio::time::timeout(
+        Duration::from_secs(20),
+        stream.bytes_stream().eventsource().map(Result::unwrap).collect(),
+    )
+    .await
+    .expect("the stream closes");
+    let last = events.last().unwrap();
+    assert_eq!(last.event, "stream_interrupted", "{events:?}");
+    let data: Value = serde_json::from_str(&last.data).unwrap();
+    let last_logged = &events[events.len() - 2];
+    // The frame carries no id of its own: the client's last event id stays on the last event.
+    assert_eq!(last.id, last_logged.id);
+    assert_eq!(data["last_event_id"], last_logged.id);
+    assert_eq!(data["resumable"], true);
+    tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("server stops").unwrap();
+}

@@ -14,9 +14,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt};
 use serde::Deserialize;
 use std::convert::Infallible;
+use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 
 /// Where to resume; the `Last-Event-ID` header wins over the query parameter.
@@ -58,24 +59,61 @@ pub async fn stream_execution(
         Watch::Events(execution, events) => (execution, events),
     };
     let workflow_id = execution.workflow_id;
-    let frames = events
-        .flat_map(move |frame| {
-            let sse: Vec<Event> = match frame {
-                Frame::Event(event) => frames(&event, workflow_id).into(),
-                Frame::Delta(delta) => {
-                    let id = format!("{}.{}", delta.after_seq, delta.index);
-                    vec![Event::default().event("node_output_delta").id(id).data(&*delta.data)]
-                }
-            };
-            stream::iter(sse.into_iter().map(Ok::<_, Infallible>))
-        })
-        .take_until(state.streams_closing.clone().cancelled_owned());
+    let frames = until_closing(events, state.streams_closing.clone(), after).flat_map(move |frame| {
+        let sse: Vec<Event> = match frame {
+            Frame::Event(event) => frames(&event, workflow_id).into(),
+            Frame::Delta(delta) => {
+                let id = format!("{}.{}", delta.after_seq, delta.index);
+                vec![Event::default().event("node_output_delta").id(id).data(&*delta.data)]
+            }
+            Frame::Interrupted { reason, last_seq } => vec![interrupted(&reason, last_seq)],
+        };
+        stream::iter(sse.into_iter().map(Ok::<_, Infallible>))
+    });
     let keep_alive = KeepAlive::new().interval(state.settings.sse_keepalive);
     let mut response = Sse::new(frames).keep_alive(keep_alive).into_response();
     let h = response.headers_mut();
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     h.insert("cache-control", HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// The watch, until the server starts closing streams at shutdown: then one last
+/// `stream_interrupted` frame tells the client to reconnect (elsewhere, or after the restart).
+fn until_closing(
+    mut events: BoxStream<'static, Frame>,
+    closing: CancellationToken,
+    after: u64,
+) -> BoxStream<'static, Frame> {
+    async_stream::stream! {
+        let mut last_seq = after;
+        loop {
+            tokio::select! {
+                frame = events.next() => match frame {
+                    Some(frame) => {
+                        if let Frame::Event(e) = &frame {
+                            last_seq = e.seq;
+                        }
+                        yield frame;
+                    }
+                    None => return,
+                },
+                () = closing.cancelled() => {
+                    let reason = "the server is shutting down".to_owned();
+                    yield Frame::Interrupted { reason, last_seq };
+                    return;
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
+/// The frame ending a stream before its terminal event: no `id:` (it is not in the log), so a
+/// client's `Last-Event-ID` stays on the last event it received, from which it resumes.
+fn interrupted(reason: &str, last_seq: u64) -> Event {
+    let data = serde_json::json!({"reason": reason, "last_event_id": last_seq.to_string(), "resumable": true});
+    Event::default().event("stream_interrupted").data(data.to_string())
 }
 
 /// The stored event an id refers to: `12` for a stored event, `12.3` for partial output sent

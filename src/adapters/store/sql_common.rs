@@ -3,7 +3,7 @@
 
 use crate::domain::ids::WorkflowId;
 use crate::domain::valid::ValidWorkflow;
-use crate::domain::validation::validate;
+use crate::domain::validation::restore;
 use crate::domain::workflow::Workflow;
 use crate::ports::StoreError;
 use std::collections::HashMap;
@@ -52,7 +52,7 @@ fn transient_reason(code: &str) -> Option<&'static str> {
 pub(crate) fn definition(json: &str) -> Result<ValidWorkflow, StoreError> {
     let workflow: Workflow =
         serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored workflow is unreadable: {e}")))?;
-    validate(workflow).map_err(|e| StoreError::Internal(format!("stored workflow no longer validates: {e}")))
+    restore(workflow).map_err(|e| StoreError::Internal(format!("stored workflow no longer compiles: {e}")))
 }
 
 /// Validated workflow versions by (id, version). Versions are immutable, so entries never go stale.

@@ -9,6 +9,7 @@ use crate::domain::control;
 use crate::domain::data::{DataContext, NodeOutputs};
 use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::number;
 use crate::domain::retry;
 use crate::domain::scheduler::Plan;
 use crate::domain::usage::Usage;
@@ -280,8 +281,9 @@ impl<'e> Run<'e> {
         let retry_delay = retry::delay_before(policy, attempt + 1).map(jitter);
         let action = node.timeout_config.as_ref().map(|t| t.timeout_action.clone()).unwrap_or_default();
         match outcome {
-            Outcome::Output(value) => {
+            Outcome::Output(mut value) => {
                 self.in_flight -= 1;
+                number::canonicalize(&mut value);
                 self.succeed(idx, value, &[]);
             }
             Outcome::Error(e) if e.is_retryable() && retry_delay.is_some() => {

@@ -1,8 +1,11 @@
 //! Per-node checks: required fields, templates that parse, expressions that compile, branch targets
 //! that are direct successors, sane retry and timeout settings. Compiles routing on the way.
 
+use super::Rules;
 use super::problem::{Problems, config_path, node_path};
+use super::references::FieldReads;
 use crate::domain::expr::Expr;
+use crate::domain::expr::types::{Declared, Type};
 use crate::domain::graph::Graph;
 use crate::domain::ids::NodeId;
 use crate::domain::template;
@@ -13,24 +16,60 @@ use std::collections::HashSet;
 /// Most retries a node may ask for.
 pub const MAX_RETRIES: u32 = 100;
 
-pub(super) fn check_nodes(workflow: &Workflow, graph: &Graph, problems: &mut Problems) -> Vec<Compiled> {
+/// Checks every node's config; returns its compiled routing and what each of its fields reads.
+pub(super) fn check_nodes(
+    workflow: &Workflow,
+    graph: &Graph,
+    declared: &Declared,
+    rules: Rules,
+    problems: &mut Problems,
+) -> (Vec<Compiled>, Vec<Vec<FieldReads>>) {
     workflow
         .nodes
         .iter()
         .enumerate()
         .map(|(i, node)| {
-            let mut checker = Checker { i, node, graph, problems };
+            let declared = with_locals(declared, node);
+            let mut checker = Checker { i, node, graph, declared: &declared, rules, problems, reads: Vec::new() };
             checker.retry_and_timeout();
-            checker.kind()
+            let compiled = checker.kind();
+            (compiled, checker.reads)
         })
-        .collect()
+        .unzip()
+}
+
+/// The declared variables plus the names a node binds for its own templates (a loop's item and
+/// index, a try/catch's error), which are not inputs.
+fn with_locals<'d>(declared: &'d Declared, node: &Node) -> std::borrow::Cow<'d, Declared> {
+    let locals: Vec<&str> = match &node.kind {
+        NodeKind::Loop(c) => match &c.loop_type {
+            LoopType::ForEach { item_variable, index_variable, .. } => {
+                std::iter::once(item_variable.as_str()).chain(index_variable.as_deref()).collect()
+            }
+            LoopType::While { counter_variable, .. } => counter_variable.as_deref().into_iter().collect(),
+            LoopType::Repeat { index_variable, .. } => index_variable.as_deref().into_iter().collect(),
+        },
+        NodeKind::TryCatch(c) => vec![c.error_variable.as_str()],
+        _ => Vec::new(),
+    };
+    if locals.is_empty() || !declared.strict {
+        return std::borrow::Cow::Borrowed(declared);
+    }
+    let mut with = declared.clone();
+    for name in locals {
+        with.variables.entry(name.to_owned()).or_insert(Type::Dyn);
+    }
+    std::borrow::Cow::Owned(with)
 }
 
 struct Checker<'a> {
     i: usize,
     node: &'a Node,
     graph: &'a Graph,
+    declared: &'a Declared,
+    rules: Rules,
     problems: &'a mut Problems,
+    reads: Vec<FieldReads>,
 }
 
 impl Checker<'_> {
@@ -60,16 +99,34 @@ impl Checker<'_> {
         if let Err(e) = template::check(value) {
             let id = self.id().clone();
             self.report(field, format!("Node {id}: template in {field} does not parse: {e}"));
+            return;
         }
+        if self.rules == Rules::Stored {
+            return;
+        }
+        let reads = template::reads(value);
+        if self.declared.strict {
+            let id = self.id().clone();
+            for name in reads.variables.iter().filter(|v| !self.declared.variables.contains_key(v.as_str())) {
+                let problem =
+                    format!("Node {id}: {field} reads `{name}`, which the workflow's input_schema does not declare");
+                self.report(field, problem);
+            }
+        }
+        self.reads.push(FieldReads { field: field.to_owned(), reads });
     }
 
-    fn expr(&mut self, field: &str, source: &str) -> Option<Expr> {
-        Expr::compile(source)
-            .map_err(|e| {
-                let id = self.id().clone();
-                self.report(field, format!("Node {id}: {field}: {e}"));
-            })
-            .ok()
+    /// Compiles an expression; at save, also checks its types (`boolean`: it must yield a bool).
+    fn expr(&mut self, field: &str, source: &str, boolean: bool) -> Option<Expr> {
+        let id = self.id().clone();
+        let expr = Expr::compile(source).map_err(|e| self.report(field, format!("Node {id}: {field}: {e}"))).ok()?;
+        if self.rules == Rules::Save {
+            for problem in expr.type_problems(self.declared, boolean) {
+                self.report(field, format!("Node {id}: {field}: {problem}"));
+            }
+            self.reads.push(FieldReads { field: field.to_owned(), reads: expr.reads() });
+        }
+        Some(expr)
     }
 
     /// Resolves a branch target: it must exist and be a direct successor of this node.
@@ -162,7 +219,7 @@ impl Checker<'_> {
                 self.required("tool_name", &c.tool_name);
             }
             NodeKind::IfElse(c) => {
-                let expr = self.expr("expression", &c.expression);
+                let expr = self.expr("expression", &c.expression, true);
                 let t = self.target("true_branch", c.true_branch.as_str());
                 let f = self.target("false_branch", c.false_branch.as_str());
                 if let (Some(expr), Some(true_target), Some(false_target)) = (expr, t, f) {
@@ -250,7 +307,7 @@ impl Checker<'_> {
                 self.template("switch_on", &c.switch_on);
                 Some(SwitchOn::Template(c.switch_on.clone()))
             } else {
-                self.expr("switch_on", &c.switch_on).map(SwitchOn::Expr)
+                self.expr("switch_on", &c.switch_on, false).map(SwitchOn::Expr)
             };
         if c.cases.is_empty() && c.default_case.is_none() {
             self.report("cases", format!("Switch node {id} has no cases defined"));
@@ -262,7 +319,7 @@ impl Checker<'_> {
                 continue;
             }
             let matcher = match case.match_value.strip_prefix("regex:") {
-                None => Some(Matcher::Exact(case.match_value.clone())),
+                None => Some(Matcher::exact(&case.match_value)),
                 Some(pattern) => regex::Regex::new(pattern)
                     .map_err(|e| self.report(&field, format!("Switch node {id} case {k}: invalid regex: {e}")))
                     .ok()
@@ -294,7 +351,7 @@ impl Checker<'_> {
                 body_expression
             }
             LoopType::While { condition, body_expression, .. } => {
-                self.expr("loop_type.condition", condition);
+                self.expr("loop_type.condition", condition, true);
                 body_expression
             }
             LoopType::Repeat { count, body_expression, .. } => {

@@ -2,25 +2,52 @@
 
 mod config_rules;
 mod problem;
+mod references;
 
 pub use problem::{Problem, ValidationError};
 
 use crate::domain::graph::Graph;
 use crate::domain::ids::NodeId;
+use crate::domain::inputs::InputSchema;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::{NodeKind, Workflow};
 use problem::{Problems, node_path};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Which rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rules {
+    /// Everything, for a workflow being saved.
+    Save,
+    /// What running needs (graph, compiled routing, the input schema), for a version stored
+    /// earlier: a rule added since must not make old versions, or the executions that ran
+    /// them, unreadable.
+    Stored,
+}
+
 /// Checks a workflow: at least one Start node, unique well-formed node ids, edges between existing
 /// nodes, none into a Start or out of an End, no cycle, every node reachable from a Start, branch
-/// targets that are direct successors, and well-formed node configs (templates parse, expressions
-/// compile, required fields present).
+/// targets that are direct successors, well-formed node configs (templates parse, expressions
+/// compile, required fields present), a usable `input_schema`, expressions whose types are not
+/// known to be wrong, and node outputs read only from nodes upstream of the reader.
 ///
 /// # Errors
 /// Every problem found, in document order.
 pub fn validate(workflow: Workflow) -> Result<ValidWorkflow, ValidationError> {
+    check(workflow, Rules::Save)
+}
+
+/// Rebuilds a workflow version that was valid when it was stored, without the rules added since
+/// (see [`Rules::Stored`]).
+///
+/// # Errors
+/// When it cannot be run at all (its graph or routing no longer compiles).
+pub fn restore(workflow: Workflow) -> Result<ValidWorkflow, ValidationError> {
+    check(workflow, Rules::Stored)
+}
+
+fn check(workflow: Workflow, rules: Rules) -> Result<ValidWorkflow, ValidationError> {
     let mut problems = Problems::default();
     if workflow.nodes.is_empty() {
         problems.general("workflow.nodes", "Workflow has no nodes");
@@ -32,12 +59,30 @@ pub fn validate(workflow: Workflow) -> Result<ValidWorkflow, ValidationError> {
     if starts.is_empty() {
         problems.general("workflow.nodes", "Workflow has no start node");
     }
+    let inputs = input_schema(&workflow, &mut problems);
+    let declared = inputs.as_ref().map(InputSchema::declared).unwrap_or_default();
     let graph = Graph::new(Arc::new(index), workflow.nodes.len(), &edges);
     let topo = check_shape(&workflow, &graph, &starts, &mut problems);
-    let compiled = config_rules::check_nodes(&workflow, &graph, &mut problems);
+    let (compiled, reads) = config_rules::check_nodes(&workflow, &graph, &declared, rules, &mut problems);
+    if let Some(topo) = &topo {
+        references::check(&workflow, &graph, topo, &reads, &mut problems);
+    }
     match (problems.is_empty(), topo) {
-        (true, Some(topo)) => Ok(ValidWorkflow::new(workflow, graph, topo, compiled)),
+        (true, Some(topo)) => Ok(ValidWorkflow::new(workflow, graph, topo, compiled, inputs)),
         _ => Err(ValidationError { problems: problems.0 }),
+    }
+}
+
+fn input_schema(workflow: &Workflow, problems: &mut Problems) -> Option<InputSchema> {
+    let schema = workflow.input_schema.as_ref()?;
+    match InputSchema::compile(schema) {
+        Ok(compiled) => Some(compiled),
+        Err(found) => {
+            for (at, problem) in found {
+                problems.general(format!("workflow.input_schema{at}"), problem);
+            }
+            None
+        }
     }
 }
 
@@ -121,5 +166,7 @@ fn check_shape(workflow: &Workflow, graph: &Graph, starts: &[usize], problems: &
     topo
 }
 
+#[cfg(test)]
+mod reads_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -13,6 +13,10 @@ pub struct Workflow {
     pub metadata: WorkflowMetadata,
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// The variables an execution takes, as a JSON Schema object (see [`WorkflowDraft::input_schema`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub input_schema: Option<serde_json::Value>,
 }
 
 /// Descriptive data of a workflow. `version` is the author's free-text label; the server counts
@@ -116,6 +120,14 @@ pub struct WorkflowDraft {
     pub nodes: Vec<Node>,
     #[serde(default)]
     pub edges: Vec<EdgeDraft>,
+    /// The variables an execution takes, as a JSON Schema object: `{"type": "object",
+    /// "properties": {"id": {"type": "string", "description": "..."}}, "required": ["id"]}`.
+    /// `execute` fills in `default`s and refuses variables that do not fit (400, every problem
+    /// with its path); templates and expressions may read only declared variables, and are
+    /// type-checked against them when the workflow is saved. Without it, any variables are taken.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub input_schema: Option<serde_json::Value>,
 }
 
 /// Metadata as a client sends it. Timestamps are accepted for compatibility but set by the server.
@@ -174,6 +186,7 @@ impl WorkflowDraft {
                     condition: e.condition,
                 })
                 .collect(),
+            input_schema: self.input_schema,
         }
     }
 }
