@@ -70,14 +70,57 @@ async fn a_live_client_follows_an_execution_to_its_end() {
     let data: Value = serde_json::from_str(&b_done.data).unwrap();
     assert_eq!(data["output"], "hi Ada");
     assert_eq!(data["node_name"], "B");
-    let seed_frames: Vec<Value> =
-        events.iter().filter(|e| e.event == "message").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
-    assert_eq!(seed_frames.len(), kinds.len(), "one seed frame per event");
-    assert_eq!(seed_frames.last().unwrap()["state"], "Completed");
-    assert_eq!(seed_frames.last().unwrap()["node_results_count"], 4);
-    assert!(seed_frames.iter().all(|f| f["execution_id"] == execution.as_str()));
+    assert!(events.iter().all(|e| e.event != "message"), "one named frame per event, no second frame");
+    let last: Value = serde_json::from_str(&events.last().unwrap().data).unwrap();
+    for field in ["execution_id", "workflow_id", "state", "node_results_count", "timestamp"] {
+        assert!(last.get(field).is_some(), "the seed's field {field} is in every frame");
+    }
+    assert_eq!(last["state"], "Completed");
+    assert_eq!(last["node_results_count"], 4);
     let ids: Vec<u64> = events.iter().map(|e| e.id.parse().unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[0] <= w[1]), "ids never go back");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "one frame per id, ids only go up");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn seed_clients_choose_the_seeds_unnamed_frames() {
+    let server = crate::support::spawn_server(|_| {}).await;
+    let client = Client::new(&server);
+    let execution = client.start(slow_workflow()).await;
+    let url = format!("{}/api/v1/executions/{execution}/stream?format=seed", client.base);
+    let seed = client.events(client.http.get(&url)).await;
+    let full = client.events(client.stream_request(&execution)).await;
+    assert_eq!(seed.len(), full.len(), "one frame per event in either format");
+    assert!(seed.iter().all(|e| e.event == "message"), "unnamed frames");
+    for (s, f) in seed.iter().zip(&full) {
+        assert_eq!(s.id, f.id);
+        let data: Value = serde_json::from_str(&s.data).unwrap();
+        let keys: Vec<&str> = data.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["execution_id", "node_results_count", "state", "timestamp", "workflow_id"]);
+    }
+    let bad = client.http.get(format!("{url}x")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_cut_after_any_frame_resumes_exactly_there_in_either_format() {
+    let server = crate::support::spawn_server(|_| {}).await;
+    let client = Client::new(&server);
+    let execution = client.start(slow_workflow()).await;
+    for format in ["events", "seed"] {
+        let url = format!("{}/api/v1/executions/{execution}/stream?format={format}", client.base);
+        let full = client.events(client.http.get(&url)).await;
+        let frame = |e: &Event| (e.event.clone(), e.id.clone(), e.data.clone());
+        for cut in 0..full.len() - 1 {
+            let by_header = client.events(client.http.get(&url).header("Last-Event-ID", &full[cut].id)).await;
+            let query = format!("{url}&last_event_id={}", full[cut].id);
+            let by_query = client.events(client.http.get(&query)).await;
+            let expected: Vec<_> = full[cut + 1..].iter().map(frame).collect();
+            assert_eq!(by_header.iter().map(frame).collect::<Vec<_>>(), expected, "{format}, cut after {cut}");
+            assert_eq!(by_query.iter().map(frame).collect::<Vec<_>>(), expected, "{format}, query, cut after {cut}");
+        }
+    }
     server.stop().await.unwrap();
 }
 

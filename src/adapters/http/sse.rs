@@ -1,8 +1,11 @@
 //! `GET /api/v1/executions/{id}/stream`: an execution's events as Server-Sent Events.
 //!
-//! Each stored event becomes two frames with the same `id:` (its sequence number): a named
-//! event (`event: node_completed`, data = the event's JSON) and the seed's unnamed frame
-//! (`data: {"execution_id","workflow_id","state","node_results_count","timestamp"}`).
+//! Each stored event is one frame whose `id:` is its sequence number, so a client cut anywhere
+//! resumes exactly after the last frame it read. By default the frame is named
+//! (`event: node_completed`) and its data is the event's JSON, which carries every field of the
+//! seed's frame too (`execution_id`, `workflow_id`, `state`, `node_results_count`, `timestamp`).
+//! `?format=seed` asks for the seed README's frames instead: unnamed (`onmessage` in a browser),
+//! with exactly the seed's fields, one per event, ids alike.
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
@@ -14,25 +17,44 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{BoxStream, StreamExt};
 use serde::Deserialize;
 use std::convert::Infallible;
 use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 
-/// Where to resume; the `Last-Event-ID` header wins over the query parameter.
+/// The grammar of a stream position: a stored event's id (`12`) or a live delta's (`12.3`).
+pub const EVENT_ID_PATTERN: &str = r"^[0-9]{1,19}(\.[0-9]{1,19})?$";
+
+/// Which frames a stream sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamFormat {
+    /// Named frames (`event: node_completed`), data = the event's JSON (a superset of the seed's).
+    #[default]
+    Events,
+    /// The seed's unnamed frames, data = `{"execution_id","workflow_id","state","node_results_count","timestamp"}`.
+    Seed,
+}
+
+/// Where to resume and which frames to send; the `Last-Event-ID` header wins over the query.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StreamParams {
-    /// Send only events after this id (for clients that cannot set `Last-Event-ID`).
-    pub last_event_id: Option<u64>,
+    /// Send only what follows this id (for clients that cannot set `Last-Event-ID`): an event id
+    /// (`12`) or a delta id (`12.3`), exactly as the stream sent it.
+    #[param(pattern = r"^[0-9]{1,19}(\.[0-9]{1,19})?$", example = "12")]
+    pub last_event_id: Option<String>,
+    /// `events` (default): named frames; `seed`: the seed's unnamed frames.
+    pub format: Option<StreamFormat>,
 }
 
 /// Follows an execution: its history first, then live events, ending after the terminal event.
 #[utoipa::path(
     get, path = "/api/v1/executions/{id}/stream", tag = "executions",
     params(("id" = String, Path, format = Uuid), StreamParams,
-           ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event id")),
+           ("Last-Event-ID" = Option<String>, Header, pattern = r"^[0-9]{1,19}(\.[0-9]{1,19})?$",
+            description = "Resume after this id, exactly as the stream sent it (`12`, or `12.3` for a delta)")),
     responses(
         (status = 200, description = "Event stream", content_type = "text/event-stream", body = String),
         (status = 204, description = "The execution finished and every event was already received"),
@@ -45,30 +67,31 @@ pub async fn stream_execution(
     ApiQuery(params): ApiQuery<StreamParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let after = match headers.get("last-event-id") {
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(stored_seq)
-            .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event id from this stream"))?,
-        None => params.last_event_id.unwrap_or(0),
+    let after = match (headers.get("last-event-id"), params.last_event_id.as_deref()) {
+        (Some(header), _) => position(header.to_str().unwrap_or("\u{FFFD}"), "Last-Event-ID")?,
+        (None, Some(query)) => position(query, "last_event_id")?,
+        (None, None) => 0,
     };
+    let format = params.format.unwrap_or_default();
     let (execution, events) = match state.executions.watch(id, after).await? {
         // 204 tells a browser's EventSource not to reconnect.
         Watch::AllSeen => return Ok(StatusCode::NO_CONTENT.into_response()),
         Watch::Events(execution, events) => (execution, events),
     };
     let workflow_id = execution.workflow_id;
-    let frames = until_closing(events, state.streams_closing.clone(), after).flat_map(move |frame| {
-        let sse: Vec<Event> = match frame {
-            Frame::Event(event) => frames(&event, workflow_id).into(),
-            Frame::Delta(delta) => {
+    let frames = until_closing(events, state.streams_closing.clone(), after).filter_map(move |frame| {
+        let sse = match (frame, format) {
+            (Frame::Event(event), StreamFormat::Events) => Some(named(&event)),
+            (Frame::Event(event), StreamFormat::Seed) => Some(seed(&event, workflow_id)),
+            (Frame::Delta(delta), StreamFormat::Events) => {
                 let id = format!("{}.{}", delta.after_seq, delta.index);
-                vec![Event::default().event("node_output_delta").id(id).data(&*delta.data)]
+                Some(Event::default().event("node_output_delta").id(id).data(&*delta.data))
             }
-            Frame::Interrupted { reason, last_seq } => vec![interrupted(&reason, last_seq)],
+            // The seed had no partial output.
+            (Frame::Delta(_), StreamFormat::Seed) => None,
+            (Frame::Interrupted { reason, last_seq }, _) => Some(interrupted(&reason, last_seq)),
         };
-        stream::iter(sse.into_iter().map(Ok::<_, Infallible>))
+        std::future::ready(sse.map(Ok::<_, Infallible>))
     });
     let keep_alive = KeepAlive::new().interval(state.settings.sse_keepalive);
     let mut response = Sse::new(frames).keep_alive(keep_alive).into_response();
@@ -116,21 +139,54 @@ fn interrupted(reason: &str, last_seq: u64) -> Event {
     Event::default().event("stream_interrupted").data(data.to_string())
 }
 
-/// The stored event an id refers to: `12` for a stored event, `12.3` for partial output sent
-/// after event 12 (never stored, so a reconnect resumes after event 12).
-fn stored_seq(id: &str) -> Option<u64> {
-    id.trim().split('.').next()?.parse().ok()
+/// The stored event a position refers to: `12` for a stored event, `12.3` for partial output
+/// sent after event 12 (never stored, so a reconnect resumes after event 12). The header and the
+/// query parameter take the same forms ([`EVENT_ID_PATTERN`]).
+fn position(id: &str, name: &str) -> Result<u64, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "{name} must be an id this stream sent: an event id such as 12, or a delta id such as 12.3"
+        ))
+    };
+    let (stored, delta) = id.split_once('.').map_or((id, None), |(s, d)| (s, Some(d)));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(stored) || delta.is_some_and(|d| !digits(d)) {
+        return Err(bad());
+    }
+    stored.parse().map_err(|_| bad())
 }
 
-fn frames(event: &ExecutionEvent, workflow_id: WorkflowId) -> [Event; 2] {
-    let id = event.seq.to_string();
-    let named = Event::default().event(event.kind.as_str()).id(id.clone()).data(&*event.data);
-    let seed = serde_json::json!({
+fn named(event: &ExecutionEvent) -> Event {
+    Event::default().event(event.kind.as_str()).id(event.seq.to_string()).data(&*event.data)
+}
+
+fn seed(event: &ExecutionEvent, workflow_id: WorkflowId) -> Event {
+    let data = serde_json::json!({
         "execution_id": event.execution_id,
         "workflow_id": workflow_id,
         "state": event.state,
         "node_results_count": event.node_results_count,
         "timestamp": event.at,
     });
-    [named, Event::default().id(id).data(seed.to_string())]
+    Event::default().id(event.seq.to_string()).data(data.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EVENT_ID_PATTERN, position};
+
+    #[test]
+    fn positions_take_the_same_forms_as_header_and_query() {
+        assert_eq!(position("0", "h").unwrap(), 0);
+        assert_eq!(position("12", "h").unwrap(), 12);
+        assert_eq!(position("12.3", "h").unwrap(), 12);
+        let pattern = regex::Regex::new(EVENT_ID_PATTERN).unwrap();
+        for bad in ["", " 12", "12.", ".3", "-1", "1e3", "12.3.4", "abc", "99999999999999999999", "\u{FFFD}"] {
+            assert!(position(bad, "last_event_id").is_err(), "{bad:?}");
+            assert!(!pattern.is_match(bad), "the documented pattern agrees: {bad:?}");
+        }
+        for good in ["0", "12", "12.3", "1234567890123456789.1"] {
+            assert!(position(good, "last_event_id").is_ok() && pattern.is_match(good), "{good}");
+        }
+    }
 }
