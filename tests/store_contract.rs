@@ -10,19 +10,28 @@ use oxify_api::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use oxify_api::domain::valid::ValidWorkflow;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::WorkflowDraft;
-use oxify_api::ports::{ExecutionFilter, ExecutionStore, Lease, PageRequest, StoreError, WorkflowStore};
+use oxify_api::ports::{
+    ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, PageRequest, StoreError, WorkflowStore,
+};
 use serde_json::{Map, json};
 use std::sync::Arc;
 use std::time::Duration;
 
 #[path = "store_contract/backends.rs"]
 mod backends;
+#[path = "store_contract/conditional.rs"]
+mod conditional;
+
+use conditional::*;
 
 pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
     pub executions: Arc<dyn ExecutionStore>,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
+
+/// An unconditional write.
+const ANY: &ExpectedVersion = &ExpectedVersion::Any;
 
 fn at(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
@@ -110,8 +119,8 @@ async fn workflows_round_trip_and_conflict(s: Stores) {
 async fn updates_add_immutable_versions(s: Stores) {
     let id = WorkflowId::generate();
     s.workflows.create(&workflow_with(id, at(0), "1.0.0")).await.unwrap();
-    assert_eq!(s.workflows.update(&workflow_with(id, at(0), "1.1.0")).await.unwrap(), 2);
-    assert_eq!(s.workflows.update(&workflow_with(id, at(0), "2.0.0")).await.unwrap(), 3);
+    assert_eq!(s.workflows.update(&workflow_with(id, at(0), "1.1.0"), ANY).await.unwrap(), 2);
+    assert_eq!(s.workflows.update(&workflow_with(id, at(0), "2.0.0"), ANY).await.unwrap(), 3);
     let latest = s.workflows.get(id).await.unwrap();
     assert_eq!((latest.version, latest.workflow.workflow().metadata.version.as_str()), (3, "2.0.0"));
     let first = s.workflows.get_version(id, 1).await.unwrap();
@@ -121,17 +130,17 @@ async fn updates_add_immutable_versions(s: Stores) {
     assert_eq!(labels, [(1, "1.0.0"), (2, "1.1.0"), (3, "2.0.0")]);
     assert_eq!(versions[1].change_description.as_deref(), Some("change 1.1.0"));
     assert!(matches!(s.workflows.get_version(id, 4).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.workflows.update(&workflow(at(0))).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.update(&workflow(at(0)), ANY).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(s.workflows.list_versions(WorkflowId::generate()).await, Err(StoreError::NotFound { .. })));
 }
 
 async fn deleted_workflows_hide_but_keep_their_versions(s: Stores) {
     let wf = workflow(at(0));
     s.workflows.create(&wf).await.unwrap();
-    s.workflows.delete(wf.id()).await.unwrap();
+    s.workflows.delete(wf.id(), ANY).await.unwrap();
     assert!(matches!(s.workflows.get(wf.id()).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.workflows.delete(wf.id()).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.workflows.update(&wf).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.delete(wf.id(), ANY).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.update(&wf, ANY).await, Err(StoreError::NotFound { .. })));
     assert_eq!(s.workflows.get_version(wf.id(), 1).await.unwrap().version, 1);
     assert_eq!(s.workflows.list(page(10)).await.unwrap().total, 0);
     assert_eq!(s.workflows.create(&wf).await.unwrap(), 2, "a re-created id continues the version count");
@@ -468,4 +477,10 @@ contract!(
     budgets_and_awkward_text_round_trip,
     concurrent_claims_and_creates_never_overlap,
     a_new_execution_and_its_first_step_are_stored_together,
+    conditional_updates_and_deletes_compare_and_set,
+    a_missing_workflow_is_not_found_whatever_the_condition,
+    concurrent_conditional_updates_have_exactly_one_winner,
+    a_conditional_delete_racing_an_update_has_one_winner,
+    concurrent_updates_leave_the_latest_version_readable,
+    racing_deletes_and_creates_leave_reads_agreeing_with_the_list,
 );

@@ -14,8 +14,8 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeR
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
-    ExecutionFilter, ExecutionStore, Lease, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow,
-    WorkflowStore, WorkflowSummary,
+    ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, Page, PageRequest, StoreError, VersionInfo,
+    VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
@@ -105,10 +105,10 @@ impl WorkflowStore for PostgresStore {
         Ok(version)
     }
 
-    async fn update(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
         let mut tx = self.begin().await?;
-        let written = writes::update_workflow(&mut tx, &v).await;
+        let written = writes::update_workflow(&mut tx, &v, expected).await;
         let version = finish(tx, written).await?;
         self.cache.insert(version, workflow);
         Ok(version)
@@ -131,9 +131,10 @@ impl WorkflowStore for PostgresStore {
             .ok_or_else(|| StoreError::not_found("workflow version", format!("{id} v{version}")))
     }
 
-    async fn delete(&self, id: WorkflowId) -> Result<(), StoreError> {
+    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
+        // One conditional UPDATE, atomic on its own: no transaction needed.
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        writes::delete_workflow(&mut conn, id).await
+        writes::delete_workflow(&mut conn, id, expected).await
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {

@@ -5,7 +5,7 @@ use super::codec;
 use crate::adapters::store::sql_common::{ExecutionOptions, store_error};
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::WorkflowId;
-use crate::ports::{Lease, StoreError};
+use crate::ports::{ExpectedVersion, Lease, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -38,17 +38,53 @@ pub(super) async fn create_workflow(c: &mut PgConnection, v: &NewVersion) -> Res
     insert_version(c, v, version).await
 }
 
-pub(super) async fn update_workflow(c: &mut PgConnection, v: &NewVersion) -> Result<u32, StoreError> {
+/// The versions `expected` admits, as the statements below bind them: NULL for any.
+fn admitted(expected: &ExpectedVersion) -> Option<Vec<i32>> {
+    match expected {
+        ExpectedVersion::Any => None,
+        // A version past the INTEGER range cannot be stored, so it cannot be current either.
+        ExpectedVersion::OneOf(versions) => Some(versions.iter().filter_map(|v| i32::try_from(*v).ok()).collect()),
+    }
+}
+
+/// Why a conditional statement changed no row: the workflow is gone, or at another version.
+async fn refusal(c: &mut PgConnection, id: WorkflowId) -> StoreError {
+    let current: Result<Option<i32>, StoreError> =
+        sqlx::query_scalar("SELECT latest_version FROM workflows WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id.0)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(store_error);
+    match current {
+        Ok(None) => StoreError::not_found("workflow", id),
+        Ok(Some(v)) => match codec::u32_of(v) {
+            Ok(v) => StoreError::version_mismatch("workflow", id, v),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    }
+}
+
+pub(super) async fn update_workflow(
+    c: &mut PgConnection,
+    v: &NewVersion,
+    expected: &ExpectedVersion,
+) -> Result<u32, StoreError> {
+    // The version check is part of the UPDATE: a concurrent writer of the same row waits for our
+    // commit, then re-evaluates the condition on the new row and changes nothing.
     let version: Option<i32> = sqlx::query_scalar(
         "UPDATE workflows SET latest_version = latest_version + 1 WHERE id = $1 AND deleted_at IS NULL \
-         RETURNING latest_version",
+         AND ($2::int4[] IS NULL OR latest_version = ANY($2)) RETURNING latest_version",
     )
     .bind(v.id.0)
+    .bind(admitted(expected))
     .fetch_optional(&mut *c)
     .await
     .map_err(store_error)?;
-    let version = version.ok_or_else(|| StoreError::not_found("workflow", v.id))?;
-    insert_version(c, v, version).await
+    match version {
+        Some(version) => insert_version(c, v, version).await,
+        None => Err(refusal(c, v.id).await),
+    }
 }
 
 async fn insert_version(c: &mut PgConnection, v: &NewVersion, version: i32) -> Result<u32, StoreError> {
@@ -69,13 +105,21 @@ async fn insert_version(c: &mut PgConnection, v: &NewVersion, version: i32) -> R
     codec::u32_of(version)
 }
 
-pub(super) async fn delete_workflow(c: &mut PgConnection, id: WorkflowId) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE workflows SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL")
-        .bind(id.0)
-        .execute(&mut *c)
-        .await
-        .map_err(store_error)?;
-    if done.rows_affected() == 0 { Err(StoreError::not_found("workflow", id)) } else { Ok(()) }
+pub(super) async fn delete_workflow(
+    c: &mut PgConnection,
+    id: WorkflowId,
+    expected: &ExpectedVersion,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE workflows SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL \
+         AND ($2::int4[] IS NULL OR latest_version = ANY($2))",
+    )
+    .bind(id.0)
+    .bind(admitted(expected))
+    .execute(&mut *c)
+    .await
+    .map_err(store_error)?;
+    if done.rows_affected() == 0 { Err(refusal(c, id).await) } else { Ok(()) }
 }
 
 /// Counter shards per (workflow, state).
