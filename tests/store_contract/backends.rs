@@ -1,21 +1,22 @@
 //! The backends the contract runs against, each fresh per test.
 
-use super::Stores;
+use super::{Backend, Stores};
 use oxify_api::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
+use oxify_api::ports::{ExecutionStore, WorkflowStore};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub fn memory() -> Stores {
     let store = Arc::new(InMemoryStore::new());
-    Stores { workflows: store.clone(), executions: store, _keep: Box::new(()) }
+    Stores { workflows: store.clone(), executions: store, backend: Backend::Memory, _keep: Box::new(()) }
 }
 
 pub async fn sqlite() -> Stores {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("contract.db").display());
     let store = Arc::new(SqliteStore::open(&url, 4).await.unwrap());
-    Stores { workflows: store.clone(), executions: store, _keep: Box::new(dir) }
+    Stores { workflows: store.clone(), executions: store, backend: Backend::Sqlite(url), _keep: Box::new(dir) }
 }
 
 /// `None` when `OXIFY_TEST_POSTGRES_URL` is not set. Otherwise a store in a schema of its own, so
@@ -28,11 +29,39 @@ pub async fn postgres() -> Option<Stores> {
     sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
     let _ = admin.close().await;
     let guard = DropSchema { url: url.clone(), schema: schema.clone() };
-    let store = PostgresStore::open(&in_schema(&url, &schema), 4)
-        .await
-        .unwrap_or_else(|e| panic!("cannot open the Postgres store in schema {schema}: {e}"));
-    let store = Arc::new(store);
-    Some(Stores { workflows: store.clone(), executions: store, _keep: Box::new(guard) })
+    let url = in_schema(&url, &schema);
+    let store = Arc::new(open_postgres(&url).await);
+    Some(Stores {
+        workflows: store.clone(),
+        executions: store,
+        backend: Backend::Postgres(url),
+        _keep: Box::new(guard),
+    })
+}
+
+async fn open_postgres(url: &str) -> PostgresStore {
+    PostgresStore::open(url, 4).await.unwrap_or_else(|e| panic!("cannot open the Postgres store at {url}: {e}"))
+}
+
+/// The same data through a new store, as after a restart: whatever the old one cached in
+/// memory cannot answer. The memory store has nothing else to reopen.
+pub async fn reopen(s: Stores) -> Stores {
+    let Stores { workflows, executions, backend, _keep } = s;
+    let (workflows, executions): (Arc<dyn WorkflowStore>, Arc<dyn ExecutionStore>) = match &backend {
+        Backend::Memory => (workflows, executions),
+        Backend::Sqlite(url) => {
+            // The old store's lock file is released once its last handle is gone.
+            drop((workflows, executions));
+            let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
+            (store.clone(), store)
+        }
+        Backend::Postgres(url) => {
+            drop((workflows, executions));
+            let store = Arc::new(open_postgres(url).await);
+            (store.clone(), store)
+        }
+    };
+    Stores { workflows, executions, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {

@@ -81,7 +81,6 @@ async fn finish<T>(tx: Transaction<'static, Postgres>, work: Result<T, StoreErro
 fn new_version(workflow: &ValidWorkflow) -> Result<NewVersion, StoreError> {
     let wf = workflow.workflow();
     let (metadata, definition) = encode_workflow(wf)?;
-    let (metadata, definition) = (nul::json_text(metadata), nul::json_text(definition));
     let too_big = |what: &str| StoreError::Internal(format!("a workflow with more than {} {what}", i32::MAX));
     Ok(NewVersion {
         id: wf.metadata.id,
@@ -150,7 +149,7 @@ impl WorkflowStore for PostgresStore {
 impl ExecutionStore for PostgresStore {
     async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let created = writes::create_execution(&mut tx, &nul::execution(execution), lease).await;
+        let created = writes::create_execution(&mut tx, execution, lease).await;
         finish(tx, created).await
     }
 
@@ -173,7 +172,7 @@ impl ExecutionStore for PostgresStore {
         update: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let mut tx = self.begin().await?;
-        let stored = apply::apply(&mut tx, id, lease, &nul::update(update)).await;
+        let stored = apply::apply(&mut tx, id, lease, update).await;
         finish(tx, stored).await
     }
 
@@ -184,8 +183,8 @@ impl ExecutionStore for PostgresStore {
         first: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let mut tx = self.begin().await?;
-        let stored = match writes::create_execution(&mut tx, &nul::execution(execution), lease).await {
-            Ok(()) => apply::apply(&mut tx, execution.id, Some(lease), &nul::update(first)).await,
+        let stored = match writes::create_execution(&mut tx, execution, lease).await {
+            Ok(()) => apply::apply(&mut tx, execution.id, Some(lease), first).await,
             Err(e) => Err(e),
         };
         finish(tx, stored).await

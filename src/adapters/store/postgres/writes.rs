@@ -1,7 +1,7 @@
 //! Workflow writes, execution creation and the per-(workflow, state) counters, each run inside
 //! the caller's transaction.
 
-use super::codec;
+use super::{codec, nul};
 use crate::adapters::store::sql_common::{ExecutionOptions, store_error};
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::WorkflowId;
@@ -90,7 +90,7 @@ pub(super) async fn update_workflow(
 async fn insert_version(c: &mut PgConnection, v: &NewVersion, version: i32) -> Result<u32, StoreError> {
     sqlx::query(
         "INSERT INTO workflow_versions (workflow_id, version, metadata, definition, node_count, edge_count, saved_at) \
-         VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(v.id.0)
     .bind(version)
@@ -155,6 +155,8 @@ pub(super) async fn count(
 }
 
 pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease: &Lease) -> Result<(), StoreError> {
+    let variables = codec::json_text(e.variables.as_ref())?;
+    let options = codec::json_text(&ExecutionOptions::of(e))?;
     sqlx::query(
         "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
          completed_at, lease_owner, lease_expires_at, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11, $12)",
@@ -163,14 +165,14 @@ pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease:
     .bind(e.workflow_id.0)
     .bind(codec::int(e.workflow_version))
     .bind(e.state.as_str())
-    .bind(&e.error)
-    .bind(sqlx::types::Json(e.variables.as_ref()))
+    .bind(e.error.as_deref().map(nul::escape))
+    .bind(variables)
     .bind(e.created_at)
     .bind(e.started_at)
     .bind(e.completed_at)
     .bind(&lease.owner)
     .bind(codec::ttl(lease))
-    .bind(sqlx::types::Json(ExecutionOptions::of(e)))
+    .bind(options)
     .execute(&mut *c)
     .await
     .map_err(|err| match store_error(err) {
