@@ -7,4 +7,5 @@ mod errors;
 mod executions;
 mod stream;
 mod support;
+mod text;
 mod workflows;
