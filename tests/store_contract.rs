@@ -23,6 +23,8 @@ mod backends;
 mod conditional;
 #[path = "store_contract/odd_text.rs"]
 mod odd_text;
+#[path = "store_contract/upgrade.rs"]
+mod upgrade;
 
 use conditional::*;
 use odd_text::*;

@@ -203,6 +203,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_conditional_delete_passes_its_expected_version_to_the_store() {
+        let mut store = MockWorkflowStore::new();
+        store
+            .expect_delete()
+            .withf(|_, e| *e == ExpectedVersion::OneOf(vec![2]))
+            .times(1)
+            .returning(|id, _| Err(StoreError::version_mismatch("workflow", id, 3)));
+        let service = WorkflowService::new(Arc::new(store), clock_at(0), RunnerRegistry::new());
+        let err = service.delete(WorkflowId::generate(), &ExpectedVersion::OneOf(vec![2])).await.unwrap_err();
+        assert!(matches!(err, ServiceError::PreconditionFailed(_)), "{err:?}");
+    }
+
+    #[tokio::test]
     async fn the_expected_version_reaches_the_store_which_has_the_last_word() {
         let mut store = stored_at_version(3);
         let expected = ExpectedVersion::OneOf(vec![3]);

@@ -22,14 +22,7 @@ pub async fn sqlite() -> Stores {
 /// `None` when `OXIFY_TEST_POSTGRES_URL` is not set. Otherwise a store in a schema of its own, so
 /// that tests run in parallel on one database; an unreachable server fails the test.
 pub async fn postgres() -> Option<Stores> {
-    let url = std::env::var("OXIFY_TEST_POSTGRES_URL").ok()?;
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = admin(&url).await;
-    // The name is ours (a UUID in hex), and identifiers cannot be bound.
-    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
-    let _ = admin.close().await;
-    let guard = DropSchema { url: url.clone(), schema: schema.clone() };
-    let url = in_schema(&url, &schema);
+    let (url, guard) = postgres_schema().await?;
     let store = Arc::new(open_postgres(&url).await);
     Some(Stores {
         workflows: store.clone(),
@@ -39,7 +32,20 @@ pub async fn postgres() -> Option<Stores> {
     })
 }
 
-async fn open_postgres(url: &str) -> PostgresStore {
+/// A new empty schema on the test server, as a URL whose connections use it, and the guard that
+/// drops it; `None` when `OXIFY_TEST_POSTGRES_URL` is not set.
+pub async fn postgres_schema() -> Option<(String, impl Send + 'static)> {
+    let url = std::env::var("OXIFY_TEST_POSTGRES_URL").ok()?;
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = admin(&url).await;
+    // The name is ours (a UUID in hex), and identifiers cannot be bound.
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+    let _ = admin.close().await;
+    let guard = DropSchema { url: url.clone(), schema: schema.clone() };
+    Some((in_schema(&url, &schema), guard))
+}
+
+pub async fn open_postgres(url: &str) -> PostgresStore {
     PostgresStore::open(url, 4).await.unwrap_or_else(|e| panic!("cannot open the Postgres store at {url}: {e}"))
 }
 
