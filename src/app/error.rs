@@ -30,7 +30,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound { entity, id } => Self::NotFound(format!("{} {id} not found", capitalize(entity))),
             StoreError::Conflict(m) => Self::Conflict(m),
             StoreError::VersionMismatch { entity, id, current } => Self::PreconditionFailed(format!(
-                "{} {id} has changed: it is now at version {current}; read it again and reapply the change",
+                "{} {id} is now at version {current}, not the version the change expected; read it again and reapply the change",
                 capitalize(entity)
             )),
             StoreError::Unavailable(m) => Self::Unavailable(format!("storage unavailable: {m}")),
