@@ -15,6 +15,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     InvalidState(String),
+    /// A conditional request expected another version than the current one; nothing changed.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -26,6 +29,10 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound { entity, id } => Self::NotFound(format!("{} {id} not found", capitalize(entity))),
             StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::VersionMismatch { entity, id, current } => Self::PreconditionFailed(format!(
+                "{} {id} is now at version {current}, not the version the change expected; read it again and reapply the change",
+                capitalize(entity)
+            )),
             StoreError::Unavailable(m) => Self::Unavailable(format!("storage unavailable: {m}")),
             StoreError::Internal(m) | StoreError::LeaseLost(m) => Self::Internal(m),
         }

@@ -6,7 +6,10 @@ use crate::domain::ids::WorkflowId;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::{ValidationError, validate};
 use crate::domain::workflow::{Workflow, WorkflowDraft};
-use crate::ports::{Clock, Page, PageRequest, VersionInfo, VersionedWorkflow, WorkflowStore, WorkflowSummary};
+use crate::ports::{
+    Clock, ExpectedVersion, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow, WorkflowStore,
+    WorkflowSummary,
+};
 use std::sync::Arc;
 
 /// Validates and stores workflows.
@@ -43,21 +46,33 @@ impl WorkflowService {
         Ok(VersionedWorkflow { version, workflow })
     }
 
-    /// Validates and stores a new version of an existing workflow.
+    /// Validates and stores a new version of an existing workflow, provided its current version
+    /// is one `expected` admits (the store checks that again, atomically with the write).
     ///
     /// # Errors
-    /// `NotFound`; `BadRequest` when the body names another id; `Validation`.
+    /// `NotFound`; `PreconditionFailed` when `expected` does not admit the current version;
+    /// `BadRequest` when the body names another id; `Validation`.
     #[tracing::instrument(skip_all, fields(workflow_id = %id))]
-    pub async fn update(&self, id: WorkflowId, draft: WorkflowDraft) -> Result<VersionedWorkflow, ServiceError> {
+    pub async fn update(
+        &self,
+        id: WorkflowId,
+        draft: WorkflowDraft,
+        expected: &ExpectedVersion,
+    ) -> Result<VersionedWorkflow, ServiceError> {
         if let Some(other) = draft.metadata.id.filter(|other| *other != id) {
             return Err(ServiceError::BadRequest(format!(
                 "workflow.metadata.id {other} does not match the id {id} in the path"
             )));
         }
         let current = self.store.get(id).await?;
+        // A stale request fails before its workflow is validated (RFC 9110 evaluates
+        // preconditions before the method); this early check is only a shortcut.
+        if !expected.admits(current.version) {
+            return Err(StoreError::version_mismatch("workflow", id, current.version).into());
+        }
         let created_at = current.workflow.workflow().metadata.created_at;
         let workflow = self.check(draft.complete(id, created_at, self.clock.now()))?;
-        let version = self.store.update(&workflow).await?;
+        let version = self.store.update(&workflow, expected).await?;
         Ok(VersionedWorkflow { version, workflow })
     }
 
@@ -67,11 +82,13 @@ impl WorkflowService {
         Ok(self.store.get(id).await?)
     }
 
+    /// Deletes a workflow, provided `expected` admits its current version.
+    ///
     /// # Errors
-    /// `NotFound`.
+    /// `NotFound`; `PreconditionFailed` when `expected` does not admit the current version.
     #[tracing::instrument(skip_all, fields(workflow_id = %id))]
-    pub async fn delete(&self, id: WorkflowId) -> Result<(), ServiceError> {
-        Ok(self.store.delete(id).await?)
+    pub async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), ServiceError> {
+        Ok(self.store.delete(id, expected).await?)
     }
 
     /// # Errors
@@ -152,13 +169,64 @@ mod tests {
         store.expect_get().returning(move |_| Ok(VersionedWorkflow { version: 1, workflow: created.clone() }));
         store
             .expect_update()
-            .withf(|wf| {
+            .withf(|wf, expected| {
                 let m = &wf.workflow().metadata;
-                m.created_at.timestamp() == 100 && m.updated_at.timestamp() == 500
+                m.created_at.timestamp() == 100 && m.updated_at.timestamp() == 500 && *expected == ExpectedVersion::Any
             })
             .times(1)
-            .returning(|_| Ok(2));
+            .returning(|_, _| Ok(2));
         let service = WorkflowService::new(Arc::new(store), clock_at(500), RunnerRegistry::new());
-        assert_eq!(service.update(id, draft()).await.unwrap().version, 2);
+        assert_eq!(service.update(id, draft(), &ExpectedVersion::Any).await.unwrap().version, 2);
+    }
+
+    fn stored_at_version(version: u32) -> MockWorkflowStore {
+        let created = crate::domain::validation::validate(draft().complete(
+            WorkflowId::generate(),
+            Utc.timestamp_opt(100, 0).unwrap(),
+            Utc.timestamp_opt(100, 0).unwrap(),
+        ))
+        .unwrap();
+        let mut store = MockWorkflowStore::new();
+        store.expect_get().returning(move |_| Ok(VersionedWorkflow { version, workflow: created.clone() }));
+        store
+    }
+
+    #[tokio::test]
+    async fn a_stale_update_fails_before_validation_and_never_writes() {
+        let mut store = stored_at_version(3);
+        store.expect_update().times(0);
+        let service = WorkflowService::new(Arc::new(store), clock_at(500), RunnerRegistry::new());
+        let mut invalid = draft();
+        invalid.nodes.clear();
+        let err = service.update(WorkflowId::generate(), invalid, &ExpectedVersion::OneOf(vec![2])).await.unwrap_err();
+        assert!(matches!(&err, ServiceError::PreconditionFailed(m) if m.contains("now at version 3")), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_conditional_delete_passes_its_expected_version_to_the_store() {
+        let mut store = MockWorkflowStore::new();
+        store
+            .expect_delete()
+            .withf(|_, e| *e == ExpectedVersion::OneOf(vec![2]))
+            .times(1)
+            .returning(|id, _| Err(StoreError::version_mismatch("workflow", id, 3)));
+        let service = WorkflowService::new(Arc::new(store), clock_at(0), RunnerRegistry::new());
+        let err = service.delete(WorkflowId::generate(), &ExpectedVersion::OneOf(vec![2])).await.unwrap_err();
+        assert!(matches!(err, ServiceError::PreconditionFailed(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_expected_version_reaches_the_store_which_has_the_last_word() {
+        let mut store = stored_at_version(3);
+        let expected = ExpectedVersion::OneOf(vec![3]);
+        let passed = expected.clone();
+        store
+            .expect_update()
+            .withf(move |_, e| *e == passed)
+            .times(1)
+            .returning(|wf, _| Err(StoreError::version_mismatch("workflow", wf.id(), 4)));
+        let service = WorkflowService::new(Arc::new(store), clock_at(500), RunnerRegistry::new());
+        let err = service.update(WorkflowId::generate(), draft(), &expected).await.unwrap_err();
+        assert!(matches!(&err, ServiceError::PreconditionFailed(m) if m.contains("now at version 4")), "{err:?}");
     }
 }

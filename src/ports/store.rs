@@ -43,12 +43,20 @@ pub enum StoreError {
     /// Another process took over the execution (its lease expired): stop working on it.
     #[error("lease lost: {0}")]
     LeaseLost(String),
+    /// A conditional write found the entity at a version it did not expect, and changed nothing.
+    #[error("{entity} {id} is at version {current}, which the write did not expect")]
+    VersionMismatch { entity: &'static str, id: String, current: u32 },
 }
 
 impl StoreError {
     #[must_use]
     pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
         Self::NotFound { entity, id: id.to_string() }
+    }
+
+    #[must_use]
+    pub fn version_mismatch(entity: &'static str, id: impl ToString, current: u32) -> Self {
+        Self::VersionMismatch { entity, id: id.to_string(), current }
     }
 
     /// Whether retrying the same call later may succeed.
@@ -87,6 +95,28 @@ pub struct VersionedWorkflow {
     pub workflow: ValidWorkflow,
 }
 
+/// Which current versions a conditional write accepts: the "compare" of a compare-and-set, which
+/// the store checks atomically with the write (the HTTP layer builds it from `If-Match`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Whatever version is current: an unconditional write.
+    #[default]
+    Any,
+    /// One of these versions; an empty list accepts none.
+    OneOf(Vec<u32>),
+}
+
+impl ExpectedVersion {
+    /// Whether a write may replace `current`.
+    #[must_use]
+    pub fn admits(&self, current: u32) -> bool {
+        match self {
+            Self::Any => true,
+            Self::OneOf(versions) => versions.contains(&current),
+        }
+    }
+}
+
 /// What a workflow list shows of each workflow.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkflowSummary {
@@ -114,11 +144,15 @@ pub trait WorkflowStore: Send + Sync {
     /// - MUST return [`StoreError::Conflict`] when a workflow with this id exists.
     async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError>;
 
-    /// Stores a new version of an existing workflow and returns its number.
+    /// Stores a new version of an existing workflow and returns its number, provided `expected`
+    /// admits the current version. The check and the write are one atomic step: of two writers
+    /// expecting the same version, exactly one succeeds.
     ///
     /// # Errors
-    /// - MUST return [`StoreError::NotFound`] when no workflow has this id.
-    async fn update(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError>;
+    /// - MUST return [`StoreError::NotFound`] when no workflow has this id, whatever `expected` says.
+    /// - MUST return [`StoreError::VersionMismatch`] with the current version when `expected` does
+    ///   not admit it, and then store nothing.
+    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError>;
 
     /// The latest version.
     ///
@@ -132,11 +166,14 @@ pub trait WorkflowStore: Send + Sync {
     /// - MUST return [`StoreError::NotFound`] when there is no such version.
     async fn get_version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError>;
 
-    /// Hides a workflow from `get` and `list`.
+    /// Hides a workflow from `get` and `list`, provided `expected` admits its current version
+    /// (checked atomically with the delete, as for `update`).
     ///
     /// # Errors
-    /// - MUST return [`StoreError::NotFound`] when no workflow has this id.
-    async fn delete(&self, id: WorkflowId) -> Result<(), StoreError>;
+    /// - MUST return [`StoreError::NotFound`] when no workflow has this id, whatever `expected` says.
+    /// - MUST return [`StoreError::VersionMismatch`] with the current version when `expected` does
+    ///   not admit it, and then change nothing.
+    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError>;
 
     /// Workflows, newest first.
     ///

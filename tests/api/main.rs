@@ -2,10 +2,12 @@
 
 mod around;
 mod binary;
+mod conditional;
 mod errors;
 mod executions;
 mod inputs;
 mod order;
 mod stream;
 mod support;
+mod text;
 mod workflows;

@@ -57,14 +57,15 @@ fn kill_9(running: &mut Running) {
     running.child.wait().unwrap();
 }
 
-fn slow_chain() -> Value {
+/// Start, `STEPS` LLM nodes in a row, End; step i's prompt is `step i` followed by `tail` (a template).
+fn slow_chain(tail: &str) -> Value {
     let mut nodes = vec![json!({"id": "start", "name": "Start", "kind": {"type": "Start"}})];
     let mut edges = Vec::new();
     let mut previous = "start".to_owned();
     for i in 1..=STEPS {
         let id = format!("step{i}");
         nodes.push(json!({"id": id, "name": format!("Step {i}"), "kind": {"type": "LLM", "config": {
-            "provider": "openai", "model": "m", "prompt_template": format!("step {i}")}}}));
+            "provider": "openai", "model": "m", "prompt_template": format!("step {i}{tail}")}}}));
         edges.push(json!({"from": previous, "to": id}));
         previous = id;
     }
@@ -107,13 +108,16 @@ fn calls(provider: &Provider) -> HashMap<String, usize> {
     counts
 }
 
+/// Text every backend must give back exactly, or a resumed run sends other prompts than the first.
+const ODD: &str = "nul\u{0} sep\u{2028} bom\u{FEFF} dle\u{10}0 😀";
+
 async fn crash_and_resume(database_url: &str) {
     let (provider, provider_url) = Provider::start().await;
     provider.always(Reply::Slow(Duration::from_millis(250), Box::new(openai("done"))));
     let mut first = start(database_url, &provider_url);
-    let wf = post(&format!("{}/api/v1/workflows", first.url), slow_chain()).await;
+    let wf = post(&format!("{}/api/v1/workflows", first.url), slow_chain(" {{ q }}")).await;
     let wf_id = wf["id"].as_str().unwrap_or_else(|| panic!("{wf}")).to_owned();
-    let run = post(&format!("{}/api/v1/workflows/{wf_id}/execute", first.url), json!({})).await;
+    let run = post(&format!("{}/api/v1/workflows/{wf_id}/execute", first.url), json!({"variables": {"q": ODD}})).await;
     let execution = run["execution_id"].as_str().unwrap().to_owned();
     let execution_url = format!("{}/api/v1/executions/{execution}", first.url);
     wait_until(&execution_url, |run| succeeded(run) >= 2).await;
@@ -125,10 +129,15 @@ async fn crash_and_resume(database_url: &str) {
     let run = wait_until(&execution_url, |run| run["state"] == "Completed" || run["state"] == "Failed").await;
     assert_eq!(run["state"], "Completed", "{run}");
     assert_eq!(succeeded(&run), STEPS);
+    assert_eq!(run["variables"]["q"], ODD, "the variables as given");
     let counts = calls(&provider);
+    let prompts: Vec<String> = (1..=STEPS).map(|i| format!("step {i} {ODD}")).collect();
+    for sent in counts.keys() {
+        assert!(prompts.contains(sent), "a resumed node rendered another prompt than its first attempt: {sent:?}");
+    }
     let mut rerun = 0;
     for i in 1..=STEPS {
-        let prompt = format!("step {i}");
+        let prompt = format!("step {i} {ODD}");
         let node = run["node_results"].as_array().unwrap().iter().find(|n| n["node_id"] == format!("step{i}")).unwrap();
         let n = counts.get(&prompt).copied().unwrap_or(0);
         assert_eq!(node["attempts"].as_u64().unwrap() as usize, n, "step {i}: one attempt recorded per call: {run}");
@@ -182,7 +191,7 @@ async fn a_restarted_server_replays_a_stream_from_last_event_id() {
     let (provider, provider_url) = Provider::start().await;
     provider.always(openai("done"));
     let mut first = start(&database, &provider_url);
-    let wf = post(&format!("{}/api/v1/workflows", first.url), slow_chain()).await;
+    let wf = post(&format!("{}/api/v1/workflows", first.url), slow_chain("")).await;
     let run = post(&format!("{}/api/v1/workflows/{}/execute", first.url, wf["id"].as_str().unwrap()), json!({})).await;
     let execution = run["execution_id"].as_str().unwrap().to_owned();
     let stream_of = |base: &str| format!("{base}/api/v1/executions/{execution}/stream");
@@ -215,7 +224,7 @@ async fn a_stream_on_another_process_follows_an_execution_to_its_end() {
     let (provider, provider_url) = Provider::start().await;
     provider.always(Reply::Slow(Duration::from_millis(150), Box::new(openai("done"))));
     let (runner, watcher) = (start(&url, &provider_url), start(&url, &provider_url));
-    let wf = post(&format!("{}/api/v1/workflows", runner.url), slow_chain()).await;
+    let wf = post(&format!("{}/api/v1/workflows", runner.url), slow_chain("")).await;
     let run = post(&format!("{}/api/v1/workflows/{}/execute", runner.url, wf["id"].as_str().unwrap()), json!({})).await;
     let execution = run["execution_id"].as_str().unwrap().to_owned();
     let reply = reqwest::get(format!("{}/api/v1/executions/{execution}/stream", watcher.url)).await.unwrap();

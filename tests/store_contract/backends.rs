@@ -1,26 +1,40 @@
 //! The backends the contract runs against, each fresh per test.
 
-use super::Stores;
+use super::{Backend, Stores};
 use oxify_api::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
+use oxify_api::ports::{ExecutionStore, WorkflowStore};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub fn memory() -> Stores {
     let store = Arc::new(InMemoryStore::new());
-    Stores { workflows: store.clone(), executions: store, _keep: Box::new(()) }
+    Stores { workflows: store.clone(), executions: store, backend: Backend::Memory, _keep: Box::new(()) }
 }
 
 pub async fn sqlite() -> Stores {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("contract.db").display());
     let store = Arc::new(SqliteStore::open(&url, 4).await.unwrap());
-    Stores { workflows: store.clone(), executions: store, _keep: Box::new(dir) }
+    Stores { workflows: store.clone(), executions: store, backend: Backend::Sqlite(url), _keep: Box::new(dir) }
 }
 
 /// `None` when `OXIFY_TEST_POSTGRES_URL` is not set. Otherwise a store in a schema of its own, so
 /// that tests run in parallel on one database; an unreachable server fails the test.
 pub async fn postgres() -> Option<Stores> {
+    let (url, guard) = postgres_schema().await?;
+    let store = Arc::new(open_postgres(&url).await);
+    Some(Stores {
+        workflows: store.clone(),
+        executions: store,
+        backend: Backend::Postgres(url),
+        _keep: Box::new(guard),
+    })
+}
+
+/// A new empty schema on the test server, as a URL whose connections use it, and the guard that
+/// drops it; `None` when `OXIFY_TEST_POSTGRES_URL` is not set.
+pub async fn postgres_schema() -> Option<(String, impl Send + 'static)> {
     let url = std::env::var("OXIFY_TEST_POSTGRES_URL").ok()?;
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut admin = admin(&url).await;
@@ -28,11 +42,32 @@ pub async fn postgres() -> Option<Stores> {
     sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
     let _ = admin.close().await;
     let guard = DropSchema { url: url.clone(), schema: schema.clone() };
-    let store = PostgresStore::open(&in_schema(&url, &schema), 4)
-        .await
-        .unwrap_or_else(|e| panic!("cannot open the Postgres store in schema {schema}: {e}"));
-    let store = Arc::new(store);
-    Some(Stores { workflows: store.clone(), executions: store, _keep: Box::new(guard) })
+    Some((in_schema(&url, &schema), guard))
+}
+
+pub async fn open_postgres(url: &str) -> PostgresStore {
+    PostgresStore::open(url, 4).await.unwrap_or_else(|e| panic!("cannot open the Postgres store at {url}: {e}"))
+}
+
+/// The same data through a new store, as after a restart: whatever the old one cached in
+/// memory cannot answer. The memory store has nothing else to reopen.
+pub async fn reopen(s: Stores) -> Stores {
+    let Stores { workflows, executions, backend, _keep } = s;
+    let (workflows, executions): (Arc<dyn WorkflowStore>, Arc<dyn ExecutionStore>) = match &backend {
+        Backend::Memory => (workflows, executions),
+        Backend::Sqlite(url) => {
+            // The old store's lock file is released once its last handle is gone.
+            drop((workflows, executions));
+            let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
+            (store.clone(), store)
+        }
+        Backend::Postgres(url) => {
+            drop((workflows, executions));
+            let store = Arc::new(open_postgres(url).await);
+            (store.clone(), store)
+        }
+    };
+    Stores { workflows, executions, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {

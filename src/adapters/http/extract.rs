@@ -78,19 +78,30 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     value.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.classify() == serde_json::error::Category::Data {
-            let problem = Problem { node_id: None, path: path.clone(), problem: inner.to_string() };
-            let at = if path == "." { String::new() } else { format!(" at {path}") };
-            ApiError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                kind: "ValidationError",
-                message: format!("request body does not have the expected shape{at}: {inner}"),
-                details: Some(vec![problem]),
-            }
+        let at = if path == "." { String::new() } else { format!(" at {path}") };
+        let unprocessable = |message: String, problem: String| ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "ValidationError",
+            message,
+            details: Some(vec![Problem { node_id: None, path: path.clone(), problem }]),
+        };
+        if is_lone_surrogate(&inner) {
+            // Well-formed JSON, but a string no Rust (or Unicode) text can hold: say which one.
+            let problem = format!("{inner}: a \\u escape between \\ud800 and \\udfff must be half of a surrogate pair");
+            unprocessable(format!("request body has a string that is not Unicode text{at}: {problem}"), problem)
+        } else if inner.classify() == serde_json::error::Category::Data {
+            unprocessable(format!("request body does not have the expected shape{at}: {inner}"), inner.to_string())
         } else {
             ApiError::bad_request(format!("request body is not valid JSON: {inner}"))
         }
     })
+}
+
+/// serde_json refuses `"\ud800"` (a surrogate escape without its pair) as a syntax error, though
+/// the JSON grammar allows it (RFC 8259 section 8.2). Its messages are the only way to tell.
+fn is_lone_surrogate(e: &serde_json::Error) -> bool {
+    let message = e.to_string();
+    message.contains("lone leading surrogate") || message.contains("unexpected end of hex escape")
 }
 
 /// Path parameters; a malformed id is a 400 in the API's format.

@@ -38,8 +38,14 @@ pub fn apply(router: Router, cors_origins: &[String], max_body_bytes: usize) -> 
 fn cors(origins: &[String]) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("last-event-id")])
-        .expose_headers([REQUEST_ID, header::LOCATION]);
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([REQUEST_ID, header::LOCATION, header::ETAG]);
     if origins.iter().any(|o| o == "*") {
         base.allow_origin(AnyOrigin)
     } else {

@@ -8,6 +8,7 @@ pub mod health;
 pub mod layers;
 pub mod openapi;
 pub mod pagination;
+pub mod preconditions;
 pub mod sse;
 #[cfg(test)]
 mod tests;

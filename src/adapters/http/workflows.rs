@@ -7,16 +7,32 @@ use super::dto::{
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{PageParams, encode};
+use super::preconditions::{IfMatch, IfNoneMatch, etag};
 use crate::domain::ids::WorkflowId;
+use crate::ports::VersionedWorkflow;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A workflow version as a response: its `ETag`, and its body unless `If-None-Match` says the
+/// client has it already (304).
+fn representation(stored: VersionedWorkflow, if_none_match: &IfNoneMatch) -> Response {
+    let tag = [(header::ETAG, etag(stored.version))];
+    if if_none_match.matches(stored.version) {
+        return (StatusCode::NOT_MODIFIED, tag).into_response();
+    }
+    (tag, Json(WorkflowResponse::from(stored))).into_response()
+}
 
 /// Validates and stores a new workflow.
 #[utoipa::path(
     post, path = "/api/v1/workflows", tag = "workflows", request_body = WorkflowRequest,
     responses(
-        (status = 201, description = "Stored", body = WorkflowCreated),
+        (status = 201, description = "Stored", body = WorkflowCreated, headers(
+            ("Location" = String, description = "The workflow's URL"),
+            ("ETag" = String, description = "The stored version as an entity tag, e.g. `\"1\"`"),
+        )),
         (status = 400, description = "Invalid workflow: every problem in `details`", body = ErrorBody),
         (status = 409, description = "A workflow with this id exists", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
@@ -33,6 +49,7 @@ pub async fn create_workflow(
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/workflows/{id}")) {
         headers.insert(header::LOCATION, location);
     }
+    headers.insert(header::ETAG, etag(stored.version));
     let body =
         WorkflowCreated { id, message: "Workflow created successfully".into(), workflow_version: stored.version };
     Ok((StatusCode::CREATED, headers, Json(body)))
@@ -55,46 +72,74 @@ pub async fn list_workflows(
     }))
 }
 
-/// The latest version of a workflow.
+/// The latest version of a workflow, with its version as `ETag`.
 #[utoipa::path(
-    get, path = "/api/v1/workflows/{id}", tag = "workflows", params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = WorkflowResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    get, path = "/api/v1/workflows/{id}", tag = "workflows",
+    params(
+        ("id" = String, Path, format = Uuid),
+        ("If-None-Match" = Option<String>, Header,
+            description = "ETags the client holds (`*` for any); a match answers 304 without a body"),
+    ),
+    responses(
+        (status = 200, body = WorkflowResponse, headers(("ETag" = String, description = "The version as a strong entity tag, e.g. `\"3\"`, for `If-Match`"))),
+        (status = 304, description = "The client's copy is current", headers(("ETag" = String, description = "The version as a strong entity tag, e.g. `\"3\"`, for `If-Match`"))),
+        (status = 400, description = "Bad id or malformed If-None-Match", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
 )]
 pub async fn get_workflow(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkflowId>,
-) -> Result<Json<WorkflowResponse>, ApiError> {
-    Ok(Json(state.workflows.get(id).await?.into()))
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
+    Ok(representation(state.workflows.get(id).await?, &if_none_match))
 }
 
-/// Stores a new version of a workflow.
+/// What `If-Match` does on a write.
+const IF_MATCH: &str = "Write only if the workflow is still at one of these versions (ETags from a read, `*` \
+    for any); strong comparison, so `W/` tags never match. Without it the write is unconditional";
+
+/// Stores a new version of a workflow; with `If-Match`, only if nobody changed it meanwhile.
 #[utoipa::path(
     put, path = "/api/v1/workflows/{id}", tag = "workflows", request_body = WorkflowRequest,
-    params(("id" = String, Path, format = Uuid)),
+    params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses(
-        (status = 200, body = WorkflowUpdated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 200, body = WorkflowUpdated, headers(("ETag" = String, description = "The version as a strong entity tag, e.g. `\"3\"`, for `If-Match`"))),
+        (status = 400, description = "Invalid workflow, bad id or malformed If-Match", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 412, description = "If-Match names another version: nothing was stored", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
     )
 )]
 pub async fn update_workflow(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkflowId>,
+    IfMatch(expected): IfMatch,
     ApiJson(request): ApiJson<WorkflowRequest>,
-) -> Result<Json<WorkflowUpdated>, ApiError> {
-    let stored = state.workflows.update(id, request.workflow).await?;
-    Ok(Json(WorkflowUpdated { message: "Workflow updated successfully".into(), workflow_version: stored.version }))
+) -> Result<([(header::HeaderName, HeaderValue); 1], Json<WorkflowUpdated>), ApiError> {
+    let stored = state.workflows.update(id, request.workflow, &expected).await?;
+    let body = WorkflowUpdated { message: "Workflow updated successfully".into(), workflow_version: stored.version };
+    Ok(([(header::ETAG, etag(stored.version))], Json(body)))
 }
 
-/// Deletes a workflow. Its past executions stay readable.
+/// Deletes a workflow; with `If-Match`, only if nobody changed it meanwhile. Its past executions
+/// stay readable.
 #[utoipa::path(
-    delete, path = "/api/v1/workflows/{id}", tag = "workflows", params(("id" = String, Path, format = Uuid)),
-    responses((status = 200, body = MessageResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    delete, path = "/api/v1/workflows/{id}", tag = "workflows",
+    params(("id" = String, Path, format = Uuid), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
+    responses(
+        (status = 200, body = MessageResponse),
+        (status = 400, description = "Bad id or malformed If-Match", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 412, description = "If-Match names another version: nothing was deleted", body = ErrorBody),
+    )
 )]
 pub async fn delete_workflow(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkflowId>,
+    IfMatch(expected): IfMatch,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    state.workflows.delete(id).await?;
+    state.workflows.delete(id, &expected).await?;
     Ok(Json(MessageResponse { message: "Workflow deleted successfully".into() }))
 }
 
@@ -112,15 +157,24 @@ pub async fn list_versions(
     Ok(Json(VersionList { total: versions.len() as u64, versions: versions.into_iter().map(Into::into).collect() }))
 }
 
-/// One stored version of a workflow, as it was saved (also after later updates or a delete).
+/// One stored version of a workflow, as it was saved (also after later updates or a delete),
+/// with that version's `ETag`.
 #[utoipa::path(
     get, path = "/api/v1/workflows/{id}/versions/{version}", tag = "workflows",
-    params(("id" = String, Path, format = Uuid), ("version" = u32, Path, description = "1 for the first save")),
-    responses((status = 200, body = WorkflowResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(
+        ("id" = String, Path, format = Uuid), ("version" = u32, Path, description = "1 for the first save"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags the client holds; a match answers 304"),
+    ),
+    responses(
+        (status = 200, body = WorkflowResponse, headers(("ETag" = String, description = "The version as a strong entity tag, e.g. `\"3\"`, for `If-Match`"))),
+        (status = 304, description = "The client's copy is current", headers(("ETag" = String, description = "The version as a strong entity tag, e.g. `\"3\"`, for `If-Match`"))),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    )
 )]
 pub async fn get_version(
     State(state): State<AppState>,
     ApiPath((id, version)): ApiPath<(WorkflowId, u32)>,
-) -> Result<Json<WorkflowResponse>, ApiError> {
-    Ok(Json(state.workflows.version(id, version).await?.into()))
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
+    Ok(representation(state.workflows.version(id, version).await?, &if_none_match))
 }

@@ -4,8 +4,8 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, Execut
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
-    Cursor, ExecutionFilter, ExecutionStore, Lease, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow,
-    WorkflowStore, WorkflowSummary,
+    Cursor, ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, Page, PageRequest, StoreError, VersionInfo,
+    VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -65,9 +65,25 @@ fn versioned(entry: &WorkflowEntry, version: u32) -> Option<VersionedWorkflow> {
     Some(VersionedWorkflow { version, workflow })
 }
 
+fn latest_version(entry: &WorkflowEntry) -> u32 {
+    u32::try_from(entry.versions.len()).unwrap_or(u32::MAX)
+}
+
 fn latest(entry: &WorkflowEntry) -> VersionedWorkflow {
-    let version = u32::try_from(entry.versions.len()).unwrap_or(u32::MAX);
-    VersionedWorkflow { version, workflow: entry.versions[entry.versions.len() - 1].clone() }
+    VersionedWorkflow { version: latest_version(entry), workflow: entry.versions[entry.versions.len() - 1].clone() }
+}
+
+/// The live workflow a conditional write may change (checked under the write lock, so the check
+/// and the write are one step).
+fn writable<'a>(
+    inner: &'a mut Inner,
+    id: WorkflowId,
+    expected: &ExpectedVersion,
+) -> Result<&'a mut WorkflowEntry, StoreError> {
+    let entry =
+        inner.workflows.get_mut(&id).filter(|e| !e.deleted).ok_or_else(|| StoreError::not_found("workflow", id))?;
+    let current = latest_version(entry);
+    if expected.admits(current) { Ok(entry) } else { Err(StoreError::version_mismatch("workflow", id, current)) }
 }
 
 /// Walks `order` newest first from the cursor, keeping items `pick` returns, one page's worth.
@@ -121,11 +137,9 @@ impl WorkflowStore for InMemoryStore {
         Ok(latest(&inner.workflows[&id]).version)
     }
 
-    async fn update(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError> {
         let mut inner = self.write();
-        let id = workflow.id();
-        let entry =
-            inner.workflows.get_mut(&id).filter(|e| !e.deleted).ok_or_else(|| StoreError::not_found("workflow", id))?;
+        let entry = writable(&mut inner, workflow.id(), expected)?;
         entry.versions.push(workflow.clone());
         Ok(latest(entry).version)
     }
@@ -144,10 +158,9 @@ impl WorkflowStore for InMemoryStore {
             .ok_or_else(|| StoreError::not_found("workflow version", format!("{id} v{version}")))
     }
 
-    async fn delete(&self, id: WorkflowId) -> Result<(), StoreError> {
+    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
         let mut inner = self.write();
-        let entry =
-            inner.workflows.get_mut(&id).filter(|e| !e.deleted).ok_or_else(|| StoreError::not_found("workflow", id))?;
+        let entry = writable(&mut inner, id, expected)?;
         entry.deleted = true;
         let order = entry.order;
         inner.workflow_order.remove(&order);

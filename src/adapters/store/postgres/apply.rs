@@ -2,6 +2,7 @@
 //! counters in step, upsert node results and append events numbered from the execution's row.
 
 use super::codec::{self, col};
+use super::nul::escape;
 use super::writes::count;
 use crate::adapters::store::sql_common::store_error;
 use crate::domain::execution::{ExecutionEvent, ExecutionState, ExecutionUpdate, NodeResult};
@@ -49,7 +50,7 @@ pub(super) async fn apply(
     )
     .bind(id.0)
     .bind(change.map(|s| s.state.as_str()))
-    .bind(change.and_then(|s| s.error.as_deref()))
+    .bind(change.and_then(|s| s.error.as_deref()).map(escape))
     .bind(change.and_then(|s| s.started_at))
     .bind(change.and_then(|s| s.completed_at))
     .bind(n_events)
@@ -98,15 +99,15 @@ async fn upsert_results(
     results: &[&NodeResult],
 ) -> Result<(), StoreError> {
     let positions: Vec<i64> = (first_position..).take(results.len()).collect();
-    let texts = |f: fn(&NodeResult) -> &str| results.iter().map(|r| f(r)).collect::<Vec<&str>>();
+    let texts = |f: fn(&NodeResult) -> &str| results.iter().map(|r| escape(f(r))).collect::<Vec<_>>();
     let times = |f: fn(&NodeResult) -> Option<DateTime<Utc>>| results.iter().map(|r| f(r)).collect::<Vec<_>>();
     let outputs: Vec<Option<String>> = results.iter().map(|r| r.output.as_ref().map(|o| o.to_string())).collect();
-    let errors: Vec<Option<&str>> = results.iter().map(|r| r.error.as_deref()).collect();
+    let errors: Vec<Option<_>> = results.iter().map(|r| r.error.as_deref().map(escape)).collect();
     let attempts: Vec<i32> = results.iter().map(|r| codec::int(r.attempts)).collect();
     sqlx::query(
         "INSERT INTO node_results (execution_id, node_id, position, node_name, kind, status, output, error, attempts, \
          started_at, completed_at) \
-         SELECT $1, t.node_id, t.position, t.node_name, t.kind, t.status, t.output::jsonb, t.error, t.attempts, \
+         SELECT $1, t.node_id, t.position, t.node_name, t.kind, t.status, t.output, t.error, t.attempts, \
          t.started_at, t.completed_at \
          FROM UNNEST($2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int4[], \
          $10::timestamptz[], $11::timestamptz[]) \
@@ -148,8 +149,8 @@ async fn append_events(
     .bind(id.0)
     .bind(&seqs)
     .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.node_id.as_ref().map(|n| n.as_str())).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| &*e.data).collect::<Vec<&str>>())
+    .bind(events.iter().map(|e| e.node_id.as_ref().map(|n| escape(n.as_str()))).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| escape(&e.data)).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.state.as_str()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| codec::int(e.node_results_count)).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.at).collect::<Vec<_>>())

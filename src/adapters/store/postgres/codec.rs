@@ -1,6 +1,8 @@
-//! Rows to domain values and back: native UUIDs, times and JSONB, plus the checked narrowing
-//! between Postgres's signed integers and the domain's unsigned counts.
+//! Rows to domain values and back: native UUIDs and times, JSON as serde_json's text, free text
+//! through the NUL escape, plus the checked narrowing between Postgres's signed integers and the
+//! domain's unsigned counts.
 
+use super::nul::{unescape, unescape_opt};
 use crate::adapters::store::sql_common::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NodeResult};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
@@ -20,6 +22,23 @@ pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 pub(super) fn col<'r, T: Decode<'r, Postgres> + Type<Postgres>>(row: &'r PgRow, name: &str) -> Result<T, StoreError> {
     row.try_get(name).map_err(|e| corrupt(format!("column {name}: {e}")))
+}
+
+/// A JSON column: serde_json's text (never `jsonb`, which cannot hold `\u0000`).
+pub(super) fn json<T: serde::de::DeserializeOwned>(row: &PgRow, name: &str) -> Result<T, StoreError> {
+    serde_json::from_str(&col::<String>(row, name)?).map_err(|e| corrupt(format!("column {name}: {e}")))
+}
+
+/// A nullable JSON column: SQL NULL is `None`, the JSON text `null` is `Some(Value::Null)`.
+pub(super) fn json_opt(row: &PgRow, name: &str) -> Result<Option<Value>, StoreError> {
+    col::<Option<String>>(row, name)?
+        .map(|text| serde_json::from_str(&text).map_err(|e| corrupt(format!("column {name}: {e}"))))
+        .transpose()
+}
+
+/// JSON for a JSON column.
+pub(super) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("cannot encode JSON: {e}")))
 }
 
 fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError>
@@ -54,7 +73,7 @@ pub(super) const EXECUTION_COLUMNS: &str =
     "id, workflow_id, workflow_version, state, error, variables, options, created_at, started_at, completed_at";
 
 pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
-    let variables = match col::<Value>(row, "variables")? {
+    let variables = match json::<Value>(row, "variables")? {
         Value::Object(map) => map,
         _ => return Err(corrupt("variables are not an object")),
     };
@@ -63,9 +82,9 @@ pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
         workflow_id: WorkflowId(col::<Uuid>(row, "workflow_id")?),
         workflow_version: u32_of(col(row, "workflow_version")?)?,
         state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,
-        error: col(row, "error")?,
+        error: unescape_opt(col(row, "error")?),
         variables: Arc::new(variables),
-        budget: serde_json::from_value::<ExecutionOptions>(col::<Value>(row, "options")?).map_err(corrupt)?.budget,
+        budget: json::<ExecutionOptions>(row, "options")?.budget,
         created_at: col(row, "created_at")?,
         started_at: col(row, "started_at")?,
         completed_at: col(row, "completed_at")?,
@@ -74,12 +93,12 @@ pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
 
 pub(super) fn node_result(row: &PgRow) -> Result<NodeResult, StoreError> {
     Ok(NodeResult {
-        node_id: NodeId::new(col::<String>(row, "node_id")?),
-        node_name: col(row, "node_name")?,
-        kind: col(row, "kind")?,
+        node_id: NodeId::new(unescape(col(row, "node_id")?)),
+        node_name: unescape(col(row, "node_name")?),
+        kind: unescape(col(row, "kind")?),
         status: parse(&col::<String>(row, "status")?, "node status")?,
-        output: col::<Option<Value>>(row, "output")?.map(Arc::new),
-        error: col(row, "error")?,
+        output: json_opt(row, "output")?.map(Arc::new),
+        error: unescape_opt(col(row, "error")?),
         attempts: u32_of(col(row, "attempts")?)?,
         started_at: col(row, "started_at")?,
         completed_at: col(row, "completed_at")?,
@@ -93,8 +112,8 @@ pub(super) fn event(row: &PgRow, execution_id: ExecutionId) -> Result<ExecutionE
         seq: u64::try_from(col::<i64>(row, "seq")?).map_err(corrupt)?,
         execution_id,
         kind: parse(&col::<String>(row, "kind")?, "event kind")?,
-        node_id: node_id.map(NodeId::new),
-        data: data.into(),
+        node_id: unescape_opt(node_id).map(NodeId::new),
+        data: unescape(data).into(),
         state: parse(&col::<String>(row, "state")?, "state")?,
         node_results_count: u32_of(col(row, "node_results_count")?)?,
         at: col::<DateTime<Utc>>(row, "at")?,

@@ -14,8 +14,8 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeR
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
-    ExecutionFilter, ExecutionStore, Lease, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow,
-    WorkflowStore, WorkflowSummary,
+    ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, Page, PageRequest, StoreError, VersionInfo,
+    VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
@@ -81,7 +81,6 @@ async fn finish<T>(tx: Transaction<'static, Postgres>, work: Result<T, StoreErro
 fn new_version(workflow: &ValidWorkflow) -> Result<NewVersion, StoreError> {
     let wf = workflow.workflow();
     let (metadata, definition) = encode_workflow(wf)?;
-    let (metadata, definition) = (nul::json_text(metadata), nul::json_text(definition));
     let too_big = |what: &str| StoreError::Internal(format!("a workflow with more than {} {what}", i32::MAX));
     Ok(NewVersion {
         id: wf.metadata.id,
@@ -105,10 +104,10 @@ impl WorkflowStore for PostgresStore {
         Ok(version)
     }
 
-    async fn update(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
         let mut tx = self.begin().await?;
-        let written = writes::update_workflow(&mut tx, &v).await;
+        let written = writes::update_workflow(&mut tx, &v, expected).await;
         let version = finish(tx, written).await?;
         self.cache.insert(version, workflow);
         Ok(version)
@@ -131,9 +130,10 @@ impl WorkflowStore for PostgresStore {
             .ok_or_else(|| StoreError::not_found("workflow version", format!("{id} v{version}")))
     }
 
-    async fn delete(&self, id: WorkflowId) -> Result<(), StoreError> {
+    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
+        // One conditional UPDATE, atomic on its own: no transaction needed.
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        writes::delete_workflow(&mut conn, id).await
+        writes::delete_workflow(&mut conn, id, expected).await
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
@@ -149,7 +149,7 @@ impl WorkflowStore for PostgresStore {
 impl ExecutionStore for PostgresStore {
     async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let created = writes::create_execution(&mut tx, &nul::execution(execution), lease).await;
+        let created = writes::create_execution(&mut tx, execution, lease).await;
         finish(tx, created).await
     }
 
@@ -172,7 +172,7 @@ impl ExecutionStore for PostgresStore {
         update: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let mut tx = self.begin().await?;
-        let stored = apply::apply(&mut tx, id, lease, &nul::update(update)).await;
+        let stored = apply::apply(&mut tx, id, lease, update).await;
         finish(tx, stored).await
     }
 
@@ -183,8 +183,8 @@ impl ExecutionStore for PostgresStore {
         first: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let mut tx = self.begin().await?;
-        let stored = match writes::create_execution(&mut tx, &nul::execution(execution), lease).await {
-            Ok(()) => apply::apply(&mut tx, execution.id, Some(lease), &nul::update(first)).await,
+        let stored = match writes::create_execution(&mut tx, execution, lease).await {
+            Ok(()) => apply::apply(&mut tx, execution.id, Some(lease), first).await,
             Err(e) => Err(e),
         };
         finish(tx, stored).await

@@ -1,97 +1,93 @@
-//! Postgres refuses the NUL character in `text` and `jsonb`, which SQLite and JSON allow. Rather
-//! than fail a step (and every retry of it) on data a model or a user produced, NULs become
-//! U+FFFD (the replacement character) before they reach Postgres.
+//! Postgres `text` cannot hold the NUL character, which Rust strings, JSON, SQLite and the other
+//! stores keep. So that every backend returns exactly what it was given, free-text columns (errors,
+//! node names, event data) go through a reversible escape: NUL is written as DLE `0` and DLE
+//! (U+0010, "data link escape") itself as DLE DLE. JSON columns need none of this: they hold
+//! serde_json's text, which writes NUL as the six characters `\u0000`.
+//!
+//! Migration 0004 doubled the DLEs already stored, so older rows read back unchanged.
 
-use crate::domain::execution::{Execution, ExecutionUpdate};
-use serde_json::Value;
 use std::borrow::Cow;
-use std::sync::Arc;
 
-const REPLACEMENT: &str = "\u{FFFD}";
+const ESCAPE: char = '\u{10}';
 
-fn has_nul(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
+/// `text` as stored: borrowed unchanged unless it holds a NUL or the escape character.
+pub(super) fn escape(text: &str) -> Cow<'_, str> {
+    if !text.contains('\0') && !text.contains(ESCAPE) {
+        return Cow::Borrowed(text);
     }
-}
-
-fn clean_value(v: &Value) -> Value {
-    match v {
-        Value::String(s) => Value::String(s.replace('\0', REPLACEMENT)),
-        Value::Array(items) => Value::Array(items.iter().map(clean_value).collect()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.replace('\0', REPLACEMENT), clean_value(v))).collect())
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\0' => out.extend([ESCAPE, '0']),
+            ESCAPE => out.extend([ESCAPE, ESCAPE]),
+            c => out.push(c),
         }
-        other => other.clone(),
     }
+    Cow::Owned(out)
 }
 
-fn clean_str(s: &str) -> String {
-    s.replace('\0', REPLACEMENT)
+/// Stored text back as it was given. A DLE followed by anything else cannot come from
+/// [`escape`]; it is kept as it is rather than failing the read.
+pub(super) fn unescape(stored: String) -> String {
+    if !stored.contains(ESCAPE) {
+        return stored;
+    }
+    let mut out = String::with_capacity(stored.len());
+    let mut chars = stored.chars();
+    while let Some(c) = chars.next() {
+        if c != ESCAPE {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('0') => out.push('\0'),
+            Some(ESCAPE) => out.push(ESCAPE),
+            Some(other) => out.extend([ESCAPE, other]),
+            None => out.push(ESCAPE),
+        }
+    }
+    out
 }
 
-/// A workflow's JSON text without NULs (a NUL appears in JSON text only as the escape `\u0000`).
-pub(super) fn json_text(text: String) -> String {
-    if !text.contains("\\u0000") {
-        return text;
-    }
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v) if has_nul(&v) => clean_value(&v).to_string(),
-        _ => text,
-    }
-}
-
-pub(super) fn execution(e: &Execution) -> Cow<'_, Execution> {
-    let dirty = e.variables.iter().any(|(k, v)| k.contains('\0') || has_nul(v))
-        || e.error.as_deref().is_some_and(|s| s.contains('\0'));
-    if !dirty {
-        return Cow::Borrowed(e);
-    }
-    let mut clean = e.clone();
-    clean.variables = Arc::new(e.variables.iter().map(|(k, v)| (clean_str(k), clean_value(v))).collect());
-    clean.error = e.error.as_deref().map(clean_str);
-    Cow::Owned(clean)
-}
-
-pub(super) fn update(u: &ExecutionUpdate) -> Cow<'_, ExecutionUpdate> {
-    let text_dirty = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
-    let dirty = u.state.as_ref().is_some_and(|c| text_dirty(&c.error))
-        || u.node_results
-            .iter()
-            .any(|r| text_dirty(&r.error) || r.node_name.contains('\0') || r.output.as_deref().is_some_and(has_nul))
-        || u.events.iter().any(|e| e.data.contains('\0'));
-    if !dirty {
-        return Cow::Borrowed(u);
-    }
-    let mut clean = u.clone();
-    if let Some(change) = &mut clean.state {
-        change.error = change.error.as_deref().map(clean_str);
-    }
-    for r in &mut clean.node_results {
-        r.error = r.error.as_deref().map(clean_str);
-        r.node_name = clean_str(&r.node_name);
-        r.output = r.output.as_deref().map(|o| Arc::new(clean_value(o)));
-    }
-    for e in &mut clean.events {
-        e.data = clean_str(&e.data).into();
-    }
-    Cow::Owned(clean)
+/// [`unescape`] for a nullable column.
+pub(super) fn unescape_opt(stored: Option<String>) -> Option<String> {
+    stored.map(unescape)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn nuls_are_replaced_everywhere_and_clean_data_is_untouched() {
-        let dirty = json!({"a\u{0}": ["x\u{0}y", {"k": "\u{0}"}], "n": 1});
-        assert_eq!(clean_value(&dirty), json!({"a\u{FFFD}": ["x\u{FFFD}y", {"k": "\u{FFFD}"}], "n": 1}));
-        assert_eq!(json_text(dirty.to_string()), clean_value(&dirty).to_string());
-        let literal = json!({"text": "a backslash-u: \\u0000"}).to_string();
-        assert_eq!(json_text(literal.clone()), literal, "an escaped backslash is not a NUL");
+    fn every_string_survives_the_round_trip_and_stored_text_holds_no_nul() {
+        for text in [
+            "",
+            "plain",
+            "\0",
+            "a\0b\0\0",
+            "\u{10}",
+            "\u{10}0",
+            "\u{10}\u{10}",
+            "\0\u{10}0\u{10}\u{10}\0",
+            "0\u{10}",
+            "naïve \u{FFFF} \u{2028} \u{FEFF} 😀 \\u0000",
+        ] {
+            let stored = escape(text);
+            assert!(!stored.contains('\0'), "{text:?} stored as {stored:?}");
+            assert_eq!(unescape(stored.into_owned()), text, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn clean_text_is_neither_copied_nor_changed() {
+        assert!(matches!(escape("no escape here"), Cow::Borrowed(_)));
+        assert_eq!(escape("a\0b"), "a\u{10}0b");
+        assert_eq!(escape("a\u{10}b"), "a\u{10}\u{10}b");
+    }
+
+    #[test]
+    fn a_stray_escape_character_is_kept_rather_than_lost() {
+        assert_eq!(unescape("a\u{10}x".into()), "a\u{10}x");
+        assert_eq!(unescape("trailing \u{10}".into()), "trailing \u{10}");
     }
 }

@@ -6,7 +6,6 @@ use crate::domain::execution::{Execution, ExecutionEvent, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::workflow::WorkflowMetadata;
 use crate::ports::{Cursor, ExecutionFilter, Page, PageRequest, StoreError, VersionInfo, WorkflowSummary};
-use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgRow};
 // Dynamic SQL here is assembled from fixed fragments only; every value is bound.
 use sqlx::{Arguments, AssertSqlSafe, PgPool};
@@ -25,7 +24,7 @@ pub(super) async fn latest_version(pool: &PgPool, id: WorkflowId) -> Result<Opti
 pub(super) async fn definition(pool: &PgPool, id: WorkflowId, version: u32) -> Result<Option<String>, StoreError> {
     // A version past the INTEGER range cannot have been stored.
     let Ok(version) = i32::try_from(version) else { return Ok(None) };
-    sqlx::query_scalar("SELECT definition::text FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
+    sqlx::query_scalar("SELECT definition FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
         .bind(id.0)
         .bind(version)
         .fetch_optional(pool)
@@ -34,7 +33,7 @@ pub(super) async fn definition(pool: &PgPool, id: WorkflowId, version: u32) -> R
 }
 
 fn metadata(row: &PgRow) -> Result<WorkflowMetadata, StoreError> {
-    serde_json::from_value(col::<Value>(row, "metadata")?).map_err(codec::corrupt)
+    codec::json(row, "metadata")
 }
 
 pub(super) async fn list_versions(pool: &PgPool, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {

@@ -1,11 +1,11 @@
 //! Workflow writes, execution creation and the per-(workflow, state) counters, each run inside
 //! the caller's transaction.
 
-use super::codec;
+use super::{codec, nul};
 use crate::adapters::store::sql_common::{ExecutionOptions, store_error};
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::WorkflowId;
-use crate::ports::{Lease, StoreError};
+use crate::ports::{ExpectedVersion, Lease, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -38,23 +38,59 @@ pub(super) async fn create_workflow(c: &mut PgConnection, v: &NewVersion) -> Res
     insert_version(c, v, version).await
 }
 
-pub(super) async fn update_workflow(c: &mut PgConnection, v: &NewVersion) -> Result<u32, StoreError> {
+/// The versions `expected` admits, as the statements below bind them: NULL for any.
+fn admitted(expected: &ExpectedVersion) -> Option<Vec<i32>> {
+    match expected {
+        ExpectedVersion::Any => None,
+        // A version past the INTEGER range cannot be stored, so it cannot be current either.
+        ExpectedVersion::OneOf(versions) => Some(versions.iter().filter_map(|v| i32::try_from(*v).ok()).collect()),
+    }
+}
+
+/// Why a conditional statement changed no row: the workflow is gone, or at another version.
+async fn refusal(c: &mut PgConnection, id: WorkflowId) -> StoreError {
+    let current: Result<Option<i32>, StoreError> =
+        sqlx::query_scalar("SELECT latest_version FROM workflows WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id.0)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(store_error);
+    match current {
+        Ok(None) => StoreError::not_found("workflow", id),
+        Ok(Some(v)) => match codec::u32_of(v) {
+            Ok(v) => StoreError::version_mismatch("workflow", id, v),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    }
+}
+
+pub(super) async fn update_workflow(
+    c: &mut PgConnection,
+    v: &NewVersion,
+    expected: &ExpectedVersion,
+) -> Result<u32, StoreError> {
+    // The version check is part of the UPDATE: a concurrent writer of the same row waits for our
+    // commit, then re-evaluates the condition on the new row and changes nothing.
     let version: Option<i32> = sqlx::query_scalar(
         "UPDATE workflows SET latest_version = latest_version + 1 WHERE id = $1 AND deleted_at IS NULL \
-         RETURNING latest_version",
+         AND ($2::int4[] IS NULL OR latest_version = ANY($2)) RETURNING latest_version",
     )
     .bind(v.id.0)
+    .bind(admitted(expected))
     .fetch_optional(&mut *c)
     .await
     .map_err(store_error)?;
-    let version = version.ok_or_else(|| StoreError::not_found("workflow", v.id))?;
-    insert_version(c, v, version).await
+    match version {
+        Some(version) => insert_version(c, v, version).await,
+        None => Err(refusal(c, v.id).await),
+    }
 }
 
 async fn insert_version(c: &mut PgConnection, v: &NewVersion, version: i32) -> Result<u32, StoreError> {
     sqlx::query(
         "INSERT INTO workflow_versions (workflow_id, version, metadata, definition, node_count, edge_count, saved_at) \
-         VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(v.id.0)
     .bind(version)
@@ -69,13 +105,21 @@ async fn insert_version(c: &mut PgConnection, v: &NewVersion, version: i32) -> R
     codec::u32_of(version)
 }
 
-pub(super) async fn delete_workflow(c: &mut PgConnection, id: WorkflowId) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE workflows SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL")
-        .bind(id.0)
-        .execute(&mut *c)
-        .await
-        .map_err(store_error)?;
-    if done.rows_affected() == 0 { Err(StoreError::not_found("workflow", id)) } else { Ok(()) }
+pub(super) async fn delete_workflow(
+    c: &mut PgConnection,
+    id: WorkflowId,
+    expected: &ExpectedVersion,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE workflows SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL \
+         AND ($2::int4[] IS NULL OR latest_version = ANY($2))",
+    )
+    .bind(id.0)
+    .bind(admitted(expected))
+    .execute(&mut *c)
+    .await
+    .map_err(store_error)?;
+    if done.rows_affected() == 0 { Err(refusal(c, id).await) } else { Ok(()) }
 }
 
 /// Counter shards per (workflow, state).
@@ -111,6 +155,8 @@ pub(super) async fn count(
 }
 
 pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease: &Lease) -> Result<(), StoreError> {
+    let variables = codec::json_text(e.variables.as_ref())?;
+    let options = codec::json_text(&ExecutionOptions::of(e))?;
     sqlx::query(
         "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
          completed_at, lease_owner, lease_expires_at, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11, $12)",
@@ -119,14 +165,14 @@ pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease:
     .bind(e.workflow_id.0)
     .bind(codec::int(e.workflow_version))
     .bind(e.state.as_str())
-    .bind(&e.error)
-    .bind(sqlx::types::Json(e.variables.as_ref()))
+    .bind(e.error.as_deref().map(nul::escape))
+    .bind(variables)
     .bind(e.created_at)
     .bind(e.started_at)
     .bind(e.completed_at)
     .bind(&lease.owner)
     .bind(codec::ttl(lease))
-    .bind(sqlx::types::Json(ExecutionOptions::of(e)))
+    .bind(options)
     .execute(&mut *c)
     .await
     .map_err(|err| match store_error(err) {

@@ -6,6 +6,7 @@
 mod apply;
 mod codec;
 mod errors;
+mod latest;
 mod migrate;
 mod readers;
 mod reads;
@@ -17,15 +18,15 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeR
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
-    ExecutionFilter, ExecutionStore, Lease, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow,
-    WorkflowStore, WorkflowSummary,
+    ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, Page, PageRequest, StoreError, VersionInfo,
+    VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
+use latest::LatestVersions;
 use readers::Readers;
 use rusqlite::{Connection, OpenFlags};
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 use writer::Writer;
 use writes::NewVersion;
@@ -35,8 +36,8 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     writer: Writer,
     cache: VersionCache,
-    /// Latest version of each live workflow: only this process writes the file.
-    latest: Mutex<HashMap<WorkflowId, u32>>,
+    /// Latest version of each workflow: only this process writes the file.
+    latest: LatestVersions,
     _lock: File,
 }
 
@@ -88,17 +89,25 @@ impl SqliteStore {
             readers: Readers::new(path, readers as usize),
             writer: Writer::start(conn)?,
             cache: VersionCache::default(),
-            latest: Mutex::default(),
+            latest: LatestVersions::default(),
             _lock: lock,
         })
     }
 
-    fn remember(&self, id: WorkflowId, version: Option<u32>) {
-        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
-        match version {
-            Some(v) => latest.insert(id, v),
-            None => latest.remove(&id),
-        };
+    /// Runs a workflow write, recording its outcome (the latest version, `None` once deleted)
+    /// in commit order.
+    async fn write_workflow<T, F>(
+        &self,
+        id: WorkflowId,
+        work: F,
+        latest: fn(&T) -> Option<u32>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let cache = self.latest.clone();
+        self.writer.write_then(work, move |done| cache.committed(id, latest(done))).await
     }
 }
 
@@ -133,28 +142,29 @@ fn new_version(workflow: &ValidWorkflow) -> Result<NewVersion, StoreError> {
 impl WorkflowStore for SqliteStore {
     async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
-        let version = self.writer.write(move |c| writes::create_workflow(c, &v)).await?;
+        let version = self.write_workflow(workflow.id(), move |c| writes::create_workflow(c, &v), |v| Some(*v)).await?;
         self.cache.insert(version, workflow);
-        self.remember(workflow.id(), Some(version));
         Ok(version)
     }
 
-    async fn update(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
-        let version = self.writer.write(move |c| writes::update_workflow(c, &v)).await?;
+        let expected = expected.clone();
+        let version = self
+            .write_workflow(workflow.id(), move |c| writes::update_workflow(c, &v, &expected), |v| Some(*v))
+            .await?;
         self.cache.insert(version, workflow);
-        self.remember(workflow.id(), Some(version));
         Ok(version)
     }
 
     async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
-        let known = self.latest.lock().unwrap_or_else(PoisonError::into_inner).get(&id).copied();
-        let version = match known {
-            Some(v) => v,
+        let version = match self.latest.get(id) {
+            Some(Some(v)) => v,
+            Some(None) => return Err(StoreError::not_found("workflow", id)),
             None => {
                 let found = self.readers.read(move |c| reads::latest_version(c, id)).await?;
                 let v = found.ok_or_else(|| StoreError::not_found("workflow", id))?;
-                self.remember(id, Some(v));
+                self.latest.read(id, v);
                 v
             }
         };
@@ -172,10 +182,9 @@ impl WorkflowStore for SqliteStore {
             .ok_or_else(|| StoreError::not_found("workflow version", format!("{id} v{version}")))
     }
 
-    async fn delete(&self, id: WorkflowId) -> Result<(), StoreError> {
-        self.writer.write(move |c| writes::delete_workflow(c, id)).await?;
-        self.remember(id, None);
-        Ok(())
+    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
+        let expected = expected.clone();
+        self.write_workflow(id, move |c| writes::delete_workflow(c, id, &expected), |()| None).await
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {

@@ -18,16 +18,18 @@ trait Job: Send {
     fn finish(self: Box<Self>, commit: Result<(), StoreError>);
 }
 
-struct Typed<T, F> {
+struct Typed<T, F, A> {
     work: Option<F>,
+    committed: A,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
-impl<T, F> Job for Typed<T, F>
+impl<T, F, A> Job for Typed<T, F, A>
 where
     T: Send,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    A: FnOnce(&T) + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
         let result = match self.work.take() {
@@ -45,6 +47,9 @@ where
             (Some(Ok(value)), Ok(())) => Ok(value),
             (None, Ok(())) => Err(StoreError::Internal("a write never ran".into())),
         };
+        if let Ok(value) = &outcome {
+            (self.committed)(value);
+        }
         let _ = self.reply.send(outcome);
     }
 }
@@ -72,8 +77,20 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_then(work, |_: &T| {}).await
+    }
+
+    /// Like [`Writer::write`], and runs `committed` on the writer thread once the write is
+    /// durable, before the next transaction starts: what it does (updating a cache) happens in
+    /// commit order, which the callers, woken later and in any order, could not guarantee.
+    pub(super) async fn write_then<T, F, A>(&self, work: F, committed: A) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(Typed { work: Some(work), result: None, reply });
+        let job: Box<dyn Job> = Box::new(Typed { work: Some(work), committed, result: None, reply });
         let stopped = || StoreError::Unavailable("the database writer stopped".into());
         self.jobs.send(job).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?

@@ -6,7 +6,7 @@ use super::errors::store_error;
 use crate::adapters::store::sql_common::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::{ExecutionId, WorkflowId};
-use crate::ports::{Lease, StoreError};
+use crate::ports::{ExpectedVersion, Lease, StoreError};
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -52,13 +52,21 @@ pub(super) fn create_workflow(c: &Connection, v: &NewVersion) -> Result<u32, Sto
     insert_version(c, v, version)
 }
 
-pub(super) fn update_workflow(c: &Connection, v: &NewVersion) -> Result<u32, StoreError> {
-    let id = v.id.to_string();
+/// The current version of a live workflow, provided `expected` admits it. The writer thread runs
+/// one write at a time, so nothing can change between this check and the write that follows it.
+fn writable_version(c: &Connection, id: &str, expected: &ExpectedVersion) -> Result<i64, StoreError> {
     let latest: Option<i64> = c
         .prepare_cached("SELECT latest_version FROM workflows WHERE id = ?1 AND deleted_at IS NULL")
-        .and_then(|mut s| s.query_row([&id], |r| r.get(0)).optional())
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
         .map_err(store_error)?;
-    let version = latest.ok_or_else(|| StoreError::not_found("workflow", &id))? + 1;
+    let latest = latest.ok_or_else(|| StoreError::not_found("workflow", id))?;
+    let current = codec::u32_of(latest);
+    if expected.admits(current) { Ok(latest) } else { Err(StoreError::version_mismatch("workflow", id, current)) }
+}
+
+pub(super) fn update_workflow(c: &Connection, v: &NewVersion, expected: &ExpectedVersion) -> Result<u32, StoreError> {
+    let id = v.id.to_string();
+    let version = writable_version(c, &id, expected)? + 1;
     c.prepare_cached("UPDATE workflows SET latest_version = ?2 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![id, version]))
         .map_err(store_error)?;
@@ -77,12 +85,13 @@ fn insert_version(c: &Connection, v: &NewVersion, version: i64) -> Result<u32, S
     Ok(codec::u32_of(version))
 }
 
-pub(super) fn delete_workflow(c: &Connection, id: WorkflowId) -> Result<(), StoreError> {
-    let changed = c
-        .prepare_cached("UPDATE workflows SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL")
-        .and_then(|mut s| s.execute(params![id.to_string(), micros(Utc::now())]))
+pub(super) fn delete_workflow(c: &Connection, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
+    let id = id.to_string();
+    writable_version(c, &id, expected)?;
+    c.prepare_cached("UPDATE workflows SET deleted_at = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, micros(Utc::now())]))
         .map_err(store_error)?;
-    if changed == 0 { Err(StoreError::not_found("workflow", id)) } else { Ok(()) }
+    Ok(())
 }
 
 pub(super) fn count(c: &Connection, workflow_id: &str, changes: &[(ExecutionState, i64)]) -> Result<(), StoreError> {
