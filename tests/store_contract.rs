@@ -7,6 +7,7 @@ use oxify_api::domain::execution::{
     EventKind, Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, NodeStatus, StateChange,
 };
 use oxify_api::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use oxify_api::domain::run::RunEvent;
 use oxify_api::domain::valid::ValidWorkflow;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::WorkflowDraft;
@@ -81,15 +82,14 @@ fn execution(workflow_id: WorkflowId, created: DateTime<Utc>) -> Execution {
     Execution::new(workflow_id, 1, vars, created)
 }
 
+/// An event of `kind` about node `a`, marked with `n` where the kind has room for it.
 fn event(kind: EventKind, state: ExecutionState, n: u32) -> NewEvent {
-    NewEvent {
-        kind,
-        node_id: Some(NodeId::from("a")),
-        data: format!(r#"{{"n":{n}}}"#).into(),
-        state,
-        node_results_count: n,
-        at: at(n.into()),
-    }
+    let event = match RunEvent::example(kind) {
+        RunEvent::NodeStarted { .. } => RunEvent::NodeStarted { node_id: NodeId::from("a"), attempt: n },
+        RunEvent::ExecutionFailed { .. } => RunEvent::ExecutionFailed { error: format!("n={n}") },
+        other => other,
+    };
+    NewEvent { event: Arc::new(event), state, node_results_count: n, at: at(n.into()) }
 }
 
 fn result(node: &str, status: NodeStatus, output: Option<serde_json::Value>) -> NodeResult {
@@ -103,15 +103,16 @@ fn result(node: &str, status: NodeStatus, output: Option<serde_json::Value>) -> 
         attempts: 2,
         started_at: Some(at(1)),
         completed_at: status.is_terminal().then(|| at(2)),
+        usage: None,
     }
 }
 
 fn change(state: ExecutionState, when: i64) -> StateChange {
     StateChange {
-        state,
         error: (state == ExecutionState::Failed).then(|| "it broke".into()),
         started_at: (state == ExecutionState::Running).then(|| at(when)),
         completed_at: state.is_terminal().then(|| at(when)),
+        ..StateChange::to(state)
     }
 }
 
@@ -212,6 +213,7 @@ async fn apply_records_state_results_and_numbered_events(s: Stores) {
             event(EventKind::ExecutionStarted, ExecutionState::Running, 0),
             event(EventKind::NodeStarted, ExecutionState::Running, 0),
         ],
+        ..ExecutionUpdate::default()
     };
     let stored = s.executions.apply(e.id, Some(&me), &first).await.unwrap();
     assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
@@ -226,6 +228,7 @@ async fn apply_records_state_results_and_numbered_events(s: Stores) {
             event(EventKind::NodeCompleted, ExecutionState::Running, 1),
             event(EventKind::ExecutionFailed, ExecutionState::Failed, 2),
         ],
+        ..ExecutionUpdate::default()
     };
     let stored = s.executions.apply(e.id, Some(&me), &second).await.unwrap();
     assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
@@ -239,9 +242,9 @@ async fn apply_records_state_results_and_numbered_events(s: Stores) {
     assert_eq!(results[1].error.as_deref(), Some("boom"));
     let events = s.executions.events_after(e.id, 0, 100).await.unwrap();
     assert_eq!(events.len(), 4);
-    assert_eq!(events[3].kind, EventKind::ExecutionFailed);
-    assert_eq!(&*events[3].data, r#"{"n":2}"#);
-    assert_eq!(events[3].node_id.as_ref().map(NodeId::as_str), Some("a"));
+    assert_eq!(events[3].kind(), EventKind::ExecutionFailed);
+    assert_eq!(*events[3].event, RunEvent::ExecutionFailed { error: "n=2".into() });
+    assert_eq!(events[1].node_id().map(NodeId::as_str), Some("a"));
     assert_eq!(events[3].at, at(2));
     assert_eq!(s.executions.events_after(e.id, 2, 1).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
     assert!(s.executions.events_after(e.id, 4, 10).await.unwrap().is_empty());
@@ -263,7 +266,7 @@ async fn execution_lists_filter_page_and_count(s: Stores) {
     }
     let count = |workflow_id, state| {
         let executions = s.executions.clone();
-        async move { executions.list(ExecutionFilter { workflow_id, state }, page(100)).await.unwrap() }
+        async move { executions.list(ExecutionFilter { workflow_id, state, parent: None }, page(100)).await.unwrap() }
     };
     assert_eq!(count(None, None).await.total, 9);
     assert_eq!(count(Some(w2), None).await.total, 3);
@@ -382,7 +385,14 @@ async fn budgets_and_awkward_text_round_trip(s: Stores) {
     let update = ExecutionUpdate {
         node_results: vec![result("a", NodeStatus::Succeeded, Some(weird.clone()))],
         events: vec![NewEvent {
-            data: weird.to_string().into(),
+            event: Arc::new(RunEvent::NodeCompleted {
+                node_id: NodeId::from("a"),
+                attempt: 1,
+                output: Arc::new(weird.clone()),
+                taken: Vec::new(),
+                duration_ms: None,
+                reused_from: None,
+            }),
             ..event(EventKind::NodeCompleted, ExecutionState::Running, 1)
         }],
         ..ExecutionUpdate::default()
@@ -391,11 +401,9 @@ async fn budgets_and_awkward_text_round_trip(s: Stores) {
     let output = s.executions.node_results(e.id).await.unwrap()[0].output.clone().unwrap();
     assert_eq!(output["big"], weird["big"]);
     assert_eq!(output["text"], weird["text"]);
-    assert_eq!(
-        &*s.executions.events_after(e.id, 0, 10).await.unwrap()[0].data,
-        weird.to_string(),
-        "event data is kept verbatim"
-    );
+    let stored = s.executions.events_after(e.id, 0, 10).await.unwrap();
+    let RunEvent::NodeCompleted { output, .. } = stored[0].event.as_ref() else { panic!("{:?}", stored[0].event) };
+    assert_eq!(output.as_ref(), &weird, "event data is kept exactly");
 }
 
 async fn concurrent_claims_and_creates_never_overlap(s: Stores) {
@@ -441,6 +449,7 @@ async fn a_new_execution_and_its_first_step_are_stored_together(s: Stores) {
             event(EventKind::ExecutionStarted, ExecutionState::Running, 0),
             event(EventKind::ExecutionCompleted, ExecutionState::Completed, 1),
         ],
+        ..ExecutionUpdate::default()
     };
     let stored = s.executions.create_with(&e, &me, &first).await.unwrap();
     assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
@@ -449,7 +458,7 @@ async fn a_new_execution_and_its_first_step_are_stored_together(s: Stores) {
     assert_eq!(s.executions.node_results(e.id).await.unwrap().len(), 1);
     let total = s
         .executions
-        .list(ExecutionFilter { workflow_id: Some(wf), state: Some(ExecutionState::Completed) }, page(10))
+        .list(ExecutionFilter { workflow_id: Some(wf), state: Some(ExecutionState::Completed), parent: None }, page(10))
         .await
         .unwrap()
         .total;

@@ -12,7 +12,7 @@ use oxify_api::domain::ids::WorkflowId;
 use oxify_api::domain::valid::ValidWorkflow;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::{NodeKind, WorkflowDraft};
-use oxify_api::ports::{ExecutionStore, Lease, NodeInput, NodeRunner, RunnerError, WorkflowStore};
+use oxify_api::ports::{ExecutionStore, Lease, NodeInput, NodeOutput, NodeRunner, RunnerError, WorkflowStore};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,9 +27,9 @@ pub struct Noop {
 
 #[async_trait::async_trait]
 impl NodeRunner for Noop {
-    async fn run(&self, input: NodeInput, _cancel: CancellationToken) -> Result<Value, RunnerError> {
+    async fn run(&self, input: NodeInput, _cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
         if self.payload == 0 {
-            return Ok(Value::Null);
+            return Ok(NodeOutput::of(Value::Null));
         }
         let preds: Vec<&str> = input
             .workflow
@@ -40,8 +40,8 @@ impl NodeRunner for Noop {
             .map(|e| e.from.as_str())
             .collect();
         match preds.first().and_then(|p| input.data.outputs.get(p)) {
-            Some(out) if out.is_string() => Ok(out.as_ref().clone()),
-            _ => Ok(Value::String("x".repeat(self.payload))),
+            Some(out) if out.is_string() => Ok(NodeOutput::of(out.as_ref().clone())),
+            _ => Ok(NodeOutput::of(Value::String("x".repeat(self.payload)))),
         }
     }
 }

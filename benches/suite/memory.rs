@@ -5,7 +5,7 @@ use crate::alloc::live_bytes;
 use crate::engine::{self, Engine};
 use crate::report::{Report, Row};
 use crate::stats::Sample;
-use oxify_api::ports::{NodeInput, NodeRunner, RunnerError};
+use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -16,9 +16,9 @@ struct Gate(Arc<Notify>);
 
 #[async_trait::async_trait]
 impl NodeRunner for Gate {
-    async fn run(&self, _input: NodeInput, _cancel: CancellationToken) -> Result<Value, RunnerError> {
+    async fn run(&self, _input: NodeInput, _cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
         self.0.notified().await;
-        Ok(Value::Null)
+        Ok(NodeOutput::of(Value::Null))
     }
 }
 

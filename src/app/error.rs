@@ -35,6 +35,7 @@ impl From<StoreError> for ServiceError {
             )),
             StoreError::Unavailable(m) => Self::Unavailable(format!("storage unavailable: {m}")),
             StoreError::Internal(m) | StoreError::LeaseLost(m) => Self::Internal(m),
+            e @ StoreError::Stale { .. } => Self::Conflict(e.to_string()),
         }
     }
 }

@@ -5,11 +5,10 @@ use super::executor::Executor;
 use super::running::RunningExecutions;
 use crate::domain::budget::BudgetLimits;
 use crate::domain::data::RESERVED_NAMES;
-use crate::domain::execution::{
-    EventKind, Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, StateChange,
-};
+use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, StateChange};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::number;
+use crate::domain::run::RunEvent;
 use crate::domain::validation::ValidationError;
 use crate::ports::{Clock, EventBus, ExecutionFilter, ExecutionStore, Page, PageRequest, WorkflowStore};
 use serde_json::{Map, Value};
@@ -129,7 +128,7 @@ impl ExecutionService {
         execution.state.transition(ExecutionState::Cancelled).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
         let finished =
             self.executions.node_results(execution.id).await?.iter().filter(|r| r.status.is_terminal()).count();
-        let update = ending(execution, ExecutionState::Cancelled, "cancelled by request", self.clock.now(), finished);
+        let update = ending(ExecutionState::Cancelled, "cancelled by request", self.clock.now(), finished);
         for event in self.executions.apply(execution.id, None, &update).await? {
             self.bus.publish(Arc::new(event));
         }
@@ -160,32 +159,24 @@ impl ExecutionService {
 /// The write that ends an execution outside its run (no process runs it): the final state and
 /// its terminal event, so that every watcher receives its last frame.
 pub(crate) fn ending(
-    execution: &Execution,
     state: ExecutionState,
     error: &str,
     at: chrono::DateTime<chrono::Utc>,
     finished: usize,
 ) -> ExecutionUpdate {
-    let kind = match state {
-        ExecutionState::Cancelled => EventKind::ExecutionCancelled,
-        ExecutionState::Completed => EventKind::ExecutionCompleted,
-        _ => EventKind::ExecutionFailed,
+    let event = match state {
+        ExecutionState::Cancelled => RunEvent::ExecutionCancelled { reason: error.into() },
+        _ => RunEvent::ExecutionFailed { error: error.into() },
     };
-    let data = serde_json::json!({
-        "execution_id": execution.id, "workflow_id": execution.workflow_id, "state": state,
-        "node_results_count": finished, "error": error, "timestamp": at,
-    });
     ExecutionUpdate {
-        state: Some(StateChange { state, error: Some(error.into()), started_at: None, completed_at: Some(at) }),
-        node_results: Vec::new(),
+        state: Some(StateChange { error: Some(error.into()), completed_at: Some(at), ..StateChange::to(state) }),
         events: vec![NewEvent {
-            kind,
-            node_id: None,
-            data: data.to_string().into(),
+            event: Arc::new(event),
             state,
             node_results_count: u32::try_from(finished).unwrap_or(u32::MAX),
             at,
         }],
+        ..ExecutionUpdate::default()
     }
 }
 
@@ -288,7 +279,7 @@ mod tests {
         });
         m.bus
             .expect_publish()
-            .withf(|e| e.kind == EventKind::ExecutionCancelled && e.seq == 9)
+            .withf(|e| e.kind() == crate::domain::execution::EventKind::ExecutionCancelled && e.seq == 9)
             .times(1)
             .return_const(());
         let cancelled = m.service().cancel(id).await.unwrap();

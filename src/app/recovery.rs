@@ -49,7 +49,6 @@ impl Recovery {
     }
 
     async fn resume(&self, execution: Execution) -> Result<(), StoreError> {
-        let recorded = self.executions.node_results(execution.id).await?;
         let workflow = match self.workflows.get_version(execution.workflow_id, execution.workflow_version).await {
             Ok(v) => v.workflow,
             Err(StoreError::NotFound { .. }) => return self.fail_without_workflow(&execution).await,
@@ -57,7 +56,9 @@ impl Recovery {
         };
         let executor = self.executor.clone();
         self.running.launch(execution.id, move |stop| async move {
-            executor.resume(execution, workflow, recorded, stop).await;
+            if let Err(e) = executor.resume(execution, workflow, stop).await {
+                tracing::warn!(error = %e, "reading the event log to resume failed; trying again later");
+            }
         });
         Ok(())
     }
@@ -70,7 +71,7 @@ impl Recovery {
         tracing::error!(execution_id = %execution.id, "{error}");
         let finished =
             self.executions.node_results(execution.id).await?.iter().filter(|r| r.status.is_terminal()).count();
-        let update = ending(execution, ExecutionState::Failed, &error, self.clock.now(), finished);
+        let update = ending(ExecutionState::Failed, &error, self.clock.now(), finished);
         for event in self.executions.apply(execution.id, Some(self.executor.lease()), &update).await? {
             self.bus.publish(Arc::new(event));
         }

@@ -24,7 +24,7 @@ pub enum Watch {
     /// The execution finished and the watcher has already seen its last event.
     AllSeen,
     /// Events after the given sequence number, ending with the terminal event.
-    Events(Execution, BoxStream<'static, Frame>),
+    Events(Box<Execution>, BoxStream<'static, Frame>),
 }
 
 /// One item of a watch: a stored event, live partial output of a running node, or the reason
@@ -65,7 +65,7 @@ impl ExecutionService {
             return Ok(Watch::AllSeen);
         }
         let stream = follow(store, id, after, first, live, self.running().clone());
-        Ok(Watch::Events(execution, stream))
+        Ok(Watch::Events(Box::new(execution), stream))
     }
 }
 
@@ -126,7 +126,7 @@ fn follow(
             let full = batch.len() == PAGE as usize;
             for event in batch.drain(..) {
                 last = event.seq;
-                let terminal = event.kind.is_terminal();
+                let terminal = event.kind().is_terminal();
                 yield Frame::Event(Arc::new(event));
                 if terminal {
                     return;
@@ -194,7 +194,7 @@ fn follow(
             };
             for event in events {
                 last = event.seq;
-                let terminal = event.kind.is_terminal();
+                let terminal = event.kind().is_terminal();
                 yield Frame::Event(event);
                 if terminal {
                     return;
@@ -208,21 +208,19 @@ fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::execution::{EventKind, ExecutionState};
+    use crate::domain::execution::{EventKind, ExecutionState, NewEvent};
+    use crate::domain::run::RunEvent;
     use crate::ports::{MockExecutionStore, StoreError};
     use chrono::Utc;
 
     fn event(seq: u64, kind: EventKind) -> ExecutionEvent {
-        ExecutionEvent {
-            seq,
-            execution_id: ExecutionId(uuid::Uuid::nil()),
-            kind,
-            node_id: None,
-            data: "{}".into(),
+        let event = NewEvent {
+            event: Arc::new(RunEvent::example(kind)),
             state: ExecutionState::Running,
             node_results_count: 0,
             at: Utc::now(),
-        }
+        };
+        event.stored(ExecutionId(uuid::Uuid::nil()), seq)
     }
 
     async fn frames(store: MockExecutionStore, first: Vec<ExecutionEvent>) -> Vec<Frame> {
@@ -260,7 +258,7 @@ mod tests {
         });
         let frames = frames(store, vec![event(1, EventKind::ExecutionStarted)]).await;
         assert!(
-            matches!(frames.last(), Some(Frame::Event(e)) if e.kind == EventKind::ExecutionCompleted),
+            matches!(frames.last(), Some(Frame::Event(e)) if e.kind() == EventKind::ExecutionCompleted),
             "{frames:?}"
         );
     }

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod inputs;
 pub mod number;
 pub mod retry;
+pub mod run;
 pub mod scheduler;
 pub mod template;
 pub mod usage;

@@ -73,9 +73,9 @@ impl Plan {
         self.unfinished == 0
     }
 
-    /// Nodes currently `Running`.
+    /// Nodes currently `Running` or `Waiting` (started, not finished).
     pub fn running(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.status.len()).filter(|&i| self.status[i] == NodeStatus::Running)
+        (0..self.status.len()).filter(|&i| matches!(self.status[i], NodeStatus::Running | NodeStatus::Waiting))
     }
 
     /// A ready node starts running.
@@ -93,7 +93,34 @@ impl Plan {
     /// When the node is not `Running`.
     pub fn succeed(&mut self, workflow: &ValidWorkflow, idx: usize, taken: &[usize]) -> Result<(), TransitionError> {
         self.set(idx, NodeStatus::Succeeded)?;
-        self.decide_edges(workflow, idx, taken);
+        self.decide_edges(workflow, idx, Live::Taken(taken));
+        Ok(())
+    }
+
+    /// A running node waits for something outside the run.
+    ///
+    /// # Errors
+    /// When the node is not `Running`.
+    pub fn wait(&mut self, idx: usize) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Waiting)
+    }
+
+    /// A waiting node is running again (its wait ended and it decides what comes next).
+    ///
+    /// # Errors
+    /// When the node is not `Waiting`.
+    pub fn unwait(&mut self, idx: usize) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Running)
+    }
+
+    /// A running node failed, and its error route to `route` catches the failure: the edge to
+    /// `route` is the only one that lives.
+    ///
+    /// # Errors
+    /// When the node is not `Running` or `Waiting`.
+    pub fn fail_routed(&mut self, workflow: &ValidWorkflow, idx: usize, route: usize) -> Result<(), TransitionError> {
+        self.set(idx, NodeStatus::Failed)?;
+        self.decide_edges(workflow, idx, Live::Only(route));
         Ok(())
     }
 
@@ -104,7 +131,7 @@ impl Plan {
     /// When the node already finished.
     pub fn skip(&mut self, workflow: &ValidWorkflow, idx: usize) -> Result<(), TransitionError> {
         self.set(idx, NodeStatus::Skipped)?;
-        self.decide_edges(workflow, idx, &[]);
+        self.decide_edges(workflow, idx, Live::None);
         Ok(())
     }
 
@@ -143,13 +170,16 @@ impl Plan {
         Ok(())
     }
 
-    fn decide_edges(&mut self, workflow: &ValidWorkflow, idx: usize, taken: &[usize]) {
-        let mut decided = vec![(idx, taken.to_vec())];
-        while let Some((from, taken)) = decided.pop() {
-            let alive = self.status[from] == NodeStatus::Succeeded;
+    fn decide_edges(&mut self, workflow: &ValidWorkflow, idx: usize, rule: Live<'_>) {
+        let mut decided = vec![(idx, rule)];
+        while let Some((from, rule)) = decided.pop() {
             let branches = workflow.branch_targets(from);
             for &to in &workflow.graph().successors[from] {
-                let live = alive && (!branches.contains(&to) || taken.contains(&to));
+                let live = match rule {
+                    Live::Taken(taken) => !branches.contains(&to) || taken.contains(&to),
+                    Live::Only(route) => to == route,
+                    Live::None => false,
+                };
                 self.undecided_in[to] -= 1;
                 if live {
                     self.live_in[to] += 1;
@@ -164,11 +194,22 @@ impl Plan {
                     self.status[to] = NodeStatus::Skipped;
                     self.unfinished -= 1;
                     self.skipped.push(to);
-                    decided.push((to, Vec::new()));
+                    decided.push((to, Live::None));
                 }
             }
         }
     }
+}
+
+/// Which outgoing edges of a finished node live.
+#[derive(Clone, Copy)]
+enum Live<'a> {
+    /// It succeeded: edges to branch targets live only if taken, the others live.
+    Taken(&'a [usize]),
+    /// It failed and its error route catches it: only the edge to the route lives.
+    Only(usize),
+    /// It was skipped: every edge dies.
+    None,
 }
 
 #[cfg(test)]

@@ -98,15 +98,18 @@ impl ValidWorkflow {
     ) -> Self {
         let branch_targets = compiled
             .iter()
-            .map(|c| match c {
-                Compiled::Plain => Vec::new(),
-                Compiled::IfElse { true_target, false_target, .. } => vec![*true_target, *false_target],
-                Compiled::Switch { cases, default, .. } => {
-                    let mut t: Vec<usize> = cases.iter().map(|(_, t)| *t).chain(*default).collect();
-                    t.sort_unstable();
-                    t.dedup();
-                    t
-                }
+            .zip(&workflow.nodes)
+            .map(|(c, node)| {
+                let mut t = match c {
+                    Compiled::Plain => Vec::new(),
+                    Compiled::IfElse { true_target, false_target, .. } => vec![*true_target, *false_target],
+                    Compiled::Switch { cases, default, .. } => cases.iter().map(|(_, t)| *t).chain(*default).collect(),
+                };
+                // An error route is a branch too: taken only when the node fails.
+                t.extend(node.on_error.as_ref().and_then(|r| graph.index.get(&r.route_to).copied()));
+                t.sort_unstable();
+                t.dedup();
+                t
             })
             .collect();
         Self(Arc::new(Inner { workflow, graph, topo, compiled, branch_targets, inputs }))
@@ -152,7 +155,8 @@ impl ValidWorkflow {
         &self.0.compiled[idx]
     }
 
-    /// The successors a branching node chooses among (empty for other nodes).
+    /// The successors a branching node chooses among, and the target of a node's error route
+    /// (empty for other nodes).
     #[must_use]
     pub fn branch_targets(&self, idx: usize) -> &[usize] {
         &self.0.branch_targets[idx]
@@ -162,6 +166,12 @@ impl ValidWorkflow {
     #[must_use]
     pub fn inputs(&self) -> Option<&InputSchema> {
         self.0.inputs.as_ref()
+    }
+
+    /// The node a failure of node `idx` is routed to, if it has an error route.
+    #[must_use]
+    pub fn error_route(&self, idx: usize) -> Option<usize> {
+        self.node(idx).on_error.as_ref().and_then(|r| self.index_of(&r.route_to))
     }
 
     /// Node indices in a topological order.

@@ -3,6 +3,7 @@
 use crate::domain::budget::Budget;
 use crate::domain::data::DataContext;
 use crate::domain::ids::ExecutionId;
+use crate::domain::usage::Usage;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::Node;
 use serde_json::Value;
@@ -75,13 +76,30 @@ impl RunnerError {
     }
 }
 
+/// What an attempt produced: the node's output, and what it spent on model calls. Usage is
+/// reported here and nowhere else, so an output that happens to hold a `usage` key (an API's
+/// answer, a script's result) is never billed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeOutput {
+    pub value: Value,
+    pub usage: Option<Usage>,
+}
+
+impl NodeOutput {
+    /// An output that spent nothing.
+    #[must_use]
+    pub fn of(value: Value) -> Self {
+        Self { value, usage: None }
+    }
+}
+
 /// Runs one attempt of a node. Must return soon after `cancel` fires, abandoning in-flight work.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait NodeRunner: Send + Sync {
     /// # Errors
     /// [`RunnerError::Retryable`] for failures worth another attempt, else [`RunnerError::Permanent`].
-    async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<Value, RunnerError>;
+    async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<NodeOutput, RunnerError>;
 
     /// Why this server cannot run the node as configured (an unknown provider, a missing key),
     /// checked when a workflow is saved; `None` when it can.

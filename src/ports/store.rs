@@ -46,6 +46,10 @@ pub enum StoreError {
     /// A conditional write found the entity at a version it did not expect, and changed nothing.
     #[error("{entity} {id} is at version {current}, which the write did not expect")]
     VersionMismatch { entity: &'static str, id: String, current: u32 },
+    /// A write conditional on the end of an execution's log found events appended meanwhile
+    /// (a signal arrived), and changed nothing.
+    #[error("the event log moved on to event {last_seq}")]
+    Stale { last_seq: u64 },
 }
 
 impl StoreError {
@@ -131,6 +135,8 @@ pub struct WorkflowSummary {
 pub struct ExecutionFilter {
     pub workflow_id: Option<WorkflowId>,
     pub state: Option<ExecutionState>,
+    /// Only the children of this execution.
+    pub parent: Option<ExecutionId>,
 }
 
 /// Stored workflows. Every save is a new immutable version; deleting a workflow hides it but
@@ -215,13 +221,18 @@ pub trait ExecutionStore: Send + Sync {
     async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError>;
 
     /// Applies one step atomically: the state change, node results (replacing earlier results of
-    /// the same nodes) and events (numbered on from the last). Returns the events as stored.
+    /// the same nodes), events (numbered on from the last) and the signal to another execution
+    /// (its event numbered on from that one's last; a `Paused` target gets `wake_at` = the
+    /// signal's time). Returns the events as stored, the signal's last.
     /// With a lease, the write is fenced: it happens only while the lease owns the execution,
-    /// and renews it. A final state releases the execution.
+    /// and renews it. A final state, and `Paused`, release the execution; `Paused` stores the
+    /// change's `wake_at`, any other state clears it.
     ///
     /// # Errors
-    /// - MUST return [`StoreError::NotFound`] when no execution has this id.
+    /// - MUST return [`StoreError::NotFound`] when no execution (or signal target) has this id.
     /// - MUST return [`StoreError::LeaseLost`] when a lease is given and does not own the execution.
+    /// - MUST return [`StoreError::Stale`] when `expect_last_seq` is set and the log ends
+    ///   elsewhere, and then change nothing.
     async fn apply<'a>(
         &self,
         id: ExecutionId,
@@ -242,8 +253,9 @@ pub trait ExecutionStore: Send + Sync {
         first: &ExecutionUpdate,
     ) -> Result<Vec<ExecutionEvent>, StoreError>;
 
-    /// Takes over unfinished executions nobody owns: those whose lease expired (all of them when
-    /// `steal` is set, for a store only this process can use). Oldest first, at most `limit`.
+    /// Takes over unfinished executions nobody owns: `Pending` and `Running` ones whose lease
+    /// expired (all of them when `steal` is set, for a store only this process can use), and
+    /// `Paused` ones whose `wake_at` has come. Oldest first, at most `limit`.
     ///
     /// # Errors
     /// Storage failures only.

@@ -13,7 +13,7 @@ use oxify_api::app::server::Server;
 use oxify_api::app::wiring::{Adapters, Services};
 use oxify_api::domain::template;
 use oxify_api::domain::workflow::NodeKind;
-use oxify_api::ports::{NodeInput, NodeRunner, RunnerError};
+use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +26,13 @@ pub struct ScriptRunner;
 
 #[async_trait::async_trait]
 impl NodeRunner for ScriptRunner {
-    async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<Value, RunnerError> {
+    async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
+        self.script(input, cancel).await.map(NodeOutput::of)
+    }
+}
+
+impl ScriptRunner {
+    async fn script(&self, input: NodeInput, cancel: CancellationToken) -> Result<Value, RunnerError> {
         let NodeKind::Code(config) = &input.node().kind else { return Err(RunnerError::Permanent("not code".into())) };
         let (verb, arg) = config.code.split_once(' ').unwrap_or((config.code.as_str(), ""));
         match verb {

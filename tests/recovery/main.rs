@@ -7,6 +7,8 @@
 #[allow(dead_code)]
 mod provider;
 
+mod legacy;
+
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use provider::{Provider, Reply, openai};
@@ -35,6 +37,7 @@ fn start(database_url: &str, provider_url: &str) -> Running {
     let mut child = Command::new(BIN)
         .args(["--host", "127.0.0.1", "--port", "0", "--database-url", database_url, "--lease-secs", "2"])
         .env("OPENAI_BASE_URL", format!("{provider_url}/v1"))
+        .env("OXIFY_OLLAMA_URL", format!("{provider_url}/v1"))
         .env("OPENAI_API_KEY", "sk-test")
         .env("OXIFY_LOG_LEVEL", "warn")
         .stdout(Stdio::piped())

@@ -5,9 +5,10 @@
 use super::backends::reopen;
 use super::{Stores, at, lease, page};
 use oxify_api::domain::execution::{
-    EventKind, Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, NodeStatus, StateChange,
+    Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, NodeStatus, StateChange,
 };
 use oxify_api::domain::ids::{NodeId, WorkflowId};
+use oxify_api::domain::run::RunEvent;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::WorkflowDraft;
 use oxify_api::ports::ExecutionFilter;
@@ -71,30 +72,43 @@ async fn round_trip(s: Stores, text: &str) {
         attempts: 1,
         started_at: Some(at(2)),
         completed_at: Some(at(3)),
+        usage: None,
     };
-    let events = [text.to_owned(), json!({"text": text}).to_string()];
+    let events = [
+        RunEvent::NodeFailed {
+            node_id: NodeId::from("s"),
+            attempt: 1,
+            error: text.to_owned(),
+            duration_ms: None,
+            routed_to: None,
+        },
+        RunEvent::ExecutionFailed { error: json!({"text": text}).to_string() },
+    ];
     let update = ExecutionUpdate {
         state: Some(StateChange {
-            state: ExecutionState::Failed,
             error: Some(text.to_owned()),
             started_at: Some(at(2)),
             completed_at: Some(at(3)),
+            ..StateChange::to(ExecutionState::Failed)
         }),
         node_results: vec![result.clone()],
         events: events
             .iter()
-            .map(|data| NewEvent {
-                kind: EventKind::NodeFailed,
-                node_id: Some(NodeId::from("s")),
-                data: data.as_str().into(),
+            .map(|event| NewEvent {
+                event: Arc::new(event.clone()),
                 state: ExecutionState::Failed,
                 node_results_count: 1,
                 at: at(3),
             })
             .collect(),
+        ..ExecutionUpdate::default()
     };
     let live = s.executions.apply(execution.id, Some(&me), &update).await.unwrap();
-    assert_eq!(live.iter().map(|e| &*e.data).collect::<Vec<_>>(), events, "events as returned for publishing");
+    assert_eq!(
+        live.iter().map(|e| e.event.as_ref()).collect::<Vec<_>>(),
+        events.iter().collect::<Vec<_>>(),
+        "events as returned for publishing"
+    );
 
     let s = reopen(s).await;
     let got = s.workflows.get(wf.id()).await.unwrap();
@@ -113,5 +127,9 @@ async fn round_trip(s: Stores, text: &str) {
     assert_eq!(listed.items[0].variables, execution.variables);
     assert_eq!(s.executions.node_results(execution.id).await.unwrap(), [result]);
     let replayed = s.executions.events_after(execution.id, 0, 10).await.unwrap();
-    assert_eq!(replayed.iter().map(|e| &*e.data).collect::<Vec<_>>(), events, "events as replayed");
+    assert_eq!(
+        replayed.iter().map(|e| e.event.as_ref()).collect::<Vec<_>>(),
+        events.iter().collect::<Vec<_>>(),
+        "events as replayed"
+    );
 }

@@ -5,6 +5,7 @@
 use super::backends::{open_postgres, postgres_schema};
 use super::{at, workflow_with};
 use oxify_api::domain::ids::{ExecutionId, WorkflowId};
+use oxify_api::domain::run::RunEvent;
 use oxify_api::ports::{ExecutionStore, WorkflowStore};
 use serde_json::json;
 use sqlx::migrate::Migrator;
@@ -30,7 +31,8 @@ async fn postgres_rows_from_before_exact_text_read_back_unchanged() {
     wf.nodes[0].name = old_text.into();
     let execution = ExecutionId::generate();
     let variables = json!({"q": old_text, "n": [1, 2.5]});
-    let event = json!({"text": old_text}).to_string();
+    // Earlier versions stored each event as the SSE text clients received.
+    let event = json!({"node_id": "s", "attempt": 1, "error": old_text, "state": "Failed"}).to_string();
     let run = |sql: &'static str| sqlx::query(sql);
     run("INSERT INTO workflows (id, latest_version, created_at) VALUES ($1, 1, now())")
         .bind(id.0)
@@ -85,5 +87,7 @@ async fn postgres_rows_from_before_exact_text_read_back_unchanged() {
     let result = &store.node_results(execution).await.unwrap()[0];
     assert_eq!((result.node_name.as_str(), result.error.as_deref()), (old_text, Some(old_text)));
     assert_eq!(result.output.as_deref(), Some(&variables));
-    assert_eq!(&*store.events_after(execution, 0, 10).await.unwrap()[0].data, event);
+    let events = store.events_after(execution, 0, 10).await.unwrap();
+    let RunEvent::NodeFailed { error, .. } = events[0].event.as_ref() else { panic!("{:?}", events[0].event) };
+    assert_eq!(error, old_text, "a legacy event reads as a typed one, its text unchanged");
 }

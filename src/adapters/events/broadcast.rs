@@ -46,7 +46,7 @@ impl EventBus for BroadcastEventBus {
     fn publish(&self, event: Arc<ExecutionEvent>) {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         let id = event.execution_id;
-        let terminal = event.kind.is_terminal();
+        let terminal = event.kind().is_terminal();
         if let Some(tx) = channels.get(&id) {
             // No receiver left is fine: the event is already in the store.
             let _ = tx.send(BusItem::Event(event));
@@ -107,20 +107,18 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::execution::{EventKind, ExecutionState};
+    use crate::domain::execution::{EventKind, ExecutionState, NewEvent};
+    use crate::domain::run::RunEvent;
     use futures::StreamExt;
 
     fn event(id: ExecutionId, seq: u64, kind: EventKind) -> Arc<ExecutionEvent> {
-        Arc::new(ExecutionEvent {
-            seq,
-            execution_id: id,
-            kind,
-            node_id: None,
-            data: "{}".into(),
+        let event = NewEvent {
+            event: Arc::new(RunEvent::example(kind)),
             state: ExecutionState::Running,
             node_results_count: 0,
             at: chrono::Utc::now(),
-        })
+        };
+        Arc::new(event.stored(id, seq))
     }
 
     #[tokio::test]

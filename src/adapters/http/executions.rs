@@ -41,7 +41,7 @@ impl ExecutionListParams {
                 w.parse::<WorkflowId>().map_err(|e| ApiError::bad_request(format!("invalid workflow_id '{w}': {e}")))
             })
             .transpose()?;
-        Ok(ExecutionFilter { workflow_id: workflow_id.or(from_query), state })
+        Ok(ExecutionFilter { workflow_id: workflow_id.or(from_query), state, parent: None })
     }
 
     fn page(&self) -> PageParams {

@@ -2,6 +2,7 @@
 
 pub mod dto;
 pub mod error;
+pub mod event_json;
 pub mod executions;
 pub mod extract;
 pub mod health;

@@ -9,10 +9,12 @@
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
+use super::event_json;
 use super::extract::{ApiPath, ApiQuery};
 use crate::app::watch::{Frame, Watch};
 use crate::domain::execution::ExecutionEvent;
 use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::valid::ValidWorkflow;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -79,9 +81,11 @@ pub async fn stream_execution(
         Watch::Events(execution, events) => (execution, events),
     };
     let workflow_id = execution.workflow_id;
+    // Node names and kinds come from the version the execution runs (cached by the store).
+    let workflow = state.workflows.version(workflow_id, execution.workflow_version).await.ok().map(|v| v.workflow);
     let frames = until_closing(events, state.streams_closing.clone(), after).filter_map(move |frame| {
         let sse = match (frame, format) {
-            (Frame::Event(event), StreamFormat::Events) => Some(named(&event)),
+            (Frame::Event(event), StreamFormat::Events) => Some(named(&event, workflow_id, workflow.as_ref())),
             (Frame::Event(event), StreamFormat::Seed) => Some(seed(&event, workflow_id)),
             (Frame::Delta(delta), StreamFormat::Events) => {
                 let id = format!("{}.{}", delta.after_seq, delta.index);
@@ -156,8 +160,9 @@ fn position(id: &str, name: &str) -> Result<u64, ApiError> {
     stored.parse().map_err(|_| bad())
 }
 
-fn named(event: &ExecutionEvent) -> Event {
-    Event::default().event(event.kind.as_str()).id(event.seq.to_string()).data(&*event.data)
+fn named(event: &ExecutionEvent, workflow_id: WorkflowId, workflow: Option<&ValidWorkflow>) -> Event {
+    let data = event_json::render(event, workflow_id, workflow);
+    Event::default().event(event.kind().as_str()).id(event.seq.to_string()).data(&*data)
 }
 
 fn seed(event: &ExecutionEvent, workflow_id: WorkflowId) -> Event {

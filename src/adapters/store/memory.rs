@@ -1,6 +1,6 @@
 //! Everything in process memory (`memory://`): fast, and gone when the process stops.
 
-use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate, NodeResult};
+use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate, NewEvent, NodeResult};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
@@ -40,6 +40,8 @@ struct WorkflowEntry {
 struct ExecutionEntry {
     execution: Execution,
     owner: Option<(String, Instant)>,
+    /// When a parked execution may be claimed again.
+    wake_at: Option<DateTime<Utc>>,
     results: Vec<NodeResult>,
     result_index: HashMap<NodeId, usize>,
     events: Vec<ExecutionEvent>,
@@ -220,6 +222,7 @@ impl Inner {
         let entry = ExecutionEntry {
             execution: execution.clone(),
             owner: Some((lease.owner.clone(), Instant::now() + lease.ttl)),
+            wake_at: None,
             results: Vec::new(),
             result_index: HashMap::new(),
             events: Vec::new(),
@@ -236,14 +239,29 @@ impl Inner {
     ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let inner = self;
         let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        if let Some(lease) = lease
+            && entry.owner.as_ref().is_none_or(|(owner, _)| *owner != lease.owner)
+        {
+            return Err(StoreError::LeaseLost(format!("execution {id} is owned by another process")));
+        }
+        let logged = entry.events.len() as u64;
+        if update.expect_last_seq.is_some_and(|expected| expected != logged) {
+            return Err(StoreError::Stale { last_seq: logged });
+        }
+        if let Some(target) = &update.signal
+            && !inner.executions.contains_key(&target.execution_id)
+        {
+            return Err(StoreError::not_found("execution", target.execution_id));
+        }
+        let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
         if let Some(lease) = lease {
-            if entry.owner.as_ref().is_none_or(|(owner, _)| *owner != lease.owner) {
-                return Err(StoreError::LeaseLost(format!("execution {id} is owned by another process")));
-            }
             entry.owner = Some((lease.owner.clone(), Instant::now() + lease.ttl));
         }
-        if update.state.as_ref().is_some_and(|c| c.state.is_terminal()) {
-            entry.owner = None;
+        if let Some(change) = &update.state {
+            if change.state.is_terminal() || change.state == ExecutionState::Paused {
+                entry.owner = None;
+            }
+            entry.wake_at = change.wake_at.filter(|_| change.state == ExecutionState::Paused);
         }
         let old = entry.execution.clone();
         if let Some(change) = &update.state {
@@ -252,6 +270,7 @@ impl Inner {
             new.error.clone_from(&change.error);
             new.started_at = change.started_at.or(new.started_at);
             new.completed_at = change.completed_at.or(new.completed_at);
+            new.output = change.output.clone().or(new.output);
             inner.recount(&old, -1);
             inner.recount(&new, 1);
             if let Some(entry) = inner.executions.get_mut(&id) {
@@ -269,9 +288,26 @@ impl Inner {
             }
         }
         let first_seq = entry.events.len() as u64 + 1;
-        let stored: Vec<ExecutionEvent> =
+        let mut stored: Vec<ExecutionEvent> =
             update.events.iter().cloned().zip(first_seq..).map(|(event, seq)| event.stored(id, seq)).collect();
         entry.events.extend(stored.iter().cloned());
+        if let Some(signal) = &update.signal
+            && let Some(target) = inner.executions.get_mut(&signal.execution_id)
+        {
+            let event = NewEvent {
+                event: signal.event.clone(),
+                state: target.execution.state,
+                node_results_count: u32::try_from(target.results.iter().filter(|r| r.status.is_terminal()).count())
+                    .unwrap_or(u32::MAX),
+                at: signal.at,
+            }
+            .stored(signal.execution_id, target.events.len() as u64 + 1);
+            if target.execution.state == ExecutionState::Paused {
+                target.wake_at = Some(signal.at);
+            }
+            target.events.push(event.clone());
+            stored.push(event);
+        }
         Ok(stored)
     }
 
@@ -301,12 +337,19 @@ impl ExecutionStore for InMemoryStore {
 
     async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
         let inner = self.read();
-        let total = inner.counts.get(&(filter.workflow_id, filter.state)).copied().unwrap_or(0);
+        let keep = |e: &Execution| {
+            filter.workflow_id.is_none_or(|w| w == e.workflow_id)
+                && filter.state.is_none_or(|s| s == e.state)
+                && filter.parent.is_none_or(|p| e.parent.as_ref().is_some_and(|l| l.execution_id == p))
+        };
+        let total = match filter.parent {
+            // Children are few: their total is counted, not kept in the counters.
+            Some(_) => inner.executions.values().filter(|e| keep(&e.execution)).count() as u64,
+            None => inner.counts.get(&(filter.workflow_id, filter.state)).copied().unwrap_or(0),
+        };
         Ok(page_of(&inner.execution_order, page, total, |(_, id)| {
             let e = &inner.executions[&ExecutionId(*id)].execution;
-            let keep =
-                filter.workflow_id.is_none_or(|w| w == e.workflow_id) && filter.state.is_none_or(|s| s == e.state);
-            keep.then(|| e.clone())
+            keep(e).then(|| e.clone())
         }))
     }
 
@@ -333,11 +376,19 @@ impl ExecutionStore for InMemoryStore {
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
         let mut inner = self.write();
         let now = Instant::now();
+        let wall = Utc::now();
         let mut orphans: Vec<&mut ExecutionEntry> = inner
             .executions
             .values_mut()
-            .filter(|e| !e.execution.state.is_terminal())
-            .filter(|e| steal || e.owner.as_ref().is_none_or(|(_, expires)| *expires <= now))
+            .filter(|e| match e.execution.state {
+                ExecutionState::Pending | ExecutionState::Running => {
+                    steal || e.owner.as_ref().is_none_or(|(_, expires)| *expires <= now)
+                }
+                ExecutionState::Paused => {
+                    e.wake_at.is_some_and(|w| w <= wall) && e.owner.as_ref().is_none_or(|(_, x)| *x <= now)
+                }
+                _ => false,
+            })
             .collect();
         orphans.sort_by_key(|e| (e.execution.created_at, e.execution.id));
         Ok(orphans

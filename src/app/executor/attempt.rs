@@ -1,16 +1,15 @@
 //! One attempt of one runner node, in its own task: optional backoff first, then the runner under
 //! a deadline. A panicking runner becomes a failed attempt, not a lost task.
 
-use crate::ports::{NodeInput, NodeRunner, RunnerError};
+use crate::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
 use futures::FutureExt;
-use serde_json::Value;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub(super) enum Outcome {
-    Output(Value),
+    Output(NodeOutput),
     Error(RunnerError),
     TimedOut(Duration),
 }
@@ -47,7 +46,7 @@ impl Attempt {
     }
 }
 
-fn from_call(result: Result<Result<Value, RunnerError>, Box<dyn std::any::Any + Send>>) -> Outcome {
+fn from_call(result: Result<Result<NodeOutput, RunnerError>, Box<dyn std::any::Any + Send>>) -> Outcome {
     match result {
         Ok(Ok(value)) => Outcome::Output(value),
         Ok(Err(e)) => Outcome::Error(e),

@@ -3,15 +3,15 @@
 //! result durably, apply the transition, publish the events, repeat.
 
 mod attempt;
-mod record;
+mod delta_sink;
 mod run;
 #[cfg(test)]
 mod tests;
 
 use super::runners::RunnerRegistry;
 use super::running::StopSignal;
-use crate::domain::execution::Execution;
-use crate::domain::execution::NodeResult;
+use crate::domain::execution::{Execution, ExecutionState};
+use crate::domain::run::RunState;
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{Clock, EventBus, ExecutionStore, Lease, StoreError};
 use std::sync::Arc;
@@ -89,19 +89,36 @@ impl Executor {
         stop: StopSignal,
         stored: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
     ) {
-        run::Run::new(self, &execution, workflow, stop).unsaved(execution, stored).drive().await;
+        let run = run::Run::new(self, &execution, workflow, stop);
+        run.unsaved(run::FirstCommit { execution, stored }).drive().await;
     }
 
-    /// Continues an execution another process left unfinished: nodes with a recorded result are
-    /// not run again, nodes that were in flight run again as a new attempt.
+    /// Continues an execution another process left unfinished: its state is the fold of its
+    /// event log; nodes that finished are not run again, attempts that were in flight run again.
+    ///
+    /// # Errors
+    /// When the log cannot be read (the execution stays claimed and is tried again later).
     #[tracing::instrument(skip_all, fields(execution_id = %execution.id, workflow_id = %execution.workflow_id))]
     pub async fn resume(
         &self,
         execution: Execution,
         workflow: ValidWorkflow,
-        recorded: Vec<NodeResult>,
         stop: StopSignal,
-    ) {
-        run::Run::new(self, &execution, workflow, stop).resume(recorded).await;
+    ) -> Result<(), StoreError> {
+        let events = self.store.events_after(execution.id, 0, u32::MAX).await?;
+        let last_seq = events.last().map_or(0, |e| e.seq);
+        let log = events.iter().map(|e| (e.event.as_ref(), e.at));
+        match RunState::fold(workflow.clone(), execution.variables.clone(), log) {
+            Ok(rs) => run::Run::with_state(self, &execution, rs, stop).resume(last_seq).await,
+            Err(e) => {
+                // A log that contradicts its workflow cannot be carried on: end it, visibly.
+                tracing::error!(error = %e, "cannot resume: the event log does not fit the workflow");
+                let rs = RunState::new(workflow, execution.variables.clone(), ExecutionState::Running);
+                let run = run::Run::with_state(self, &execution, rs, stop);
+                run.end(ExecutionState::Failed, format!("cannot resume: the event log does not fit the workflow: {e}"))
+                    .await;
+            }
+        }
+        Ok(())
     }
 }

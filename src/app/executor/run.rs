@@ -1,21 +1,19 @@
-//! One execution's run: the loop of schedule, commit, spawn, wait.
+//! One execution's run: the loop of schedule, commit, spawn, wait. The run's state is a
+//! [`RunState`] changed only by events ([`Run::emit`]); this file decides when to start what.
 
 use super::Executor;
 use super::attempt::{Attempt, Done, Outcome};
-use super::record::{DeltaSink, Extra};
+use super::delta_sink::DeltaSink;
 use crate::app::running::StopSignal;
-use crate::domain::budget::{Budget, BudgetLimits};
+use crate::domain::budget::Budget;
 use crate::domain::control;
-use crate::domain::data::{DataContext, NodeOutputs};
-use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, NodeResult};
-use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::execution::{Execution, ExecutionState};
+use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::number;
-use crate::domain::retry;
-use crate::domain::scheduler::Plan;
-use crate::domain::usage::Usage;
+use crate::domain::run::policy::{self, Failure, Next};
+use crate::domain::run::{RunEvent, RunState};
 use crate::domain::valid::ValidWorkflow;
-use crate::domain::workflow::TimeoutAction;
-use crate::ports::{NodeInput, RunnerError};
+use crate::ports::{NodeInput, NodeOutput, RunnerError, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,117 +22,85 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
+use step::StepBuffer;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 mod finish;
-mod record;
 mod resume;
-
-/// Longest `Retry-After` honoured; a server asking for more is treated as asking for this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
-
-/// "Equal jitter": half the backoff, plus a random part of the other half, so that nodes failing
-/// together do not retry together.
-fn jitter(delay: Duration) -> Duration {
-    let half = delay / 2;
-    let extra = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
-    half + Duration::from_micros(fastrand::u64(0..=extra))
-}
+mod step;
 
 /// Steps of runners finishing at once after which the loop lets other tasks run.
 const YIELD_EVERY: u32 = 64;
 
 const SKIPPED_REASON: &str = "no live input: the branch leading here was not taken";
 
+/// A new execution's record, written with its first step, and who waits to hear it is durable.
+pub(super) struct FirstCommit {
+    pub execution: Execution,
+    pub stored: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+}
+
 pub(super) struct Run<'e> {
     ex: &'e Executor,
     id: ExecutionId,
     workflow_id: WorkflowId,
-    state: ExecutionState,
-    wf: ValidWorkflow,
-    plan: Plan,
-    data: DataContext,
-    results: Vec<Option<NodeResult>>,
-    finished: u32,
-    pending: ExecutionUpdate,
-    /// Where each node's result sits in `pending.node_results`.
-    pending_results: HashMap<usize, usize>,
+    rs: RunState,
+    step: StepBuffer,
     tasks: JoinSet<Done>,
     in_flight: usize,
     to_spawn: Vec<(usize, u32, Option<Duration>)>,
-    failure: Option<String>,
     /// Attempt numbers of nodes that ran before a resume (they run again as a new attempt).
-    pub(super) next_attempt: HashMap<usize, u32>,
+    next_attempt: HashMap<usize, u32>,
     stop: StopSignal,
     /// Fired when the run ends, so runners abandon whatever they still do.
     nodes_cancel: CancellationToken,
     /// The last stored event's sequence number, for partial output published meanwhile.
     last_seq: Arc<AtomicU64>,
-    /// Tokens and cost so far.
-    usage: Usage,
-    /// The record of a new execution, written with the first step.
-    unsaved: Option<Execution>,
-    /// Told when that first write is durable, or failed.
-    stored: Option<tokio::sync::oneshot::Sender<Result<(), crate::ports::StoreError>>>,
+    first: Option<FirstCommit>,
     /// The first write failed: nothing of this run exists in the store.
     never_stored: bool,
     /// What model calls may spend, and what they may still spend.
-    budget_limits: BudgetLimits,
     budget: Arc<Mutex<Budget>>,
 }
 
 impl<'e> Run<'e> {
     pub(super) fn new(ex: &'e Executor, execution: &Execution, wf: ValidWorkflow, stop: StopSignal) -> Self {
-        let data = DataContext {
-            variables: execution.variables.clone(),
-            outputs: Arc::new(NodeOutputs::new(wf.graph().index.clone())),
-        };
+        let rs = RunState::new(wf, execution.variables.clone(), execution.state);
+        Self::with_state(ex, execution, rs, stop)
+    }
+
+    pub(super) fn with_state(ex: &'e Executor, execution: &Execution, rs: RunState, stop: StopSignal) -> Self {
         Self {
             ex,
             id: execution.id,
             workflow_id: execution.workflow_id,
-            state: execution.state,
-            plan: Plan::new(&wf),
-            results: vec![None; wf.len()],
-            wf,
-            data,
-            finished: 0,
-            pending: ExecutionUpdate::default(),
-            pending_results: HashMap::new(),
+            budget: Arc::new(Mutex::new(Budget::new(execution.budget, rs.usage()))),
+            rs,
+            step: StepBuffer::default(),
             tasks: JoinSet::new(),
             in_flight: 0,
             to_spawn: Vec::new(),
-            failure: None,
             next_attempt: HashMap::new(),
             stop,
             nodes_cancel: CancellationToken::new(),
             last_seq: Arc::default(),
-            usage: Usage::default(),
-            unsaved: None,
-            stored: None,
+            first: None,
             never_stored: false,
-            budget_limits: execution.budget,
-            budget: Arc::new(Mutex::new(Budget::new(execution.budget, Usage::default()))),
         }
     }
 
     /// Marks the execution as not stored yet: the first commit writes its record too.
-    pub(super) fn unsaved(
-        mut self,
-        execution: Execution,
-        stored: tokio::sync::oneshot::Sender<Result<(), crate::ports::StoreError>>,
-    ) -> Self {
-        self.unsaved = Some(execution);
-        self.stored = Some(stored);
+    pub(super) fn unsaved(mut self, first: FirstCommit) -> Self {
+        self.first = Some(first);
         self
     }
 
     pub(super) async fn drive(mut self) {
         if self.stop.cancel.is_cancelled() {
-            return self.end(ExecutionState::Cancelled, Some("cancelled before it started".into())).await;
+            return self.end(ExecutionState::Cancelled, "cancelled before it started".into()).await;
         }
-        self.change_state(ExecutionState::Running, None);
+        self.emit(RunEvent::ExecutionStarted);
         self.run_loop().await;
     }
 
@@ -142,16 +108,16 @@ impl<'e> Run<'e> {
         let mut inline_steps = 0u32;
         loop {
             self.schedule();
-            if let Some(failure) = self.failure.clone() {
-                return self.end(ExecutionState::Failed, Some(failure)).await;
+            if let Some(failure) = self.rs.failure().map(str::to_owned) {
+                return self.end(ExecutionState::Failed, failure).await;
             }
-            if self.plan.is_finished() && self.tasks.is_empty() {
-                return self.end(ExecutionState::Completed, None).await;
+            if self.rs.all_done() && self.tasks.is_empty() {
+                return self.complete().await;
             }
             if self.tasks.is_empty() && self.to_spawn.is_empty() {
                 let stall = "internal error: no node can run although the workflow has not finished";
                 tracing::error!(execution_id = %self.id, "{stall}");
-                return self.end(ExecutionState::Failed, Some(stall.into())).await;
+                return self.end(ExecutionState::Failed, stall.into()).await;
             }
             if let Err(e) = self.commit().await {
                 return self.abandon(e).await;
@@ -174,14 +140,14 @@ impl<'e> Run<'e> {
             tokio::select! {
                 biased;
                 () = stop.cancel.cancelled() => {
-                    return self.end(ExecutionState::Cancelled, Some("cancelled by request".into())).await;
+                    return self.end(ExecutionState::Cancelled, "cancelled by request".into()).await;
                 }
                 () = stop.shutdown.cancelled() => {
                     if self.ex.limits.resumable {
                         return self.hand_over().await;
                     }
                     let why = "interrupted: the server shut down before the execution finished";
-                    return self.end(ExecutionState::Failed, Some(why.into())).await;
+                    return self.end(ExecutionState::Failed, why.into()).await;
                 }
                 Some(joined) = self.tasks.join_next() => self.on_joined(joined),
             }
@@ -191,35 +157,51 @@ impl<'e> Run<'e> {
         }
     }
 
+    fn node_id(&self, idx: usize) -> NodeId {
+        self.rs.workflow().node(idx).id.clone()
+    }
+
     /// Starts every ready node the limits allow: control nodes are evaluated on the spot, runner
     /// nodes are queued to be spawned once this step is committed.
     fn schedule(&mut self) {
         loop {
-            self.record_skipped();
-            if self.failure.is_some() {
+            for idx in self.rs.take_skipped() {
+                let node_id = self.node_id(idx);
+                self.emit(RunEvent::NodeSkipped {
+                    node_id,
+                    reason: SKIPPED_REASON.into(),
+                    attempt: None,
+                    duration_ms: None,
+                });
+            }
+            if self.rs.failure().is_some() {
                 return;
             }
-            let Some(idx) = self.plan.peek_ready() else {
+            let Some(idx) = self.rs.peek_ready() else {
                 return;
             };
-            let kind = self.wf.node(idx).kind.clone();
-            let is_control = control::is_control(&kind);
+            let wf = self.rs.workflow().clone();
+            let kind = &wf.node(idx).kind;
+            let is_control = control::is_control(kind);
             if !is_control && self.in_flight >= self.ex.limits.max_concurrent_nodes {
                 return;
             }
-            self.plan.next_ready();
+            self.rs.next_ready();
             let attempt = self.next_attempt.remove(&idx).unwrap_or(1);
-            self.start_node(idx, attempt);
-            if let Some(result) = control::evaluate(&self.wf, idx, &self.data) {
+            self.emit(RunEvent::NodeStarted { node_id: self.node_id(idx), attempt });
+            if let Some(result) = control::evaluate(&wf, idx, self.rs.data()) {
                 match result {
-                    Ok(out) => self.succeed(idx, out.output, &out.taken),
-                    Err(e) => self.fail(idx, &e),
+                    Ok(out) => {
+                        let taken = out.taken.iter().map(|&t| self.node_id(t)).collect();
+                        self.succeed(idx, attempt, out.output, taken);
+                    }
+                    Err(e) => self.fail(idx, attempt, e),
                 }
             } else if self.ex.runners.get(kind.name()).is_some() {
                 self.in_flight += 1;
-                self.to_spawn.push((idx, 1, None));
+                self.to_spawn.push((idx, attempt, None));
             } else {
-                self.fail(idx, &RunnerError::KindUnavailable(kind.name().into()).to_string());
+                self.fail(idx, attempt, RunnerError::KindUnavailable(kind.name().into()).to_string());
             }
         }
     }
@@ -229,7 +211,8 @@ impl<'e> Run<'e> {
     fn spawn_pending(&mut self) -> Vec<Done> {
         let mut done_at_once = Vec::new();
         for (idx, attempt, delay) in std::mem::take(&mut self.to_spawn) {
-            let node = self.wf.node(idx);
+            let wf = self.rs.workflow().clone();
+            let node = wf.node(idx);
             let Some(runner) = self.ex.runners.get(node.kind.name()) else {
                 continue;
             };
@@ -249,10 +232,10 @@ impl<'e> Run<'e> {
             });
             let input = NodeInput {
                 execution_id: self.id,
-                workflow: self.wf.clone(),
+                workflow: wf.clone(),
                 node_index: idx,
                 attempt,
-                data: self.data.clone(),
+                data: self.rs.data().clone(),
                 sink,
                 budget: self.budget.clone(),
             };
@@ -276,37 +259,64 @@ impl<'e> Run<'e> {
         let Ok(Done { idx, attempt, outcome }) = joined else {
             return;
         };
-        let node = self.wf.node(idx);
-        let policy = node.retry_config.as_ref().or_else(|| self.ex.runners.default_retry(node.kind.name()));
-        let retry_delay = retry::delay_before(policy, attempt + 1).map(jitter);
-        let action = node.timeout_config.as_ref().map(|t| t.timeout_action.clone()).unwrap_or_default();
-        match outcome {
-            Outcome::Output(mut value) => {
+        let failure = match outcome {
+            Outcome::Output(NodeOutput { mut value, usage }) => {
                 self.in_flight -= 1;
                 number::canonicalize(&mut value);
-                self.succeed(idx, value, &[]);
-            }
-            Outcome::Error(e) if e.is_retryable() && retry_delay.is_some() => {
-                let asked = e.retry_after().unwrap_or_default().min(MAX_RETRY_AFTER);
-                self.retry(idx, attempt + 1, retry_delay.unwrap_or_default().max(asked), &e.to_string());
+                self.succeed(idx, attempt, value, Vec::new());
+                if let Some(usage) = usage {
+                    let execution_usage = self.rs.usage().plus(usage);
+                    self.emit(RunEvent::Usage { node_id: self.node_id(idx), usage, execution_usage });
+                }
+                return;
             }
             Outcome::Error(e) => {
-                self.in_flight -= 1;
-                let suffix = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
-                self.fail(idx, &format!("{e}{suffix}"));
+                Failure::Error { retryable: e.is_retryable(), retry_after: e.retry_after(), message: e.to_string() }
             }
-            Outcome::TimedOut(limit) => {
-                let message = format!("timed out after {} ms", limit.as_millis());
-                if let Some(delay) = retry_delay {
-                    return self.retry(idx, attempt + 1, delay, &message);
-                }
+            Outcome::TimedOut(limit) => Failure::TimedOut(limit),
+        };
+        let wf = self.rs.workflow().clone();
+        let node = wf.node(idx);
+        let default = self.ex.runners.default_retry(node.kind.name());
+        match policy::after_failure(node, default, attempt, &failure, fastrand::f64()) {
+            Next::Retry { attempt, delay, error } => {
+                let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                self.emit(RunEvent::NodeRetrying { node_id: node.id.clone(), attempt, error, delay_ms });
+                self.to_spawn.push((idx, attempt, Some(delay)));
+            }
+            Next::Fail(message) => {
                 self.in_flight -= 1;
-                match action {
-                    TimeoutAction::Fail => self.fail(idx, &message),
-                    TimeoutAction::Skip => self.skip_timed_out(idx, &message),
-                    TimeoutAction::UseDefault(text) => self.succeed(idx, Value::String(text), &[]),
-                }
+                self.fail(idx, attempt, message);
+            }
+            Next::Skip(reason) => {
+                self.in_flight -= 1;
+                let duration_ms = self.rs.duration_ms(idx, self.ex.clock.now());
+                let attempt = Some(attempt);
+                self.emit(RunEvent::NodeSkipped { node_id: node.id.clone(), reason, attempt, duration_ms });
+            }
+            Next::UseDefault(text) => {
+                self.in_flight -= 1;
+                self.succeed(idx, attempt, Value::String(text), Vec::new());
             }
         }
+    }
+
+    fn succeed(&mut self, idx: usize, attempt: u32, output: Value, taken: Vec<NodeId>) {
+        let duration_ms = self.rs.duration_ms(idx, self.ex.clock.now());
+        self.emit(RunEvent::NodeCompleted {
+            node_id: self.node_id(idx),
+            attempt,
+            output: Arc::new(output),
+            taken,
+            duration_ms,
+            reused_from: None,
+        });
+    }
+
+    /// Fails node `idx` for good; its error route, if it has one, catches the failure.
+    fn fail(&mut self, idx: usize, attempt: u32, error: String) {
+        let duration_ms = self.rs.duration_ms(idx, self.ex.clock.now());
+        let routed_to = self.rs.workflow().error_route(idx).map(|r| self.node_id(r));
+        self.emit(RunEvent::NodeFailed { node_id: self.node_id(idx), attempt, error, duration_ms, routed_to });
     }
 }

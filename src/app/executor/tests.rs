@@ -7,7 +7,8 @@ use crate::domain::ids::WorkflowId;
 use crate::domain::validation::tests::{edge, node, workflow};
 use crate::domain::validation::validate;
 use crate::ports::{
-    MockClock, MockEventBus, MockExecutionStore, MockNodeRunner, NodeInput, NodeRunner, RunnerError, StoreError,
+    MockClock, MockEventBus, MockExecutionStore, MockNodeRunner, NodeInput, NodeOutput, NodeRunner, RunnerError,
+    StoreError,
 };
 use serde_json::{Map, Value, json};
 use std::sync::Mutex;
@@ -69,7 +70,7 @@ fn healthy_store(rec: &Recorded) -> MockExecutionStore {
 fn bus(rec: &Recorded) -> MockEventBus {
     let mut bus = MockEventBus::new();
     let published = rec.published.clone();
-    bus.expect_publish().returning(move |e| published.lock().unwrap().push(e.kind));
+    bus.expect_publish().returning(move |e| published.lock().unwrap().push(e.kind()));
     bus
 }
 
@@ -112,7 +113,7 @@ fn mock_runner(results: Vec<Result<Value, RunnerError>>) -> MockNodeRunner {
     let mut runner = MockNodeRunner::new();
     let queue = Mutex::new(results.into_iter());
     let n = queue.lock().unwrap().len();
-    runner.expect_run().times(n).returning(move |_, _| queue.lock().unwrap().next().unwrap());
+    runner.expect_run().times(n).returning(move |_, _| queue.lock().unwrap().next().unwrap().map(NodeOutput::of));
     runner
 }
 
@@ -256,11 +257,11 @@ impl Drop for SetOnDrop {
 
 #[async_trait::async_trait]
 impl NodeRunner for Hanging {
-    async fn run(&self, _input: NodeInput, _cancel: CancellationToken) -> Result<Value, RunnerError> {
+    async fn run(&self, _input: NodeInput, _cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
         let _guard = SetOnDrop(self.dropped.clone());
         self.started.notify_one();
         tokio::time::sleep(Duration::from_secs(3600)).await;
-        Ok(Value::Null)
+        Ok(NodeOutput::of(Value::Null))
     }
 }
 
@@ -325,7 +326,7 @@ struct Counting {
 
 #[async_trait::async_trait]
 impl NodeRunner for Counting {
-    async fn run(&self, input: NodeInput, _cancel: CancellationToken) -> Result<Value, RunnerError> {
+    async fn run(&self, input: NodeInput, _cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
         let stored_start =
             self.rec.updates.lock().unwrap().iter().any(|u| {
                 u.node_results.iter().any(|r| r.node_id.as_str() == "start" && r.status == NodeStatus::Succeeded)
@@ -335,7 +336,7 @@ impl NodeRunner for Counting {
         self.max.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(20)).await;
         self.now.fetch_sub(1, Ordering::SeqCst);
-        Ok(json!(input.node().id.as_str()))
+        Ok(NodeOutput::of(json!(input.node().id.as_str())))
     }
 }
 
@@ -363,7 +364,7 @@ struct Panicking;
 
 #[async_trait::async_trait]
 impl NodeRunner for Panicking {
-    async fn run(&self, _input: NodeInput, _cancel: CancellationToken) -> Result<Value, RunnerError> {
+    async fn run(&self, _input: NodeInput, _cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
         panic!("index out of bounds")
     }
 }

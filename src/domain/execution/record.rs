@@ -3,6 +3,8 @@
 use super::state::{ExecutionState, NodeStatus};
 use crate::domain::budget::BudgetLimits;
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::run::RunEvent;
+use crate::domain::usage::Usage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -24,6 +26,23 @@ pub struct Execution {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// The execution and node this one runs for: a SubWorkflow's child, or a Loop item's.
+    pub parent: Option<ParentLink>,
+    /// How deep in a chain of children: 0 for an execution started by a client.
+    pub depth: u32,
+    /// The execution this one reruns (`POST /executions/{id}/rerun`).
+    pub rerun_of: Option<ExecutionId>,
+    /// What the workflow produced, once completed (see [`crate::domain::run::workflow_output`]).
+    pub output: Option<Arc<Value>>,
+}
+
+/// Where a child execution belongs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ParentLink {
+    pub execution_id: ExecutionId,
+    pub node_id: NodeId,
+    /// The Loop item the child runs, counted from 0.
+    pub item: Option<u32>,
 }
 
 impl Execution {
@@ -45,6 +64,10 @@ impl Execution {
             created_at: now,
             started_at: None,
             completed_at: None,
+            parent: None,
+            depth: 0,
+            rerun_of: None,
+            output: None,
         }
     }
 }
@@ -62,6 +85,8 @@ pub struct NodeResult {
     pub attempts: u32,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Tokens and cost of the node's model calls, as its runner measured them.
+    pub usage: Option<Usage>,
 }
 
 impl NodeResult {
@@ -78,6 +103,7 @@ impl NodeResult {
             attempts,
             started_at: None,
             completed_at: None,
+            usage: None,
         }
     }
 }
@@ -91,6 +117,27 @@ pub struct StateChange {
     pub started_at: Option<DateTime<Utc>>,
     /// Set when the execution reaches a final state.
     pub completed_at: Option<DateTime<Utc>>,
+    /// The workflow's output, with `Completed`.
+    pub output: Option<Arc<Value>>,
+    /// With `Paused`: when to wake the run even if no signal comes (a timer).
+    pub wake_at: Option<DateTime<Utc>>,
+}
+
+impl StateChange {
+    /// A change to `state` with nothing else set.
+    #[must_use]
+    pub fn to(state: ExecutionState) -> Self {
+        Self { state, error: None, started_at: None, completed_at: None, output: None, wake_at: None }
+    }
+}
+
+/// An event for another execution, appended in the same atomic write (a child telling its
+/// parent it finished). A parked target is woken.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signal {
+    pub execution_id: ExecutionId,
+    pub event: Arc<RunEvent>,
+    pub at: DateTime<Utc>,
 }
 
 /// The kinds of events in an execution's log.
@@ -108,13 +155,20 @@ pub enum EventKind {
     NodeCancelled,
     /// A node reported token usage; carries the node's and the execution's totals.
     Usage,
+    /// The run is parked until something outside happens.
+    ExecutionPaused,
+    /// A node waits for child executions or a timer.
+    NodeWaiting,
+    ChildStarted,
+    ChildFinished,
+    LoopProgress,
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionCancelled,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 17] = [
         Self::ExecutionStarted,
         Self::ExecutionResumed,
         Self::NodeStarted,
@@ -124,6 +178,11 @@ impl EventKind {
         Self::NodeSkipped,
         Self::NodeCancelled,
         Self::Usage,
+        Self::ExecutionPaused,
+        Self::NodeWaiting,
+        Self::ChildStarted,
+        Self::ChildFinished,
+        Self::LoopProgress,
         Self::ExecutionCompleted,
         Self::ExecutionFailed,
         Self::ExecutionCancelled,
@@ -142,6 +201,11 @@ impl EventKind {
             Self::NodeSkipped => "node_skipped",
             Self::NodeCancelled => "node_cancelled",
             Self::Usage => "usage",
+            Self::ExecutionPaused => "execution_paused",
+            Self::NodeWaiting => "node_waiting",
+            Self::ChildStarted => "child_started",
+            Self::ChildFinished => "child_finished",
+            Self::LoopProgress => "loop_progress",
             Self::ExecutionCompleted => "execution_completed",
             Self::ExecutionFailed => "execution_failed",
             Self::ExecutionCancelled => "execution_cancelled",
@@ -165,10 +229,7 @@ impl std::str::FromStr for EventKind {
 /// An event about to be appended to an execution's log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
-    pub kind: EventKind,
-    pub node_id: Option<NodeId>,
-    /// The event's JSON object, as sent in the SSE `data:` field.
-    pub data: Arc<str>,
+    pub event: Arc<RunEvent>,
     /// The execution's state and finished-node count once this event happened.
     pub state: ExecutionState,
     pub node_results_count: u32,
@@ -176,31 +237,55 @@ pub struct NewEvent {
 }
 
 /// An event in an execution's log; `seq` counts from 1 within the execution.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct ExecutionEvent {
     pub seq: u64,
     pub execution_id: ExecutionId,
-    pub kind: EventKind,
-    pub node_id: Option<NodeId>,
-    pub data: Arc<str>,
+    pub event: Arc<RunEvent>,
     pub state: ExecutionState,
     pub node_results_count: u32,
     pub at: DateTime<Utc>,
+    /// Filled once by whoever presents the event (the HTTP edge renders its wire JSON), so
+    /// that every subscriber of a live event shares one rendering.
+    pub rendered: std::sync::OnceLock<Arc<str>>,
+}
+
+impl PartialEq for ExecutionEvent {
+    fn eq(&self, other: &Self) -> bool {
+        (self.seq, self.execution_id, &self.event, self.state, self.node_results_count, self.at)
+            == (other.seq, other.execution_id, &other.event, other.state, other.node_results_count, other.at)
+    }
+}
+
+impl ExecutionEvent {
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        self.event.kind()
+    }
+
+    #[must_use]
+    pub fn node_id(&self) -> Option<&NodeId> {
+        self.event.node_id()
+    }
 }
 
 impl NewEvent {
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        self.event.kind()
+    }
+
     /// The event as stored at position `seq` of the log of `execution_id`.
     #[must_use]
     pub fn stored(self, execution_id: ExecutionId, seq: u64) -> ExecutionEvent {
         ExecutionEvent {
             seq,
             execution_id,
-            kind: self.kind,
-            node_id: self.node_id,
-            data: self.data,
+            event: self.event,
             state: self.state,
             node_results_count: self.node_results_count,
             at: self.at,
+            rendered: std::sync::OnceLock::new(),
         }
     }
 }
@@ -224,11 +309,16 @@ pub struct ExecutionUpdate {
     pub state: Option<StateChange>,
     pub node_results: Vec<NodeResult>,
     pub events: Vec<NewEvent>,
+    /// An event for another execution, written with this step.
+    pub signal: Option<Signal>,
+    /// Apply only if the log still ends at this sequence number (no event was appended by
+    /// someone else meanwhile): a run parks only if no signal arrived since it last looked.
+    pub expect_last_seq: Option<u64>,
 }
 
 impl ExecutionUpdate {
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.state.is_none() && self.node_results.is_empty() && self.events.is_empty()
+        self.state.is_none() && self.node_results.is_empty() && self.events.is_empty() && self.signal.is_none()
     }
 }

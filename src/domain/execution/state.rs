@@ -85,6 +85,8 @@ pub enum NodeStatus {
     Pending,
     Ready,
     Running,
+    /// Waiting for something outside the run: child executions, a timer.
+    Waiting,
     Succeeded,
     Failed,
     Skipped,
@@ -103,6 +105,7 @@ impl NodeStatus {
             Self::Pending => "Pending",
             Self::Ready => "Ready",
             Self::Running => "Running",
+            Self::Waiting => "Waiting",
             Self::Succeeded => "Succeeded",
             Self::Failed => "Failed",
             Self::Skipped => "Skipped",
@@ -112,17 +115,19 @@ impl NodeStatus {
 
     /// `Pending -> Ready -> Running -> Succeeded | Failed | Skipped`, plus: a node not yet run
     /// may be skipped or cancelled, a running one cancelled, and one that was running when its
-    /// process died goes back to `Ready` for a new attempt.
+    /// process died goes back to `Ready` for a new attempt. A running node may wait (`Waiting`)
+    /// for child executions or a timer, and ends from there.
     ///
     /// # Errors
     /// When the move is not one of those.
     pub fn transition(self, to: Self) -> Result<Self, TransitionError> {
-        use NodeStatus::{Cancelled, Failed, Pending, Ready, Running, Skipped, Succeeded};
+        use NodeStatus::{Cancelled, Failed, Pending, Ready, Running, Skipped, Succeeded, Waiting};
         let legal = matches!(
             (self, to),
             (Pending, Ready | Skipped | Cancelled)
                 | (Ready, Running | Skipped | Cancelled)
-                | (Running, Succeeded | Failed | Skipped | Cancelled | Ready)
+                | (Running, Succeeded | Failed | Skipped | Cancelled | Ready | Waiting)
+                | (Waiting, Running | Succeeded | Failed | Cancelled)
         );
         if legal { Ok(to) } else { Err(TransitionError { from: self.to_string(), to: to.to_string() }) }
     }
@@ -138,7 +143,7 @@ impl FromStr for NodeStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         use NodeStatus::*;
-        [Pending, Ready, Running, Succeeded, Failed, Skipped, Cancelled]
+        [Pending, Ready, Running, Waiting, Succeeded, Failed, Skipped, Cancelled]
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| format!("unknown node status '{s}'"))

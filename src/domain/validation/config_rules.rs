@@ -174,9 +174,45 @@ impl Checker<'_> {
                 );
             }
         }
+        if let Some(route) = &self.node.on_error {
+            let path = format!("{}.on_error.route_to", node_path(self.i));
+            match self.graph.index.get(&route.route_to) {
+                None => self.problems.node(
+                    &id,
+                    path,
+                    format!("Node {id}: on_error routes to '{}', which does not exist", route.route_to),
+                ),
+                Some(&t) if !self.graph.has_edge(self.i, t) => self.problems.node(
+                    &id,
+                    path,
+                    format!(
+                        "Node {id}: on_error.route_to '{}' is not a direct successor: add an edge {id} -> {}",
+                        route.route_to, route.route_to
+                    ),
+                ),
+                Some(_) if self.branch_targets().contains(&route.route_to.as_str()) => self.problems.node(
+                    &id,
+                    path,
+                    format!(
+                        "Node {id}: '{}' is already one of its branches; route errors to a node of its own",
+                        route.route_to
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
         if self.node.timeout_config.as_ref().is_some_and(|t| t.execution_timeout_ms == 0) {
             let path = format!("{}.timeout_config.execution_timeout_ms", node_path(self.i));
             self.problems.node(&id, path, format!("Node {id}: execution_timeout_ms must be at least 1"));
+        }
+    }
+
+    /// The successors an IfElse or Switch names.
+    fn branch_targets(&self) -> Vec<&str> {
+        match &self.node.kind {
+            NodeKind::IfElse(c) => vec![c.true_branch.as_str(), c.false_branch.as_str()],
+            NodeKind::Switch(c) => c.cases.iter().map(|c| c.action.as_str()).chain(c.default_case.as_deref()).collect(),
+            _ => Vec::new(),
         }
     }
 

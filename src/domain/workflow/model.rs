@@ -70,6 +70,17 @@ pub struct Node {
     pub position: Option<(f64, f64)>,
     pub retry_config: Option<RetryConfig>,
     pub timeout_config: Option<TimeoutConfig>,
+    /// Where a failure goes once retries are spent; without it a failure fails the execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<ErrorRoute>,
+}
+
+/// An error route: when the node fails for good, its edge to `route_to` (a direct successor)
+/// is the only one taken and the execution goes on; on success that edge is not taken. The
+/// fallback reads the failure as `nodes.<id>.output.error` (`{"node_id", "kind", "message"}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorRoute {
+    pub route_to: NodeId,
 }
 
 /// A directed dependency: `to` runs after `from`. `label` and `condition` are informational.

@@ -13,7 +13,7 @@ use crate::domain::budget::{Budget, Reserved};
 use crate::domain::template;
 use crate::domain::usage::Usage;
 use crate::domain::workflow::{LlmConfig, Node, NodeKind, RetryConfig};
-use crate::ports::{NodeInput, NodeRunner, RunnerError};
+use crate::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
 use governor::Governor;
 use serde_json::{Map, Value};
 use settings::{Endpoint, LlmSettings, Protocol, same_origin};
@@ -158,7 +158,7 @@ fn estimate_tokens(text: &str) -> u32 {
 
 #[async_trait::async_trait]
 impl NodeRunner for LlmRunner {
-    async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<Value, RunnerError> {
+    async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
         let node = input.node();
         let NodeKind::Llm(config) = &node.kind else {
             return Err(RunnerError::Permanent(format!("node {} is not an LLM node", node.id)));
@@ -212,9 +212,9 @@ impl NodeRunner for LlmRunner {
             () = cancel.cancelled() => return Err(RunnerError::Permanent("cancelled".into())),
         };
         let price = self.settings.price(provider, &config.model);
-        let output = reply.into_output(provider, &config.model, &call.prompt, price);
-        reservation.settle(Usage::of_output(&output).unwrap_or_default());
-        Ok(output)
+        let (value, usage) = reply.into_output(provider, &config.model, &call.prompt, price);
+        reservation.settle(usage.unwrap_or_default());
+        Ok(NodeOutput { value, usage })
     }
 
     fn check(&self, node: &Node) -> Option<String> {

@@ -2,6 +2,7 @@
 //! of it: text, tool calls, finish reason, token usage and cost.
 
 use super::settings::Price;
+use crate::domain::usage::Usage;
 use crate::ports::RunnerError;
 use serde_json::{Value, json};
 
@@ -49,15 +50,20 @@ impl Reply {
     }
 
     /// The node's output.
-    pub fn into_output(self, provider: &str, requested_model: &str, prompt: &str, price: Option<Price>) -> Value {
-        let usage = self.usage.map(|t| {
-            let cost = price.map(|p| (t.input as f64 * p.input + t.output as f64 * p.output) / 1_000_000.0);
-            json!({
-                "input_tokens": t.input,
-                "output_tokens": t.output,
-                "total_tokens": t.input + t.output,
-                "cost_usd": cost,
-            })
+    /// The node's output, and the call's usage when the provider reported it (the output shows
+    /// it too, under `usage`, as the seed's LLM output did).
+    pub fn into_output(
+        self,
+        provider: &str,
+        requested_model: &str,
+        prompt: &str,
+        price: Option<Price>,
+    ) -> (Value, Option<Usage>) {
+        let usage = self.usage.map(|t| Usage {
+            input_tokens: t.input,
+            output_tokens: t.output,
+            total_tokens: t.input + t.output,
+            cost_usd: price.map(|p| (t.input as f64 * p.input + t.output as f64 * p.output) / 1_000_000.0),
         });
         let tool_calls: Vec<Value> = self
             .tool_calls
@@ -67,7 +73,7 @@ impl Reply {
                 json!({"id": c.id, "name": c.name, "arguments": arguments})
             })
             .collect();
-        json!({
+        let output = json!({
             "response": self.text,
             "provider": provider,
             "model": self.model.unwrap_or_else(|| requested_model.to_owned()),
@@ -75,7 +81,8 @@ impl Reply {
             "finish_reason": self.finish_reason,
             "tool_calls": tool_calls,
             "usage": usage,
-        })
+        });
+        (output, usage)
     }
 }
 
@@ -90,7 +97,8 @@ mod tests {
         let call = reply.tool_call(1);
         call.name = "search".into();
         call.arguments = r#"{"q":"x"}"#.into();
-        let out = reply.into_output("openai", "gpt-4o-mini", "p", Some(Price { input: 0.15, output: 0.60 }));
+        let (out, usage) = reply.into_output("openai", "gpt-4o-mini", "p", Some(Price { input: 0.15, output: 0.60 }));
+        assert_eq!(usage.map(|u| u.total_tokens), Some(1500), "usage is reported beside the output");
         assert_eq!(out["usage"]["total_tokens"], 1500);
         assert!((out["usage"]["cost_usd"].as_f64().unwrap() - 0.00045).abs() < 1e-12);
         assert_eq!(out["tool_calls"][1]["arguments"]["q"], "x");
@@ -101,6 +109,6 @@ mod tests {
     fn no_price_means_no_cost_and_an_empty_reply_is_an_error() {
         let reply = Reply { usage: Some(Tokens { input: 1, output: 1 }), ..Reply::default() };
         assert!(reply.ensure_answered("openai").is_err());
-        assert_eq!(reply.into_output("x", "m", "p", None)["usage"]["cost_usd"], Value::Null);
+        assert_eq!(reply.into_output("x", "m", "p", None).0["usage"]["cost_usd"], Value::Null);
     }
 }

@@ -4,8 +4,9 @@
 
 use super::nul::{unescape, unescape_opt};
 use crate::adapters::store::sql_common::ExecutionOptions;
-use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NodeResult};
+use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NewEvent, NodeResult, ParentLink};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::run::RunEvent;
 use crate::ports::{Lease, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -69,8 +70,8 @@ pub(super) fn ttl(lease: &Lease) -> PgInterval {
     PgInterval { months: 0, days: 0, microseconds }
 }
 
-pub(super) const EXECUTION_COLUMNS: &str =
-    "id, workflow_id, workflow_version, state, error, variables, options, created_at, started_at, completed_at";
+pub(super) const EXECUTION_COLUMNS: &str = "id, workflow_id, workflow_version, state, error, variables, options, \
+     created_at, started_at, completed_at, parent_execution_id, parent_node_id, parent_item, depth, rerun_of, output";
 
 pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
     let variables = match json::<Value>(row, "variables")? {
@@ -88,6 +89,17 @@ pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
         created_at: col(row, "created_at")?,
         started_at: col(row, "started_at")?,
         completed_at: col(row, "completed_at")?,
+        parent: match col::<Option<Uuid>>(row, "parent_execution_id")? {
+            Some(parent) => Some(ParentLink {
+                execution_id: ExecutionId(parent),
+                node_id: NodeId::new(unescape_opt(col(row, "parent_node_id")?).unwrap_or_default()),
+                item: col::<Option<i32>>(row, "parent_item")?.map(u32_of).transpose()?,
+            }),
+            None => None,
+        },
+        depth: u32_of(col(row, "depth")?)?,
+        rerun_of: col::<Option<Uuid>>(row, "rerun_of")?.map(ExecutionId),
+        output: json_opt(row, "output")?.map(Arc::new),
     })
 }
 
@@ -102,20 +114,23 @@ pub(super) fn node_result(row: &PgRow) -> Result<NodeResult, StoreError> {
         attempts: u32_of(col(row, "attempts")?)?,
         started_at: col(row, "started_at")?,
         completed_at: col(row, "completed_at")?,
+        usage: json_opt(row, "usage")?
+            .map(|u| serde_json::from_value(u).map_err(|e| corrupt(format!("usage: {e}"))))
+            .transpose()?,
     })
 }
 
 pub(super) fn event(row: &PgRow, execution_id: ExecutionId) -> Result<ExecutionEvent, StoreError> {
-    let node_id: Option<String> = col(row, "node_id")?;
-    let data: String = col(row, "data")?;
-    Ok(ExecutionEvent {
-        seq: u64::try_from(col::<i64>(row, "seq")?).map_err(corrupt)?,
-        execution_id,
-        kind: parse(&col::<String>(row, "kind")?, "event kind")?,
-        node_id: unescape_opt(node_id).map(NodeId::new),
-        data: unescape(data).into(),
+    let node_id = unescape_opt(col(row, "node_id")?);
+    let kind: String = col(row, "kind")?;
+    let data = unescape(col(row, "data")?);
+    let event = RunEvent::from_stored(&kind, node_id.as_deref(), &data).map_err(corrupt)?;
+    let seq = u64::try_from(col::<i64>(row, "seq")?).map_err(corrupt)?;
+    Ok(NewEvent {
+        event: Arc::new(event),
         state: parse(&col::<String>(row, "state")?, "state")?,
         node_results_count: u32_of(col(row, "node_results_count")?)?,
         at: col::<DateTime<Utc>>(row, "at")?,
-    })
+    }
+    .stored(execution_id, seq))
 }

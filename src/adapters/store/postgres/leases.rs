@@ -10,14 +10,13 @@ use sqlx::{AssertSqlSafe, PgPool};
 use std::collections::HashSet;
 use uuid::Uuid;
 
-const UNFINISHED: &str = "('Pending', 'Running', 'Paused')";
-
 pub(super) async fn claim(pool: &PgPool, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
     // SKIP LOCKED: rows another process is writing or claiming right now are not orphans, and
     // waiting for them would only make concurrent claimers queue behind each other.
     let sql = format!(
         "UPDATE executions SET lease_owner = $1, lease_expires_at = now() + $2 WHERE id IN (SELECT id FROM executions \
-         WHERE state IN {UNFINISHED} AND ($3 OR lease_expires_at IS NULL OR lease_expires_at <= now()) \
+         WHERE (state IN ('Pending', 'Running') AND ($3 OR lease_expires_at IS NULL OR lease_expires_at <= now())) \
+         OR (state = 'Paused' AND wake_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at <= now())) \
          ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {EXECUTION_COLUMNS}"
     );
     let rows = sqlx::query(AssertSqlSafe(sql))

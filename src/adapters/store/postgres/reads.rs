@@ -141,7 +141,7 @@ async fn exists(pool: &PgPool, id: ExecutionId) -> Result<(), StoreError> {
 
 pub(super) async fn node_results(pool: &PgPool, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
     let rows = sqlx::query(
-        "SELECT node_id, node_name, kind, status, output, error, attempts, started_at, completed_at \
+        "SELECT node_id, node_name, kind, status, output, error, attempts, started_at, completed_at, usage \
          FROM node_results WHERE execution_id = $1 ORDER BY position",
     )
     .bind(id.0)
@@ -197,6 +197,22 @@ pub(super) async fn list_executions(
         count_sql.push_str(&format!(" AND state = ${}", count_args.len() + 1));
         args.add(s.as_str()).map_err(bind_err)?;
         count_args.add(s.as_str()).map_err(bind_err)?;
+    }
+    if let Some(parent) = filter.parent {
+        // Children are few: their total is counted, not kept in the counters.
+        count_sql = String::from("SELECT COUNT(*) FROM executions WHERE parent_execution_id = $1");
+        count_args = PgArguments::default();
+        count_args.add(parent.0).map_err(bind_err)?;
+        if let Some(w) = filter.workflow_id {
+            count_sql.push_str(" AND workflow_id = $2");
+            count_args.add(w.0).map_err(bind_err)?;
+        }
+        if let Some(s) = filter.state {
+            count_sql.push_str(&format!(" AND state = ${}", count_args.len() + 1));
+            count_args.add(s.as_str()).map_err(bind_err)?;
+        }
+        sql.push_str(&format!(" AND parent_execution_id = ${}", args.len() + 1));
+        args.add(parent.0).map_err(bind_err)?;
     }
     keyset(&mut sql, &mut args, "", page)?;
     let rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch_all(pool).await.map_err(store_error)?;

@@ -159,7 +159,8 @@ pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease:
     let options = codec::json_text(&ExecutionOptions::of(e))?;
     sqlx::query(
         "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
-         completed_at, lease_owner, lease_expires_at, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11, $12)",
+         completed_at, lease_owner, lease_expires_at, options, parent_execution_id, parent_node_id, parent_item, depth, \
+         rerun_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(e.id.0)
     .bind(e.workflow_id.0)
@@ -173,6 +174,11 @@ pub(super) async fn create_execution(c: &mut PgConnection, e: &Execution, lease:
     .bind(&lease.owner)
     .bind(codec::ttl(lease))
     .bind(options)
+    .bind(e.parent.as_ref().map(|p| p.execution_id.0))
+    .bind(e.parent.as_ref().map(|p| nul::escape(p.node_id.as_str())))
+    .bind(e.parent.as_ref().and_then(|p| p.item).map(codec::int))
+    .bind(codec::int(e.depth))
+    .bind(e.rerun_of.map(|r| r.0))
     .execute(&mut *c)
     .await
     .map_err(|err| match store_error(err) {

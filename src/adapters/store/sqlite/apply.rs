@@ -4,7 +4,7 @@
 use super::codec::{self, micros};
 use super::errors::store_error;
 use super::writes::{count, expiry};
-use crate::domain::execution::{ExecutionEvent, ExecutionState, ExecutionUpdate, NewEvent, NodeResult};
+use crate::domain::execution::{ExecutionEvent, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, Signal};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{Lease, StoreError};
 use rusqlite::types::Value as Sql;
@@ -34,17 +34,23 @@ pub(super) fn apply(
     {
         return Err(StoreError::LeaseLost(format!("execution {id} is owned by another process")));
     }
+    let last = u64::try_from(last_seq).unwrap_or(0);
+    if update.expect_last_seq.is_some_and(|expected| expected != last) {
+        return Err(StoreError::Stale { last_seq: last });
+    }
     let (owner, expires) = match (&update.state, lease) {
-        (Some(change), _) if change.state.is_terminal() => (None, None),
+        (Some(change), _) if change.state.is_terminal() || change.state == ExecutionState::Paused => (None, None),
         (_, Some(lease)) => (Some(lease.owner.clone()), Some(expiry(lease))),
         (_, None) => (owner, None),
     };
     let change = update.state.as_ref();
+    let output = change.and_then(|s| s.output.as_ref()).map(|o| o.to_string());
     c.prepare_cached(
         "UPDATE executions SET state = COALESCE(?2, state), error = CASE WHEN ?2 IS NULL THEN error ELSE ?3 END, \
          started_at = COALESCE(?4, started_at), completed_at = COALESCE(?5, completed_at), \
          last_seq = last_seq + ?6, results_count = results_count + ?7, lease_owner = ?8, \
-         lease_expires_at = COALESCE(?9, CASE WHEN ?8 IS NULL THEN NULL ELSE lease_expires_at END) WHERE id = ?1",
+         lease_expires_at = COALESCE(?9, CASE WHEN ?8 IS NULL THEN NULL ELSE lease_expires_at END), \
+         output = COALESCE(?10, output), wake_at = CASE WHEN ?2 IS NULL THEN wake_at ELSE ?11 END WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -57,6 +63,8 @@ pub(super) fn apply(
             i64::try_from(update.node_results.len()).unwrap_or(0),
             owner,
             expires,
+            output,
+            change.and_then(|s| s.wake_at).map(micros),
         ])
     })
     .map_err(store_error)?;
@@ -71,7 +79,38 @@ pub(super) fn apply(
     for chunk in events.chunks(ROWS) {
         insert_events(c, &key, chunk)?;
     }
-    Ok(events.into_iter().map(|(seq, e)| e.clone().stored(id, u64::try_from(seq).unwrap_or(0))).collect())
+    let mut stored: Vec<ExecutionEvent> =
+        events.into_iter().map(|(seq, e)| e.clone().stored(id, u64::try_from(seq).unwrap_or(0))).collect();
+    if let Some(signal) = &update.signal {
+        stored.push(deliver(c, signal)?);
+    }
+    Ok(stored)
+}
+
+/// Appends a signal's event to its target's log, and wakes the target if it is parked.
+fn deliver(c: &Connection, signal: &Signal) -> Result<ExecutionEvent, StoreError> {
+    let key = signal.execution_id.to_string();
+    let row: Option<(String, i64, i64)> = c
+        .prepare_cached("SELECT state, last_seq, results_count FROM executions WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+        .map_err(store_error)?;
+    let (state, last_seq, results_count) =
+        row.ok_or_else(|| StoreError::not_found("execution", signal.execution_id))?;
+    let state: ExecutionState = state.parse().map_err(codec::corrupt)?;
+    c.prepare_cached(
+        "UPDATE executions SET last_seq = last_seq + 1, \
+         wake_at = CASE WHEN state = 'Paused' THEN ?2 ELSE wake_at END WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![key, micros(signal.at)]))
+    .map_err(store_error)?;
+    let event = NewEvent {
+        event: signal.event.clone(),
+        state,
+        node_results_count: codec::u32_of(results_count),
+        at: signal.at,
+    };
+    insert_events(c, &key, &[(last_seq + 1, &event)])?;
+    Ok(event.stored(signal.execution_id, u64::try_from(last_seq + 1).unwrap_or(0)))
 }
 
 /// `(?, ?, ...), (?, ?, ...)` for `rows` rows of `columns` values.
@@ -85,13 +124,13 @@ fn placeholders(rows: usize, columns: usize) -> String {
 fn upsert_results(c: &Connection, key: &str, rows: &[(i64, &NodeResult)]) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO node_results (execution_id, node_id, position, node_name, kind, status, output, error, attempts, \
-         started_at, completed_at) VALUES {} \
+         started_at, completed_at, usage) VALUES {} \
          ON CONFLICT (execution_id, node_id) DO UPDATE SET node_name = excluded.node_name, kind = excluded.kind, \
          status = excluded.status, output = excluded.output, error = excluded.error, attempts = excluded.attempts, \
-         started_at = excluded.started_at, completed_at = excluded.completed_at",
-        placeholders(rows.len(), 11)
+         started_at = excluded.started_at, completed_at = excluded.completed_at, usage = excluded.usage",
+        placeholders(rows.len(), 12)
     );
-    let mut values: Vec<Sql> = Vec::with_capacity(rows.len() * 11);
+    let mut values: Vec<Sql> = Vec::with_capacity(rows.len() * 12);
     for (position, r) in rows {
         values.extend([
             Sql::Text(key.to_owned()),
@@ -105,6 +144,7 @@ fn upsert_results(c: &Connection, key: &str, rows: &[(i64, &NodeResult)]) -> Res
             Sql::Integer(i64::from(r.attempts)),
             r.started_at.map_or(Sql::Null, |t| Sql::Integer(micros(t))),
             r.completed_at.map_or(Sql::Null, |t| Sql::Integer(micros(t))),
+            r.usage.as_ref().map_or(Sql::Null, |u| Sql::Text(serde_json::to_string(u).unwrap_or_default())),
         ]);
     }
     c.prepare_cached(&sql).and_then(|mut s| s.execute(params_from_iter(values))).map_err(store_error)?;
@@ -121,9 +161,9 @@ fn insert_events(c: &Connection, key: &str, rows: &[(i64, &NewEvent)]) -> Result
         values.extend([
             Sql::Text(key.to_owned()),
             Sql::Integer(*seq),
-            Sql::Text(e.kind.as_str().to_owned()),
-            e.node_id.as_ref().map_or(Sql::Null, |n| Sql::Text(n.to_string())),
-            Sql::Text(e.data.to_string()),
+            Sql::Text(e.kind().as_str().to_owned()),
+            e.event.node_id().map_or(Sql::Null, |n| Sql::Text(n.to_string())),
+            Sql::Text(e.event.to_json()),
             Sql::Text(e.state.as_str().to_owned()),
             Sql::Integer(i64::from(e.node_results_count)),
             Sql::Integer(micros(e.at)),

@@ -1,8 +1,9 @@
 //! Rows to domain values and back: UUIDs as text, times as Unix microseconds, JSON as text.
 
 use crate::adapters::store::sql_common::ExecutionOptions;
-use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NodeResult};
+use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NewEvent, NodeResult, ParentLink};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::run::RunEvent;
 use crate::ports::StoreError;
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
@@ -46,8 +47,8 @@ pub(super) fn u32_of(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
-pub(super) const EXECUTION_COLUMNS: &str =
-    "id, workflow_id, workflow_version, state, error, variables, options, created_at, started_at, completed_at";
+pub(super) const EXECUTION_COLUMNS: &str = "id, workflow_id, workflow_version, state, error, variables, options, \
+     created_at, started_at, completed_at, parent_execution_id, parent_node_id, parent_item, depth, rerun_of, output";
 
 pub(super) fn execution(row: &Row<'_>) -> Result<Execution, StoreError> {
     let variables = match json(&col::<String>(row, "variables")?)? {
@@ -66,6 +67,19 @@ pub(super) fn execution(row: &Row<'_>) -> Result<Execution, StoreError> {
         created_at: time(col(row, "created_at")?)?,
         started_at: opt_time(col(row, "started_at")?)?,
         completed_at: opt_time(col(row, "completed_at")?)?,
+        parent: match col::<Option<String>>(row, "parent_execution_id")? {
+            Some(parent) => Some(ParentLink {
+                execution_id: ExecutionId(parse(&parent, "parent execution id")?),
+                node_id: NodeId::new(col::<Option<String>>(row, "parent_node_id")?.unwrap_or_default()),
+                item: col::<Option<i64>>(row, "parent_item")?.map(u32_of),
+            }),
+            None => None,
+        },
+        depth: u32_of(col(row, "depth")?),
+        rerun_of: col::<Option<String>>(row, "rerun_of")?
+            .map(|r| parse(&r, "rerun_of").map(ExecutionId))
+            .transpose()?,
+        output: col::<Option<String>>(row, "output")?.as_deref().map(json).transpose()?.map(Arc::new),
     })
 }
 
@@ -81,20 +95,22 @@ pub(super) fn node_result(row: &Row<'_>) -> Result<NodeResult, StoreError> {
         attempts: u32_of(col(row, "attempts")?),
         started_at: opt_time(col(row, "started_at")?)?,
         completed_at: opt_time(col(row, "completed_at")?)?,
+        usage: col::<Option<String>>(row, "usage")?
+            .map(|u| serde_json::from_str(&u).map_err(|e| corrupt(format!("usage: {e}"))))
+            .transpose()?,
     })
 }
 
 pub(super) fn event(row: &Row<'_>, execution_id: ExecutionId) -> Result<ExecutionEvent, StoreError> {
     let node_id: Option<String> = col(row, "node_id")?;
+    let kind: String = col(row, "kind")?;
     let data: String = col(row, "data")?;
-    Ok(ExecutionEvent {
-        seq: u64::try_from(col::<i64>(row, "seq")?).map_err(corrupt)?,
-        execution_id,
-        kind: parse(&col::<String>(row, "kind")?, "event kind")?,
-        node_id: node_id.map(NodeId::new),
-        data: data.into(),
+    let event = RunEvent::from_stored(&kind, node_id.as_deref(), &data).map_err(corrupt)?;
+    Ok(NewEvent {
+        event: Arc::new(event),
         state: parse(&col::<String>(row, "state")?, "state")?,
         node_results_count: u32_of(col(row, "node_results_count")?),
         at: time(col(row, "at")?)?,
-    })
+    }
+    .stored(execution_id, u64::try_from(col::<i64>(row, "seq")?).map_err(corrupt)?))
 }

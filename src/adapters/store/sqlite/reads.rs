@@ -168,6 +168,14 @@ pub(super) fn list_executions(
         args.push(Sql::Text(s.as_str().into()));
         count_args.push(Sql::Text(s.as_str().into()));
     }
+    if let Some(parent) = filter.parent {
+        // Children are few: their total is counted, not kept in the counters.
+        sql.push_str(&format!(" AND parent_execution_id = ?{}", args.len() + 1));
+        args.push(Sql::Text(parent.to_string()));
+        let conditions = sql.split_once(" WHERE ").map_or("1 = 1", |(_, w)| w);
+        count_sql = format!("SELECT COUNT(*) FROM executions WHERE {conditions}");
+        count_args = args.clone();
+    }
     keyset(&mut sql, &mut args, "", page);
     let items = all(c, &sql, args, codec::execution)?;
     let total: i64 = c

@@ -114,7 +114,8 @@ pub(super) fn create_execution(c: &Connection, e: &Execution, lease: &Lease) -> 
     let workflow_id = e.workflow_id.to_string();
     c.prepare_cached(
         "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
-         completed_at, lease_owner, lease_expires_at, options) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         completed_at, lease_owner, lease_expires_at, options, parent_execution_id, parent_node_id, parent_item, \
+         depth, rerun_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -130,6 +131,11 @@ pub(super) fn create_execution(c: &Connection, e: &Execution, lease: &Lease) -> 
             lease.owner,
             expiry(lease),
             options,
+            e.parent.as_ref().map(|p| p.execution_id.to_string()),
+            e.parent.as_ref().map(|p| p.node_id.to_string()),
+            e.parent.as_ref().and_then(|p| p.item).map(i64::from),
+            i64::from(e.depth),
+            e.rerun_of.map(|r| r.to_string()),
         ])
     })
     .map_err(|err| match store_error(err) {
@@ -142,7 +148,8 @@ pub(super) fn create_execution(c: &Connection, e: &Execution, lease: &Lease) -> 
 pub(super) fn claim(c: &Connection, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
     let sql = format!(
         "UPDATE executions SET lease_owner = ?1, lease_expires_at = ?2 WHERE id IN (SELECT id FROM executions \
-         WHERE state IN ('Pending', 'Running', 'Paused') AND (?3 OR lease_expires_at IS NULL OR lease_expires_at <= ?4) \
+         WHERE (state IN ('Pending', 'Running') AND (?3 OR lease_expires_at IS NULL OR lease_expires_at <= ?4)) \
+         OR (state = 'Paused' AND wake_at <= ?4 AND (lease_expires_at IS NULL OR lease_expires_at <= ?4)) \
          ORDER BY created_at, id LIMIT ?5) RETURNING {EXECUTION_COLUMNS}"
     );
     let mut stmt = c.prepare_cached(&sql).map_err(store_error)?;

@@ -1,32 +1,41 @@
 //! Ending a run (completed, failed, cancelled, handed over or abandoned) and committing its writes.
 
 use super::Run;
-use crate::app::executor::record::Extra;
-use crate::domain::execution::{EventKind, ExecutionState, ExecutionUpdate, NodeStatus};
+use crate::domain::execution::ExecutionState;
+use crate::domain::run::{RunEvent, workflow_output};
 use crate::ports::StoreError;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 impl Run<'_> {
+    /// Every node finished: the run completes with the workflow's output.
+    pub(super) async fn complete(mut self) {
+        let output = Arc::new(workflow_output(&self.rs));
+        self.emit(RunEvent::ExecutionCompleted { output: Some(output) });
+        if self.commit().await.is_ok() {
+            tracing::debug!(execution_id = %self.id, "execution completed");
+        }
+    }
+
     /// Stops every node still running, then records the final state.
-    pub(super) async fn end(mut self, state: ExecutionState, error: Option<String>) {
+    pub(in crate::app::executor) async fn end(mut self, state: ExecutionState, error: String) {
         self.stop_nodes().await;
         let reason = match state {
             ExecutionState::Cancelled => "execution cancelled",
             ExecutionState::Failed => "execution failed",
             _ => "execution ended",
         };
-        let running: Vec<usize> = self.plan.running().collect();
-        for idx in running {
-            if self.plan.cancel(idx).is_ok() {
-                self.finish_result(idx, NodeStatus::Cancelled, None, Some(reason.into()));
-                self.event(EventKind::NodeCancelled, Some(idx), &Extra { reason: Some(reason), ..Extra::default() });
-            }
+        let unfinished: Vec<usize> = self.rs.unfinished().collect();
+        for idx in unfinished {
+            self.emit(RunEvent::NodeCancelled { node_id: self.node_id(idx), reason: reason.into() });
         }
-        self.change_state(state, error);
+        self.emit(match state {
+            ExecutionState::Cancelled => RunEvent::ExecutionCancelled { reason: error },
+            _ => RunEvent::ExecutionFailed { error },
+        });
         if self.commit().await.is_ok() {
-            tracing::debug!(execution_id = %self.id, state = %self.state, "execution finished");
+            tracing::debug!(execution_id = %self.id, state = %self.rs.state(), "execution finished");
         }
     }
 
@@ -43,9 +52,8 @@ impl Run<'_> {
             tracing::warn!(execution_id = %self.id, "another process took the execution over; stopping here");
             return;
         }
-        self.pending = ExecutionUpdate::default();
-        self.pending_results.clear();
-        self.change_state(ExecutionState::Failed, Some(format!("execution progress could not be stored: {error}")));
+        self.step.take();
+        self.emit(RunEvent::ExecutionFailed { error: format!("execution progress could not be stored: {error}") });
         if self.commit().await.is_err() {
             tracing::error!(execution_id = %self.id, "execution abandoned: not even its failure can be stored");
         }
@@ -70,24 +78,22 @@ impl Run<'_> {
 
     /// Stores the step's writes (retrying while the store is unavailable), then publishes them.
     pub(super) async fn commit(&mut self) -> Result<(), StoreError> {
-        if self.pending.is_empty() {
+        if self.step.is_empty() {
             return Ok(());
         }
-        let update = std::mem::take(&mut self.pending);
-        self.pending_results.clear();
+        let update = self.step.take();
         let mut delay = Duration::from_millis(20);
         loop {
-            let written = match &self.unsaved {
-                Some(execution) => self.ex.store.create_with(execution, &self.ex.lease, &update).await,
+            let written = match &self.first {
+                Some(first) => self.ex.store.create_with(&first.execution, &self.ex.lease, &update).await,
                 None => self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await,
             };
             match written {
                 Ok(events) => {
-                    self.unsaved = None;
-                    if let Some(stored) = self.stored.take() {
-                        let _ = stored.send(Ok(()));
+                    if let Some(first) = self.first.take() {
+                        let _ = first.stored.send(Ok(()));
                     }
-                    if let Some(last) = events.last() {
+                    if let Some(last) = events.iter().rev().find(|e| e.execution_id == self.id) {
                         self.last_seq.store(last.seq, Ordering::Relaxed);
                     }
                     for event in events {
@@ -97,17 +103,16 @@ impl Run<'_> {
                 }
                 // A new execution's first write is not retried: its client is waiting for the
                 // answer, and gets a 503 to retry rather than a request that hangs.
-                Err(e) if e.is_transient() && self.unsaved.is_none() && !self.stop.shutdown.is_cancelled() => {
+                Err(e) if e.is_transient() && self.first.is_none() && !self.stop.shutdown.is_cancelled() => {
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "storing execution progress failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.ex.limits.store_retry_max_delay);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "storing execution progress failed");
-                    if let Some(stored) = self.stored.take() {
-                        self.unsaved = None;
+                    if let Some(first) = self.first.take() {
                         self.never_stored = true;
-                        let _ = stored.send(Err(e.clone()));
+                        let _ = first.stored.send(Err(e.clone()));
                     }
                     return Err(e);
                 }

@@ -1,0 +1,12 @@
+//! A run as typed history: the events that happen to it, the state they fold into, and the
+//! decisions taken from that state (what follows a failure, what a workflow outputs).
+
+mod event;
+mod legacy;
+mod output;
+pub mod policy;
+mod state;
+
+pub use event::{RunEvent, Wait};
+pub use output::workflow_output;
+pub use state::{ChildResult, Children, NodeRun, RunState};
