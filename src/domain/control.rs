@@ -1,5 +1,8 @@
-//! Nodes the engine evaluates itself, without effects: Start, End, IfElse, Switch and Parallel
-//! (whose tasks are templates). Their results depend only on the data, so they run inline.
+//! Nodes the engine evaluates itself, without effects: Start, End, IfElse, Switch, Parallel
+//! (whose tasks are templates), and Loop and TryCatch with template bodies. Their results depend
+//! only on the data, so they run inline.
+
+pub mod iteration;
 
 use crate::domain::data::DataContext;
 use crate::domain::valid::{Compiled, SwitchOn, ValidWorkflow};
@@ -14,10 +17,17 @@ pub struct ControlOutput {
     pub taken: Vec<usize>,
 }
 
-/// Whether the engine evaluates this kind itself (no runner needed).
+/// Whether the engine evaluates this kind itself (no runner needed). A Parallel with
+/// `max_concurrency` or `timeout_ms` runs its tasks as real concurrent work (a runner); a Loop
+/// over a `body_workflow` runs child executions.
 #[must_use]
 pub fn is_control(kind: &NodeKind) -> bool {
-    matches!(kind, NodeKind::Start | NodeKind::End | NodeKind::IfElse(_) | NodeKind::Switch(_) | NodeKind::Parallel(_))
+    match kind {
+        NodeKind::Start | NodeKind::End | NodeKind::IfElse(_) | NodeKind::Switch(_) | NodeKind::TryCatch(_) => true,
+        NodeKind::Parallel(c) => c.max_concurrency.is_none() && c.timeout_ms.is_none(),
+        NodeKind::Loop(c) => c.body_workflow.is_none(),
+        _ => false,
+    }
 }
 
 /// Evaluates control node `idx`; `None` for kinds that need a runner.
@@ -50,8 +60,14 @@ pub fn evaluate(workflow: &ValidWorkflow, idx: usize, data: &DataContext) -> Opt
                 taken: target.into_iter().collect(),
             }
         }),
-        (NodeKind::Parallel(config), _) => {
+        (NodeKind::Parallel(config), _) if is_control(&node.kind) => {
             parallel(config, data).map(|output| ControlOutput { output, taken: Vec::new() })
+        }
+        (NodeKind::Loop(config), _) if config.body_workflow.is_none() => {
+            iteration::template_loop(config, data).map(|output| ControlOutput { output, taken: Vec::new() })
+        }
+        (NodeKind::TryCatch(config), _) => {
+            iteration::try_catch(config, data).map(|output| ControlOutput { output, taken: Vec::new() })
         }
         _ => return None,
     };
@@ -68,8 +84,17 @@ fn switch_value(on: &SwitchOn, data: &DataContext) -> Result<Value, String> {
 fn parallel(config: &ParallelConfig, data: &DataContext) -> Result<Value, String> {
     let rendered: Vec<(&str, Result<String, String>)> =
         config.tasks.iter().map(|t| (t.id.as_str(), template::render(&t.expression, data))).collect();
+    combine(config.strategy, rendered)
+}
+
+/// Combines the outcomes of a Parallel node's tasks, in task order, as its strategy says.
+///
+/// # Errors
+/// `WaitAll` with a failed task; `Race` where every task failed.
+pub fn combine(strategy: ParallelStrategy, rendered: Vec<(&str, Result<String, String>)>) -> Result<Value, String> {
+    let config_strategy = strategy;
     let mut results = Map::new();
-    match config.strategy {
+    match config_strategy {
         ParallelStrategy::WaitAll => {
             for (id, r) in rendered {
                 let value = r.map_err(|e| format!("task '{id}' failed: {e}"))?;
@@ -99,7 +124,7 @@ fn parallel(config: &ParallelConfig, data: &DataContext) -> Result<Value, String
             return Ok(json!({"strategy": "Race", "winner": id, "results": results}));
         }
     }
-    Ok(json!({"strategy": config.strategy, "results": results}))
+    Ok(json!({"strategy": config_strategy, "results": results}))
 }
 
 #[cfg(test)]

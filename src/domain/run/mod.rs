@@ -1,6 +1,7 @@
 //! A run as typed history: the events that happen to it, the state they fold into, and the
 //! decisions taken from that state (what follows a failure, what a workflow outputs).
 
+pub mod composite;
 mod event;
 mod legacy;
 mod output;

@@ -111,12 +111,40 @@ pub struct McpConfig {
     pub parameters: Value,
 }
 
-/// Config of a `Loop` node.
+/// Config of a `Loop` node. Each iteration renders `body_expression` (the seed's behaviour), or,
+/// with `body_workflow`, runs that stored workflow as a child execution with the item as input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LoopConfig {
     pub loop_type: LoopType,
     #[serde(default = "default_max_iterations")]
     pub max_iterations: u32,
+    /// The id of a stored workflow run once per iteration (a child execution whose variables
+    /// are the item and index variables). Beyond the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_workflow: Option<String>,
+    /// The version of `body_workflow` to run; the latest when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_workflow_version: Option<u32>,
+    /// What a failed iteration of `body_workflow` does (default `fail_fast`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_item_failure: Option<ItemFailure>,
+    /// Whether each child also gets the parent's variables (the item's win on a clash).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inherit_context: bool,
+}
+
+/// What a failed iteration of a Loop's `body_workflow` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemFailure {
+    /// The Loop fails at the first failed item; items still running are cancelled.
+    #[default]
+    FailFast,
+    /// Failed items are left out of the results; the Loop succeeds.
+    Skip,
+    /// Every item's outcome is in the results (`{"error": ...}` for a failed one); the Loop
+    /// succeeds.
+    Collect,
 }
 
 fn default_max_iterations() -> u32 {
@@ -164,10 +192,15 @@ fn default_error_variable() -> String {
     "error".into()
 }
 
-/// Config of a `SubWorkflow` node.
+/// Config of a `SubWorkflow` node: runs a stored workflow as a child execution and waits for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SubWorkflowConfig {
+    /// The id (a UUID) of the stored workflow to run. (The seed read a file on the server here;
+    /// that is refused.)
     pub workflow_path: String,
+    /// The version of that workflow to run; the latest when absent. Beyond the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     #[serde(default)]
     pub input_mappings: BTreeMap<String, String>,
     pub output_variable: Option<String>,
