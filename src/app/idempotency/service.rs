@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// How long a key answers for its request unless configured otherwise (as Stripe's).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -91,11 +92,27 @@ impl IdempotencyService {
     /// As [`ExecutionService::start`] (and then the key stays unused); `IdempotencyKeyReused`
     /// when the key was used for another workflow or body; `Conflict` when another request with
     /// the key is still starting after a wait.
-    #[tracing::instrument(skip_all, fields(workflow_id = %request.workflow_id, idempotency_key = %request.key))]
     pub async fn start(
+        self: &Arc<Self>,
+        request: KeyedRequest,
+        render: impl FnOnce(&Execution) -> Result<String, serde_json::Error> + Send + 'static,
+    ) -> Result<KeyedStart, ServiceError> {
+        // On a task of its own, so that it runs to its end even when the client goes away: the
+        // key rides the execution's first write, which the executor makes on its task, and must
+        // stay ready for it until that write is done. Cancelled in between, the execution would
+        // be stored without its key, and the client's retry would start a second one.
+        let this = self.clone();
+        let keyed = async move { this.start_once(request, render).await };
+        tokio::spawn(keyed.instrument(tracing::Span::current()))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("a keyed start did not finish: {e}")))?
+    }
+
+    #[tracing::instrument(skip_all, fields(workflow_id = %request.workflow_id, idempotency_key = %request.key))]
+    async fn start_once(
         &self,
         request: KeyedRequest,
-        render: impl FnOnce(&Execution) -> Result<String, serde_json::Error> + Send,
+        render: impl FnOnce(&Execution) -> Result<String, serde_json::Error>,
     ) -> Result<KeyedStart, ServiceError> {
         let KeyedRequest { scope, key, workflow_id, variables, budget } = request;
         let fingerprint = Fingerprint::of_execute(workflow_id, &variables, &budget);

@@ -16,6 +16,7 @@ use crate::ports::{
     Clock, ExecutionFilter, ExecutionStore, IdempotencyRecord, IdempotencyStore, Lease, PageRequest, StoreError,
 };
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::FutureExt;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -214,5 +215,22 @@ async fn concurrent_requests_with_one_key_start_one_execution() {
     }
     assert_eq!(answers.iter().filter(|a| !a.replayed).count(), 1);
     assert!(answers.iter().all(|a| a.execution_id == answers[0].execution_id && a.response == answers[0].response));
+    assert_eq!(h.executions().await, 1);
+}
+
+#[tokio::test]
+async fn a_request_its_client_gave_up_still_stores_its_key_with_its_execution() {
+    let h = harness().await;
+    // Polled once, which is as far as launching the execution, then dropped as a disconnected
+    // client's request is.
+    assert!(h.start("gone", json!({})).now_or_never().is_none());
+    for _ in 0..200 {
+        if h.executions().await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let retry = h.start("gone", json!({})).await.unwrap();
+    assert!(retry.replayed, "the retry finds the key stored with the first execution");
     assert_eq!(h.executions().await, 1);
 }
