@@ -12,7 +12,7 @@ use oxify_api::domain::valid::ValidWorkflow;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::WorkflowDraft;
 use oxify_api::ports::{
-    ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, PageRequest, StoreError, WorkflowStore,
+    ExecutionFilter, ExecutionStore, ExpectedVersion, IdempotencyStore, Lease, PageRequest, StoreError, WorkflowStore,
 };
 use serde_json::{Map, json};
 use std::sync::Arc;
@@ -22,17 +22,21 @@ use std::time::Duration;
 mod backends;
 #[path = "store_contract/conditional.rs"]
 mod conditional;
+#[path = "store_contract/idempotency.rs"]
+mod idempotency;
 #[path = "store_contract/odd_text.rs"]
 mod odd_text;
 #[path = "store_contract/upgrade.rs"]
 mod upgrade;
 
 use conditional::*;
+use idempotency::*;
 use odd_text::*;
 
 pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
     pub executions: Arc<dyn ExecutionStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
@@ -511,4 +515,9 @@ contract!(
     astral_characters_are_kept,
     the_postgres_escape_character_is_kept,
     controls_quotes_and_replacement_characters_are_kept,
+    a_key_is_stored_with_its_execution_and_found_until_it_expires,
+    a_live_key_refuses_a_second_execution_and_stores_nothing,
+    concurrent_creates_with_one_key_have_exactly_one_winner,
+    an_expired_key_is_taken_by_the_next_request,
+    purging_deletes_expired_keys_oldest_first_and_keeps_their_executions,
 );

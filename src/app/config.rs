@@ -82,6 +82,11 @@ pub struct Config {
     #[arg(long, env = "OXIFY_LLM_PRICES", default_value = "")]
     pub llm_prices: String,
 
+    /// Seconds an `Idempotency-Key` answers for the request it was first used with; after that
+    /// it is free again.
+    #[arg(long, env = "OXIFY_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idempotency_ttl_secs: u64,
+
     /// On SIGTERM/SIGINT, seconds to let running executions finish before interrupting them.
     #[arg(long, env = "OXIFY_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -125,6 +130,7 @@ impl fmt::Debug for Config {
             .field("llm_limits", &self.llm_limits)
             .field("llm_concurrency", &self.llm_concurrency)
             .field("llm_prices", &self.llm_prices)
+            .field("idempotency_ttl_secs", &self.idempotency_ttl_secs)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }

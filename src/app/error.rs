@@ -18,6 +18,9 @@ pub enum ServiceError {
     /// A conditional request expected another version than the current one; nothing changed.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// An idempotency key came back with another request than the one it was first used for.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]

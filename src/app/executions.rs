@@ -9,6 +9,7 @@ use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, NewEv
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::number;
 use crate::domain::run::RunEvent;
+use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::ValidationError;
 use crate::ports::{Clock, EventBus, ExecutionFilter, ExecutionStore, Page, PageRequest, WorkflowStore};
 use serde_json::{Map, Value};
@@ -53,6 +54,18 @@ impl ExecutionService {
         variables: Map<String, Value>,
         budget: BudgetLimits,
     ) -> Result<Execution, ServiceError> {
+        let (execution, workflow) = self.prepare(workflow_id, variables, budget).await?;
+        self.launch(execution, workflow).await
+    }
+
+    /// The execution a start request would record, and the workflow version it runs, once the
+    /// request is checked (errors as for [`ExecutionService::start`]). Nothing is stored yet.
+    pub(crate) async fn prepare(
+        &self,
+        workflow_id: WorkflowId,
+        variables: Map<String, Value>,
+        budget: BudgetLimits,
+    ) -> Result<(Execution, ValidWorkflow), ServiceError> {
         if let Some(problem) = budget.problem() {
             return Err(ServiceError::BadRequest(problem));
         }
@@ -71,8 +84,17 @@ impl ExecutionService {
         }
         let execution =
             Execution { budget, ..Execution::new(workflow_id, versioned.version, variables, self.clock.now()) };
+        Ok((execution, versioned.workflow))
+    }
+
+    /// Starts running a prepared execution; answers once its record is durable.
+    pub(crate) async fn launch(
+        &self,
+        execution: Execution,
+        workflow: ValidWorkflow,
+    ) -> Result<Execution, ServiceError> {
         let (stored_tx, stored) = tokio::sync::oneshot::channel();
-        let (executor, run, workflow) = (self.executor.clone(), execution.clone(), versioned.workflow);
+        let (executor, run) = (self.executor.clone(), execution.clone());
         self.running
             .launch(execution.id, move |stop| async move { executor.start(run, workflow, stop, stored_tx).await });
         // The record is written with the first step: answer once it is durable.

@@ -4,6 +4,7 @@ pub mod config;
 pub mod error;
 pub mod executions;
 pub mod executor;
+pub mod idempotency;
 pub mod recovery;
 pub mod runners;
 pub mod running;

@@ -40,6 +40,7 @@ impl Server {
         let state = AppState {
             workflows: services.workflows.clone(),
             executions: services.executions.clone(),
+            idempotency: services.idempotency.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),
         };

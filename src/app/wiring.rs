@@ -3,6 +3,7 @@
 use super::config::{Config, redact_url};
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
+use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
 use super::recovery::Recovery;
 use super::runners::RunnerRegistry;
 use super::running::RunningExecutions;
@@ -12,7 +13,7 @@ use crate::adapters::events::BroadcastEventBus;
 use crate::adapters::runners::llm::settings::{LlmSettings, parse_limits, parse_prices};
 use crate::adapters::runners::llm::{self, LlmRunner};
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
-use crate::ports::{Clock, EventBus, ExecutionStore, Lease, WorkflowStore};
+use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,9 @@ pub enum StartupError {
 pub struct Adapters {
     pub workflows: Arc<dyn WorkflowStore>,
     pub executions: Arc<dyn ExecutionStore>,
+    /// Idempotency keys, kept by the same store as the executions (a key is written with its
+    /// execution, atomically).
+    pub idempotency: Arc<dyn IdempotencyStore>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -50,18 +54,24 @@ impl Adapters {
     #[must_use]
     pub fn in_memory(runners: RunnerRegistry) -> Self {
         let store = Arc::new(InMemoryStore::new());
-        Self::with_store(store.clone(), store, runners, false, true)
+        Self::with_store(store, runners, false, true)
     }
 
-    fn with_store(
-        workflows: Arc<dyn WorkflowStore>,
-        executions: Arc<dyn ExecutionStore>,
-        runners: RunnerRegistry,
-        durable: bool,
-        exclusive: bool,
-    ) -> Self {
+    fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Self
+    where
+        S: WorkflowStore + ExecutionStore + IdempotencyStore + 'static,
+    {
         let bus = Arc::new(BroadcastEventBus::default());
-        Self { workflows, executions, bus, runners, clock: Arc::new(SystemClock), durable, exclusive }
+        Self {
+            workflows: store.clone(),
+            executions: store.clone(),
+            idempotency: store,
+            bus,
+            runners,
+            clock: Arc::new(SystemClock),
+            durable,
+            exclusive,
+        }
     }
 
     /// The store the URL names: `sqlite://...`, `postgres://...` or `memory://`.
@@ -75,11 +85,11 @@ impl Adapters {
             Some("memory") => Ok(Self::in_memory(runners)),
             Some("sqlite") => {
                 let store = Arc::new(SqliteStore::open(url, max_connections).await.map_err(failed)?);
-                Ok(Self::with_store(store.clone(), store, runners, true, true))
+                Ok(Self::with_store(store, runners, true, true))
             }
             Some("postgres" | "postgresql") => {
                 let store = Arc::new(PostgresStore::open(url, max_connections).await.map_err(failed)?);
-                Ok(Self::with_store(store.clone(), store, runners, true, false))
+                Ok(Self::with_store(store, runners, true, false))
             }
             _ => Err(StartupError::UnsupportedDatabase(redact_url(url))),
         }
@@ -91,6 +101,7 @@ impl Adapters {
 pub struct Services {
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
+    pub idempotency: Arc<IdempotencyService>,
     pub running: Arc<RunningExecutions>,
     recovery: Arc<Recovery>,
     exclusive: bool,
@@ -107,8 +118,11 @@ impl Services {
             adapters.clock.clone(),
             adapters.runners.clone(),
         ));
+        // The executor writes through the store that adds an idempotency key to the first write
+        // of the execution it started.
+        let first_writes = Arc::new(KeyedFirstWrites::new(adapters.executions.clone(), adapters.idempotency.clone()));
         let executor = Arc::new(Executor::new(
-            adapters.executions.clone(),
+            first_writes.clone(),
             adapters.bus.clone(),
             adapters.runners,
             adapters.clock.clone(),
@@ -123,31 +137,41 @@ impl Services {
             bus: adapters.bus.clone(),
             clock: adapters.clock.clone(),
         });
-        Self {
-            workflows,
-            executions: Arc::new(ExecutionService::new(
-                adapters.workflows,
-                adapters.executions,
-                adapters.bus,
-                executor,
-                running.clone(),
-                adapters.clock,
-            )),
-            running,
-            recovery,
-            exclusive: adapters.exclusive,
-        }
+        let executions = Arc::new(ExecutionService::new(
+            adapters.workflows,
+            adapters.executions,
+            adapters.bus,
+            executor,
+            running.clone(),
+            adapters.clock.clone(),
+        ));
+        let idempotency = Arc::new(IdempotencyService::new(
+            executions.clone(),
+            adapters.idempotency,
+            first_writes,
+            adapters.clock,
+            DEFAULT_TTL,
+        ));
+        Self { workflows, executions, idempotency, running, recovery, exclusive: adapters.exclusive }
     }
 
-    /// Resumes the executions a previous process left unfinished, then keeps leases renewed and
-    /// looks for orphans until `stop` fires.
+    /// Keeps idempotency keys for `ttl` instead of [`DEFAULT_TTL`].
+    #[must_use]
+    pub fn with_idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.idempotency = Arc::new(self.idempotency.with_ttl(ttl));
+        self
+    }
+
+    /// Resumes the executions a previous process left unfinished, then keeps leases renewed,
+    /// looks for orphans and purges expired idempotency keys until `stop` fires.
     pub async fn recover_and_maintain(&self, stop: CancellationToken) {
         match self.recovery.recover(self.exclusive).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(resumed = n, "resumed unfinished executions"),
             Err(e) => tracing::error!(error = %e, "resuming unfinished executions failed; retrying in the background"),
         }
-        self.recovery.clone().spawn_maintenance(stop);
+        self.recovery.clone().spawn_maintenance(stop.clone());
+        self.idempotency.clone().spawn_purge(stop);
     }
 }
 
@@ -183,5 +207,6 @@ pub async fn build(config: &Config) -> Result<Services, StartupError> {
         default_node_timeout: config.node_timeout(),
         ..ExecutorLimits::default()
     };
-    Ok(Services::assemble(adapters, limits, Duration::from_secs(config.lease_secs)))
+    Ok(Services::assemble(adapters, limits, Duration::from_secs(config.lease_secs))
+        .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl_secs)))
 }

@@ -7,6 +7,7 @@ pub mod data;
 pub mod execution;
 pub mod expr;
 pub mod graph;
+pub mod idempotency;
 pub mod ids;
 pub mod inputs;
 pub mod number;

@@ -2,10 +2,12 @@
 
 mod clock;
 mod events;
+mod idempotency;
 mod runner;
 mod store;
 
 pub use clock::*;
 pub use events::*;
+pub use idempotency::*;
 pub use runner::*;
 pub use store::*;

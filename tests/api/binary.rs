@@ -19,6 +19,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "OXIFY_MAX_BODY_BYTES",
         "OXIFY_SSE_KEEPALIVE_SECS",
         "OXIFY_SHUTDOWN_GRACE_SECS",
+        "OXIFY_IDEMPOTENCY_TTL_SECS",
     ] {
         assert!(help.contains(var), "{var} missing from --help");
     }

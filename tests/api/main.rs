@@ -5,6 +5,8 @@ mod binary;
 mod conditional;
 mod errors;
 mod executions;
+mod idempotency;
+mod idempotent_restart;
 mod inputs;
 mod order;
 mod stream;

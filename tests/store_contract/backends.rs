@@ -2,21 +2,33 @@
 
 use super::{Backend, Stores};
 use oxify_api::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
-use oxify_api::ports::{ExecutionStore, WorkflowStore};
+use oxify_api::ports::{ExecutionStore, IdempotencyStore, WorkflowStore};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub fn memory() -> Stores {
     let store = Arc::new(InMemoryStore::new());
-    Stores { workflows: store.clone(), executions: store, backend: Backend::Memory, _keep: Box::new(()) }
+    Stores {
+        workflows: store.clone(),
+        executions: store.clone(),
+        idempotency: store,
+        backend: Backend::Memory,
+        _keep: Box::new(()),
+    }
 }
 
 pub async fn sqlite() -> Stores {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("contract.db").display());
     let store = Arc::new(SqliteStore::open(&url, 4).await.unwrap());
-    Stores { workflows: store.clone(), executions: store, backend: Backend::Sqlite(url), _keep: Box::new(dir) }
+    Stores {
+        workflows: store.clone(),
+        executions: store.clone(),
+        idempotency: store,
+        backend: Backend::Sqlite(url),
+        _keep: Box::new(dir),
+    }
 }
 
 /// `None` when `OXIFY_TEST_POSTGRES_URL` is not set. Otherwise a store in a schema of its own, so
@@ -26,7 +38,8 @@ pub async fn postgres() -> Option<Stores> {
     let store = Arc::new(open_postgres(&url).await);
     Some(Stores {
         workflows: store.clone(),
-        executions: store,
+        executions: store.clone(),
+        idempotency: store,
         backend: Backend::Postgres(url),
         _keep: Box::new(guard),
     })
@@ -52,22 +65,23 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores { workflows, executions, backend, _keep } = s;
-    let (workflows, executions): (Arc<dyn WorkflowStore>, Arc<dyn ExecutionStore>) = match &backend {
-        Backend::Memory => (workflows, executions),
+    let Stores { workflows, executions, idempotency, backend, _keep } = s;
+    type Handles = (Arc<dyn WorkflowStore>, Arc<dyn ExecutionStore>, Arc<dyn IdempotencyStore>);
+    let (workflows, executions, idempotency): Handles = match &backend {
+        Backend::Memory => (workflows, executions, idempotency),
         Backend::Sqlite(url) => {
             // The old store's lock file is released once its last handle is gone.
-            drop((workflows, executions));
+            drop((workflows, executions, idempotency));
             let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-            (store.clone(), store)
+            (store.clone(), store.clone(), store)
         }
         Backend::Postgres(url) => {
-            drop((workflows, executions));
+            drop((workflows, executions, idempotency));
             let store = Arc::new(open_postgres(url).await);
-            (store.clone(), store)
+            (store.clone(), store.clone(), store)
         }
     };
-    Stores { workflows, executions, backend, _keep }
+    Stores { workflows, executions, idempotency, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {

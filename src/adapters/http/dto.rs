@@ -122,6 +122,18 @@ pub struct ExecuteResponse {
     pub workflow_version: u32,
 }
 
+impl ExecuteResponse {
+    /// The answer to a request that started `execution`.
+    #[must_use]
+    pub fn started(execution: &Execution) -> Self {
+        Self {
+            execution_id: execution.id,
+            message: "Workflow execution started".into(),
+            workflow_version: execution.workflow_version,
+        }
+    }
+}
+
 /// One node's latest result.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NodeResultBody {

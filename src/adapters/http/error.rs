@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// `ValidationError`, `BadRequest`, `NotFound`, `MethodNotAllowed`, `ConflictError`,
-    /// `InvalidState`, `PreconditionFailed`, `PayloadTooLarge`, `UnsupportedMediaType`,
-    /// `InternalError`, `ServiceUnavailable`.
+    /// `InvalidState`, `PreconditionFailed`, `IdempotencyKeyReused`, `PayloadTooLarge`,
+    /// `UnsupportedMediaType`, `InternalError`, `ServiceUnavailable`.
     pub error: String,
     pub message: String,
     /// Every problem found, for validation errors.
@@ -67,6 +67,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "ConflictError", m),
             ServiceError::InvalidState(m) => Self::new(StatusCode::CONFLICT, "InvalidState", m),
             ServiceError::PreconditionFailed(m) => Self::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", m),
+            ServiceError::IdempotencyKeyReused(m) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "IdempotencyKeyReused", m)
+            }
             ServiceError::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m),
             ServiceError::Internal(m) => {
                 // The cause goes to the log, inside the request's span; the client learns nothing internal.

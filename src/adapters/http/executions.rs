@@ -4,6 +4,7 @@ use super::AppState;
 use super::dto::{CancelResponse, ExecuteRequest, ExecuteResponse, ExecutionList, ExecutionResponse};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, OptionalJson};
+use super::idempotency::{IdempotencyKeyHeader, KEY_DESCRIPTION, execute_once, location};
 use super::pagination::{PageParams, encode};
 use crate::domain::budget::BudgetLimits;
 use crate::domain::execution::{Execution, ExecutionState};
@@ -11,7 +12,8 @@ use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::ports::{ExecutionFilter, Page};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -57,32 +59,41 @@ fn list_body(page: Page<Execution>) -> ExecutionList {
     }
 }
 
-/// Starts a run of the workflow's latest version and returns at once.
+/// Starts a run of the workflow's latest version and returns at once. With an `Idempotency-Key`,
+/// a retry of the same request gets the first answer instead of a second run.
 #[utoipa::path(
     post, path = "/api/v1/workflows/{id}/execute", tag = "executions", request_body(content = Option<ExecuteRequest>),
-    params(("id" = String, Path, format = Uuid)),
+    params(
+        ("id" = String, Path, format = Uuid),
+        ("Idempotency-Key" = Option<String>, Header, description = KEY_DESCRIPTION),
+    ),
     responses(
-        (status = 202, description = "Started; follow it at /api/v1/executions/{execution_id}/stream", body = ExecuteResponse),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 202, description = "Started; follow it at /api/v1/executions/{execution_id}/stream", body = ExecuteResponse,
+            headers(("Location" = String, description = "The execution's URL"))),
+        (status = 200, description = "A retry with the same `Idempotency-Key` and request: the first answer's body; nothing was started",
+            body = ExecuteResponse, headers(
+                ("Idempotent-Replayed" = String, description = "`true`: this is a stored answer"),
+                ("Location" = String, description = "The execution's URL"),
+            )),
+        (status = 400, description = "Bad id, variables or limits, or a malformed `Idempotency-Key`", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`ConflictError`: a request with this `Idempotency-Key` is still being processed; retry shortly", body = ErrorBody),
+        (status = 415, body = ErrorBody),
+        (status = 422, description = "`ValidationError`: the body has the wrong shape; `IdempotencyKeyReused`: the key was used with another workflow or body", body = ErrorBody),
     )
 )]
 pub async fn execute_workflow(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<WorkflowId>,
+    IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     OptionalJson(request): OptionalJson<ExecuteRequest>,
-) -> Result<(StatusCode, HeaderMap, Json<ExecuteResponse>), ApiError> {
+) -> Result<Response, ApiError> {
     let budget = BudgetLimits { max_tokens: request.max_tokens, max_cost_usd: request.max_cost_usd };
-    let execution = state.executions.start(id, request.variables, budget).await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/executions/{}", execution.id)) {
-        headers.insert(header::LOCATION, location);
+    if let Some(key) = key {
+        return execute_once(&state, id, key, request.variables, budget).await;
     }
-    let body = ExecuteResponse {
-        execution_id: execution.id,
-        message: "Workflow execution started".into(),
-        workflow_version: execution.workflow_version,
-    };
-    Ok((StatusCode::ACCEPTED, headers, Json(body)))
+    let execution = state.executions.start(id, request.variables, budget).await?;
+    Ok((StatusCode::ACCEPTED, location(execution.id), Json(ExecuteResponse::started(&execution))).into_response())
 }
 
 /// An execution with every node result.

@@ -2,6 +2,7 @@
 //! CORS, compression (never of event streams) and the body size limit.
 
 use super::error::ApiError;
+use super::idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
@@ -44,8 +45,9 @@ fn cors(origins: &[String]) -> CorsLayer {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
             HeaderName::from_static("last-event-id"),
+            IDEMPOTENCY_KEY,
         ])
-        .expose_headers([REQUEST_ID, header::LOCATION, header::ETAG]);
+        .expose_headers([REQUEST_ID, header::LOCATION, header::ETAG, IDEMPOTENT_REPLAYED]);
     if origins.iter().any(|o| o == "*") {
         base.allow_origin(AnyOrigin)
     } else {

@@ -6,6 +6,7 @@ pub mod event_json;
 pub mod executions;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod layers;
 pub mod openapi;
 pub mod pagination;
@@ -16,6 +17,7 @@ mod tests;
 pub mod workflows;
 
 use crate::app::executions::ExecutionService;
+use crate::app::idempotency::IdempotencyService;
 use crate::app::workflows::WorkflowService;
 use axum::Router;
 use axum::http::{Method, Uri};
@@ -47,6 +49,8 @@ impl Default for HttpSettings {
 pub struct AppState {
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
+    /// Execute requests with an `Idempotency-Key`.
+    pub idempotency: Arc<IdempotencyService>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,

@@ -6,7 +6,7 @@ use crate::adapters::events::BroadcastEventBus;
 use crate::app::executor::ExecutorLimits;
 use crate::app::runners::RunnerRegistry;
 use crate::app::wiring::{Adapters, Services};
-use crate::ports::{MockExecutionStore, MockWorkflowStore, StoreError};
+use crate::ports::{MockExecutionStore, MockIdempotencyStore, MockWorkflowStore, StoreError};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -16,6 +16,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
     let adapters = Adapters {
         workflows: Arc::new(workflows),
         executions: Arc::new(executions),
+        idempotency: Arc::new(MockIdempotencyStore::new()),
         bus: Arc::new(BroadcastEventBus::default()),
         runners: RunnerRegistry::new(),
         clock: Arc::new(SystemClock),
@@ -26,6 +27,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
     router(AppState {
         workflows: services.workflows.clone(),
         executions: services.executions.clone(),
+        idempotency: services.idempotency.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

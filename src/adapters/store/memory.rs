@@ -13,6 +13,8 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Instant;
 use uuid::Uuid;
 
+mod idempotency;
+
 type OrderKey = (DateTime<Utc>, Uuid);
 
 /// Workflows and executions in memory behind one lock (never held across an await).
@@ -29,6 +31,8 @@ struct Inner {
     execution_order: BTreeSet<OrderKey>,
     /// Executions per (workflow, state) filter, so a list's `total` costs no scan.
     counts: HashMap<(Option<WorkflowId>, Option<ExecutionState>), u64>,
+    /// Idempotency keys, under the same lock as the executions they started.
+    keys: idempotency::Keys,
 }
 
 struct WorkflowEntry {

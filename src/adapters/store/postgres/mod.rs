@@ -4,6 +4,7 @@
 
 mod apply;
 mod codec;
+mod idempotency;
 mod leases;
 mod nul;
 mod reads;

@@ -32,7 +32,7 @@ pub(super) fn col<T: FromSql>(row: &Row<'_>, name: &str) -> Result<T, StoreError
     row.get(name).map_err(|e| corrupt(format!("column {name}: {e}")))
 }
 
-fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError>
+pub(super) fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {

@@ -9,6 +9,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "execution_options", include_str!("../../../../migrations/sqlite/0002_execution_options.sql")),
     (3, "counter_shards", include_str!("../../../../migrations/sqlite/0003_counter_shards.sql")),
     (4, "exact_text", include_str!("../../../../migrations/sqlite/0004_exact_text.sql")),
+    (5, "idempotency_keys", include_str!("../../../../migrations/sqlite/0005_idempotency_keys.sql")),
     (6, "run_log", include_str!("../../../../migrations/sqlite/0006_run_log.sql")),
 ];
 

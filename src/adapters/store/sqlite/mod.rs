@@ -6,6 +6,7 @@
 mod apply;
 mod codec;
 mod errors;
+mod idempotency;
 mod latest;
 mod migrate;
 mod readers;
