@@ -1,14 +1,14 @@
 //! Execution use cases: start a run, read it, list runs, cancel one.
 
+use super::cascade::Cascade;
 use super::error::ServiceError;
 use super::executor::Executor;
 use super::running::RunningExecutions;
 use crate::domain::budget::BudgetLimits;
 use crate::domain::data::RESERVED_NAMES;
-use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, StateChange};
+use crate::domain::execution::{Execution, ExecutionState, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::number;
-use crate::domain::run::RunEvent;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::ValidationError;
 use crate::ports::{Clock, EventBus, ExecutionFilter, ExecutionStore, Page, PageRequest, WorkflowStore};
@@ -107,6 +107,59 @@ impl ExecutionService {
         Ok(execution)
     }
 
+    /// Reruns a finished execution from node `from`: a new execution of the same workflow
+    /// version, linked to the old one, whose variables are the old ones with `overrides` on top
+    /// (checked against the input schema again). Every node `from` does not lead to that
+    /// succeeded before keeps its recorded output and is not run; `from` and what follows run.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidState` while the execution still runs; `BadRequest` for a node the
+    /// workflow does not have, or a reserved variable name; `Validation` for variables.
+    #[tracing::instrument(skip_all, fields(execution_id = %id))]
+    pub async fn rerun(
+        &self,
+        id: ExecutionId,
+        from: &crate::domain::ids::NodeId,
+        overrides: Map<String, Value>,
+        budget: Option<BudgetLimits>,
+    ) -> Result<Execution, ServiceError> {
+        let old = self.executions.get(id).await?;
+        if !old.state.is_terminal() {
+            return Err(ServiceError::InvalidState(format!(
+                "execution {id} is {}: rerun it once it has finished",
+                old.state
+            )));
+        }
+        if let Some(name) = RESERVED_NAMES.iter().find(|n| overrides.contains_key(**n)) {
+            return Err(ServiceError::BadRequest(format!("variable name '{name}' is reserved")));
+        }
+        let workflow = self.workflows.get_version(old.workflow_id, old.workflow_version).await?.workflow;
+        let log = self.executions.events_after(id, 0, u32::MAX).await?;
+        let seeds = crate::domain::run::rerun::seeds(&workflow, id, &log, from).map_err(ServiceError::BadRequest)?;
+        let mut variables = old.variables.as_ref().clone();
+        variables.extend(overrides);
+        number::canonicalize_map(&mut variables);
+        if let Some(inputs) = workflow.inputs() {
+            inputs.apply(&mut variables).map_err(|problems| ValidationError { problems })?;
+        }
+        let budget = budget.unwrap_or(old.budget);
+        if let Some(problem) = budget.problem() {
+            return Err(ServiceError::BadRequest(problem));
+        }
+        let mut execution = Execution::new(old.workflow_id, old.workflow_version, variables, self.clock.now());
+        (execution.rerun_of, execution.budget) = (Some(id), budget);
+        let (stored_tx, stored) = tokio::sync::oneshot::channel();
+        let (executor, run) = (self.executor.clone(), execution.clone());
+        self.running.launch(execution.id, move |stop| async move {
+            executor.start_rerun(run, workflow, seeds, stop, stored_tx).await;
+        });
+        match stored.await {
+            Ok(Ok(())) => Ok(execution),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(ServiceError::Internal("the execution stopped before it was stored".into())),
+        }
+    }
+
     /// An execution and its node results.
     ///
     /// # Errors
@@ -144,17 +197,17 @@ impl ExecutionService {
         }
     }
 
-    /// Cancels an execution no task in this process is running (for instance, one left behind by
-    /// a process that died).
+    /// Cancels an execution no task in this process is running (parked, or left behind by a
+    /// process that died), with its children.
     async fn cancel_orphan(&self, execution: &Execution) -> Result<(), ServiceError> {
         execution.state.transition(ExecutionState::Cancelled).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
-        let finished =
-            self.executions.node_results(execution.id).await?.iter().filter(|r| r.status.is_terminal()).count();
-        let update = ending(ExecutionState::Cancelled, "cancelled by request", self.clock.now(), finished);
-        for event in self.executions.apply(execution.id, None, &update).await? {
-            self.bus.publish(Arc::new(event));
-        }
-        Ok(())
+        let cascade = Cascade {
+            store: self.executions.clone(),
+            running: self.running.clone(),
+            bus: self.bus.clone(),
+            clock: self.clock.clone(),
+        };
+        Ok(cascade.cancel_tree(execution.id, "cancelled by request").await?)
     }
 
     /// Checks that the storage answers.
@@ -175,30 +228,6 @@ impl ExecutionService {
 
     pub(crate) fn bus(&self) -> &Arc<dyn EventBus> {
         &self.bus
-    }
-}
-
-/// The write that ends an execution outside its run (no process runs it): the final state and
-/// its terminal event, so that every watcher receives its last frame.
-pub(crate) fn ending(
-    state: ExecutionState,
-    error: &str,
-    at: chrono::DateTime<chrono::Utc>,
-    finished: usize,
-) -> ExecutionUpdate {
-    let event = match state {
-        ExecutionState::Cancelled => RunEvent::ExecutionCancelled { reason: error.into() },
-        _ => RunEvent::ExecutionFailed { error: error.into() },
-    };
-    ExecutionUpdate {
-        state: Some(StateChange { error: Some(error.into()), completed_at: Some(at), ..StateChange::to(state) }),
-        events: vec![NewEvent {
-            event: Arc::new(event),
-            state,
-            node_results_count: u32::try_from(finished).unwrap_or(u32::MAX),
-            at,
-        }],
-        ..ExecutionUpdate::default()
     }
 }
 
@@ -294,6 +323,10 @@ mod tests {
         let (read, write) = (state.clone(), state.clone());
         m.executions.expect_get().returning(move |_| Ok(read.lock().unwrap().clone()));
         m.executions.expect_node_results().returning(|_| Ok(Vec::new()));
+        m.executions
+            .expect_list()
+            .withf(move |f, _| f.parent == Some(id))
+            .returning(|_, _| Ok(crate::ports::Page { items: Vec::new(), total: 0, next: None }));
         m.executions.expect_apply().times(1).returning(move |id, _lease, update| {
             let change = update.state.clone().unwrap();
             write.lock().unwrap().state = change.state;

@@ -1,10 +1,12 @@
 //! Use cases and wiring: workflow and execution services, the executor, configuration, server.
 
+pub mod cascade;
 pub mod config;
 pub mod error;
 pub mod executions;
 pub mod executor;
 pub mod idempotency;
+pub mod parallel;
 pub mod recovery;
 pub mod runners;
 pub mod running;

@@ -2,7 +2,7 @@
 //! unfinished executions no live process owns and resume them; while running, renew the leases
 //! of this process's executions.
 
-use super::executions::ending;
+use super::cascade::{Cascade, ending};
 use super::executor::Executor;
 use super::running::RunningExecutions;
 use crate::domain::execution::{Execution, ExecutionState};
@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Executions claimed per store query.
 const BATCH: u32 = 256;
+/// How often the store is asked for executions to take over or wake.
+const WAKE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Finds and resumes orphaned executions.
 pub struct Recovery {
@@ -71,10 +73,15 @@ impl Recovery {
         tracing::error!(execution_id = %execution.id, "{error}");
         let finished =
             self.executions.node_results(execution.id).await?.iter().filter(|r| r.status.is_terminal()).count();
-        let update = ending(ExecutionState::Failed, &error, self.clock.now(), finished);
-        for event in self.executions.apply(execution.id, Some(self.executor.lease()), &update).await? {
-            self.bus.publish(Arc::new(event));
-        }
+        let update = ending(execution, ExecutionState::Failed, &error, self.clock.now(), finished);
+        let events = self.executions.apply(execution.id, Some(self.executor.lease()), &update).await?;
+        let cascade = Cascade {
+            store: self.executions.clone(),
+            running: self.running.clone(),
+            bus: self.bus.clone(),
+            clock: self.clock.clone(),
+        };
+        cascade.publish(events);
         Ok(())
     }
 
@@ -84,19 +91,25 @@ impl Recovery {
         tokio::spawn(async move {
             let ttl = self.executor.lease().ttl;
             let mut renew = tokio::time::interval(ttl / 3);
-            let mut sweep = tokio::time::interval(ttl / 2);
+            // Parked runs whose timer is due, or that a signal woke, are claimed within a second
+            // of it (at once when the signal came from this process).
+            let mut sweep = tokio::time::interval(WAKE_EVERY.min(ttl / 2));
+            sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return,
                     _ = renew.tick() => self.renew().await,
-                    _ = sweep.tick() => {
-                        if let Err(e) = self.recover(false).await {
-                            tracing::warn!(error = %e, "looking for orphaned executions failed");
-                        }
-                    }
+                    () = self.executor.wake().notified() => self.sweep().await,
+                    _ = sweep.tick() => self.sweep().await,
                 }
             }
         })
+    }
+
+    async fn sweep(&self) {
+        if let Err(e) = self.recover(false).await {
+            tracing::warn!(error = %e, "looking for executions to resume failed");
+        }
     }
 
     async fn renew(&self) {

@@ -16,9 +16,10 @@ pub struct RunnerRegistry {
 }
 
 impl RunnerRegistry {
+    /// The built-in runners: Parallel nodes that set `max_concurrency` or `timeout_ms`.
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self::default().with("Parallel", Arc::new(super::parallel::ParallelRunner))
     }
 
     /// Serves `kind` with `runner`, replacing any earlier one.

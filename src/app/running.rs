@@ -1,6 +1,7 @@
 //! The executions running in this process: their stop signals, and a tracker so shutdown can wait
 //! for them.
 
+use crate::domain::execution::ExecutionEvent;
 use crate::domain::ids::ExecutionId;
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,18 +11,36 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Why an executor must stop early.
+/// Why an executor must stop early, and where events written for it by others arrive.
 #[derive(Clone, Debug, Default)]
 pub struct StopSignal {
     /// A user asked to cancel this execution.
     pub cancel: CancellationToken,
     /// The server is shutting down and the grace period is over.
     pub shutdown: CancellationToken,
+    /// Events other executions appended to this one's log (a child that finished), already
+    /// stored: delivered here so the run need not wait for its next write to see them.
+    pub inbox: Inbox,
+}
+
+/// The receiving end of an execution's signals.
+#[derive(Clone, Debug, Default)]
+pub struct Inbox(Option<Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Arc<ExecutionEvent>>>>>);
+
+impl Inbox {
+    /// The next signal; never returns for an execution launched without an inbox.
+    pub async fn recv(&self) -> Option<Arc<ExecutionEvent>> {
+        match &self.0 {
+            Some(rx) => rx.lock().await.recv().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 struct Entry {
     cancel: CancellationToken,
     done: watch::Receiver<bool>,
+    signals: tokio::sync::mpsc::UnboundedSender<Arc<ExecutionEvent>>,
 }
 
 /// Launches executor tasks and finds them again to cancel them.
@@ -46,8 +65,10 @@ impl RunningExecutions {
     {
         let cancel = CancellationToken::new();
         let (done_tx, done_rx) = watch::channel(false);
-        self.lock().insert(id, Entry { cancel: cancel.clone(), done: done_rx });
-        let future = run(StopSignal { cancel, shutdown: self.shutdown.clone() });
+        let (signals, inbox) = tokio::sync::mpsc::unbounded_channel();
+        self.lock().insert(id, Entry { cancel: cancel.clone(), done: done_rx, signals });
+        let inbox = Inbox(Some(Arc::new(tokio::sync::Mutex::new(inbox))));
+        let future = run(StopSignal { cancel, shutdown: self.shutdown.clone(), inbox });
         let entries = self.entries.clone();
         self.tracker.spawn(async move {
             future.await;
@@ -65,6 +86,16 @@ impl RunningExecutions {
         cancel.cancel();
         let _ = tokio::time::timeout(wait, done.wait_for(|d| *d)).await;
         true
+    }
+
+    /// Asks a running execution to stop, without waiting. `false` when it does not run here.
+    pub fn cancel_nowait(&self, id: ExecutionId) -> bool {
+        self.lock().get(&id).map(|e| e.cancel.cancel()).is_some()
+    }
+
+    /// Hands a stored event to execution `id` if it runs here; `false` when it does not.
+    pub fn signal(&self, id: ExecutionId, event: Arc<ExecutionEvent>) -> bool {
+        self.lock().get(&id).is_some_and(|e| e.signals.send(event).is_ok())
     }
 
     /// Whether this process runs execution `id`.

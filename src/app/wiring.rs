@@ -121,14 +121,16 @@ impl Services {
         // The executor writes through the store that adds an idempotency key to the first write
         // of the execution it started.
         let first_writes = Arc::new(KeyedFirstWrites::new(adapters.executions.clone(), adapters.idempotency.clone()));
-        let executor = Arc::new(Executor::new(
+        let executor = Executor::new(
             first_writes.clone(),
             adapters.bus.clone(),
             adapters.runners,
             adapters.clock.clone(),
             limits,
             lease,
-        ));
+        )
+        .with_children(adapters.workflows.clone(), running.clone(), Arc::default())
+        .into_arc();
         let recovery = Arc::new(Recovery {
             workflows: adapters.workflows.clone(),
             executions: adapters.executions.clone(),

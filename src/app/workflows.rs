@@ -3,14 +3,18 @@
 use super::error::ServiceError;
 use super::runners::RunnerRegistry;
 use crate::domain::ids::WorkflowId;
+use crate::domain::run::composite;
 use crate::domain::valid::ValidWorkflow;
-use crate::domain::validation::{ValidationError, validate};
-use crate::domain::workflow::{Workflow, WorkflowDraft};
+use crate::domain::validation::{Problem, ValidationError, validate};
+use crate::domain::workflow::{NodeKind, Workflow, WorkflowDraft};
 use crate::ports::{
     Clock, ExpectedVersion, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow, WorkflowStore,
     WorkflowSummary,
 };
 use std::sync::Arc;
+
+/// Workflows followed through child references when looking for a recursion.
+const MAX_CHAIN: usize = 64;
 
 /// Validates and stores workflows.
 pub struct WorkflowService {
@@ -26,10 +30,83 @@ impl WorkflowService {
     }
 
     /// The domain's rules, then what this server needs to run the nodes (providers, keys).
-    fn check(&self, workflow: Workflow) -> Result<ValidWorkflow, ServiceError> {
+    async fn check(&self, workflow: Workflow) -> Result<ValidWorkflow, ServiceError> {
         let valid = validate(workflow)?;
-        let problems = self.runners.problems(&valid);
+        let mut problems = self.runners.problems(&valid);
+        problems.extend(self.child_problems(&valid).await?);
         if problems.is_empty() { Ok(valid) } else { Err(ValidationError { problems }.into()) }
+    }
+
+    /// What the stored workflows a workflow runs as children show: each must exist (at the
+    /// version pinned), and none may lead back to this workflow (a recursion the document
+    /// already shows; deeper chains are capped at run time).
+    async fn child_problems(&self, workflow: &ValidWorkflow) -> Result<Vec<Problem>, ServiceError> {
+        let mut problems = Vec::new();
+        let me = workflow.id();
+        for (i, node) in workflow.workflow().nodes.iter().enumerate() {
+            let Some((target, version)) = composite::target(&node.kind) else { continue };
+            let Ok(target) = target.parse::<WorkflowId>() else { continue };
+            let field = if matches!(node.kind, NodeKind::SubWorkflow(_)) { "workflow_path" } else { "body_workflow" };
+            let path = format!("workflow.nodes[{i}].kind.config.{field}");
+            let mut report = |problem: String| {
+                problems.push(Problem { node_id: Some(node.id.clone()), path: path.clone(), problem });
+            };
+            if target == me {
+                report(format!("Node {}: runs its own workflow as a child, which would never end", node.id));
+                continue;
+            }
+            let found = match version {
+                Some(v) => self.store.get_version(target, v).await,
+                None => self.store.get(target).await,
+            };
+            match found {
+                Ok(child) => {
+                    if let Some(chain) = self.leads_back(child.workflow, me).await? {
+                        report(format!("Node {}: runs a child that runs this workflow again: {chain}", node.id));
+                    }
+                }
+                Err(StoreError::NotFound { .. }) => report(match version {
+                    Some(v) => format!("Node {}: workflow {target} has no version {v}", node.id),
+                    None => format!("Node {}: no stored workflow has the id {target}", node.id),
+                }),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(problems)
+    }
+
+    /// The chain of workflow ids from `from` back to `me` through child references (latest or
+    /// pinned versions), if there is one. Bounded: a chain is followed for at most
+    /// [`MAX_CHAIN`] workflows.
+    async fn leads_back(&self, from: ValidWorkflow, me: WorkflowId) -> Result<Option<String>, ServiceError> {
+        let mut stack = vec![(from, vec![me])];
+        let mut seen = std::collections::HashSet::new();
+        while let Some((wf, path)) = stack.pop() {
+            let mut path = path;
+            path.push(wf.id());
+            if !seen.insert(wf.id()) || seen.len() > MAX_CHAIN {
+                continue;
+            }
+            for node in &wf.workflow().nodes {
+                let Some((target, version)) = composite::target(&node.kind) else { continue };
+                let Ok(target) = target.parse::<WorkflowId>() else { continue };
+                if target == me {
+                    path.push(me);
+                    let chain: Vec<String> = path.iter().map(ToString::to_string).collect();
+                    return Ok(Some(chain.join(" -> ")));
+                }
+                let next = match version {
+                    Some(v) => self.store.get_version(target, v).await,
+                    None => self.store.get(target).await,
+                };
+                match next {
+                    Ok(next) => stack.push((next.workflow, path.clone())),
+                    Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Validates and stores a new workflow; the id is the draft's or a new one.
@@ -41,7 +118,7 @@ impl WorkflowService {
         let id = draft.metadata.id.unwrap_or_else(WorkflowId::generate);
         tracing::Span::current().record("workflow_id", tracing::field::display(id));
         let now = self.clock.now();
-        let workflow = self.check(draft.complete(id, now, now))?;
+        let workflow = self.check(draft.complete(id, now, now)).await?;
         let version = self.store.create(&workflow).await?;
         Ok(VersionedWorkflow { version, workflow })
     }
@@ -71,7 +148,7 @@ impl WorkflowService {
             return Err(StoreError::version_mismatch("workflow", id, current.version).into());
         }
         let created_at = current.workflow.workflow().metadata.created_at;
-        let workflow = self.check(draft.complete(id, created_at, self.clock.now()))?;
+        let workflow = self.check(draft.complete(id, created_at, self.clock.now())).await?;
         let version = self.store.update(&workflow, expected).await?;
         Ok(VersionedWorkflow { version, workflow })
     }

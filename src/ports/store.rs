@@ -222,8 +222,9 @@ pub trait ExecutionStore: Send + Sync {
 
     /// Applies one step atomically: the state change, node results (replacing earlier results of
     /// the same nodes), events (numbered on from the last) and the signal to another execution
-    /// (its event numbered on from that one's last; a `Paused` target gets `wake_at` = the
-    /// signal's time). Returns the events as stored, the signal's last.
+    /// (its event numbered on from that one's last; a `Paused` target is woken: its `wake_at`
+    /// becomes now; a target in a final state takes nothing). Returns the events as stored, the
+    /// signal's last.
     /// With a lease, the write is fenced: it happens only while the lease owns the execution,
     /// and renews it. A final state, and `Paused`, release the execution; `Paused` stores the
     /// change's `wake_at`, any other state clears it.

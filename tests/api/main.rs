@@ -2,6 +2,7 @@
 
 mod around;
 mod binary;
+mod composite;
 mod conditional;
 mod errors;
 mod executions;

@@ -51,9 +51,15 @@ impl ScriptRunner {
     }
 }
 
+/// In-memory services with their maintenance running (it wakes parked runs), as the server runs
+/// them. Needs a tokio runtime.
 pub fn services() -> Services {
     let runners = RunnerRegistry::new().with("Code", Arc::new(ScriptRunner));
-    Services::assemble(Adapters::in_memory(runners), ExecutorLimits::default(), std::time::Duration::from_secs(30))
+    let services =
+        Services::assemble(Adapters::in_memory(runners), ExecutorLimits::default(), std::time::Duration::from_secs(30));
+    let maintained = services.clone();
+    tokio::spawn(async move { maintained.recover_and_maintain(CancellationToken::new()).await });
+    services
 }
 
 pub fn router_with(services: &Services, settings: HttpSettings) -> Router {

@@ -134,6 +134,29 @@ impl ExecuteResponse {
     }
 }
 
+/// A rerun: from which node, and what changes.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RerunRequest {
+    /// The node to run again; it and everything it leads to run, the rest keeps its outputs.
+    #[schema(value_type = String, example = "answer")]
+    pub from_node: NodeId,
+    /// Variables to change; the others stay as they were.
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    /// Spending limits for the rerun; the old execution's when absent.
+    pub max_tokens: Option<u64>,
+    pub max_cost_usd: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RerunResponse {
+    pub execution_id: ExecutionId,
+    pub message: String,
+    pub workflow_version: u32,
+    /// The execution rerun.
+    pub rerun_of: ExecutionId,
+}
+
 /// One node's latest result.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NodeResultBody {
@@ -157,7 +180,7 @@ pub struct NodeResultBody {
 impl From<NodeResult> for NodeResultBody {
     fn from(r: NodeResult) -> Self {
         let duration_ms = r.started_at.zip(r.completed_at).map(|(s, c)| (c - s).num_milliseconds());
-        let usage = r.output.as_deref().and_then(Usage::of_output);
+        let usage = r.usage;
         Self {
             node_id: r.node_id,
             node_name: r.node_name,
@@ -194,14 +217,32 @@ pub struct ExecutionResponse {
     pub completed_at: Option<DateTime<Utc>>,
     /// Tokens and cost of every model call, summed; absent when no node called a model.
     pub usage: Option<Usage>,
+    /// What the workflow produced, once completed: the outputs of the nodes that feed its End
+    /// nodes, by node id (of its sinks when it has no End node).
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+    /// For a child execution (a SubWorkflow's, a Loop item's): the execution it runs for.
+    pub parent_execution_id: Option<ExecutionId>,
+    /// ... and the node of that execution.
+    #[schema(value_type = Option<String>)]
+    pub parent_node_id: Option<NodeId>,
+    /// How deep in a chain of child executions (0: started by a client).
+    pub depth: u32,
+    /// The execution this one reruns (`POST /api/v1/executions/{id}/rerun`).
+    pub rerun_of: Option<ExecutionId>,
     pub node_results: Vec<NodeResultBody>,
 }
 
 impl ExecutionResponse {
     #[must_use]
     pub fn new(e: Execution, results: Vec<NodeResult>) -> Self {
-        let usage = Usage::total(results.iter().filter_map(|r| r.output.as_deref()));
+        let usage = results.iter().filter_map(|r| r.usage).reduce(Usage::plus);
         Self {
+            output: e.output.map(|o| o.as_ref().clone()),
+            parent_execution_id: e.parent.as_ref().map(|p| p.execution_id),
+            parent_node_id: e.parent.map(|p| p.node_id),
+            depth: e.depth,
+            rerun_of: e.rerun_of,
             execution_id: e.id,
             workflow_id: e.workflow_id,
             workflow_version: e.workflow_version,
@@ -226,6 +267,8 @@ pub struct ExecutionSummary {
     pub workflow_version: u32,
     pub state: ExecutionState,
     pub error: Option<String>,
+    /// For a child execution: the execution it runs for.
+    pub parent_execution_id: Option<ExecutionId>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -239,6 +282,7 @@ impl From<Execution> for ExecutionSummary {
             workflow_version: e.workflow_version,
             state: e.state,
             error: e.error,
+            parent_execution_id: e.parent.map(|p| p.execution_id),
             created_at: e.created_at,
             started_at: e.started_at,
             completed_at: e.completed_at,

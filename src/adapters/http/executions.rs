@@ -1,9 +1,11 @@
 //! Execution routes: start, read, list, cancel.
 
 use super::AppState;
-use super::dto::{CancelResponse, ExecuteRequest, ExecuteResponse, ExecutionList, ExecutionResponse};
+use super::dto::{
+    CancelResponse, ExecuteRequest, ExecuteResponse, ExecutionList, ExecutionResponse, RerunRequest, RerunResponse,
+};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiPath, ApiQuery, OptionalJson};
+use super::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use super::idempotency::{IdempotencyKeyHeader, KEY_DESCRIPTION, execute_once, location};
 use super::pagination::{PageParams, encode};
 use crate::domain::budget::BudgetLimits;
@@ -25,6 +27,8 @@ pub struct ExecutionListParams {
     pub state: Option<String>,
     /// Only executions of this workflow.
     pub workflow_id: Option<String>,
+    /// Only the children of this execution (a SubWorkflow's, a Loop's items).
+    pub parent_execution_id: Option<String>,
     /// Items per page, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
@@ -43,7 +47,15 @@ impl ExecutionListParams {
                 w.parse::<WorkflowId>().map_err(|e| ApiError::bad_request(format!("invalid workflow_id '{w}': {e}")))
             })
             .transpose()?;
-        Ok(ExecutionFilter { workflow_id: workflow_id.or(from_query), state, parent: None })
+        let parent = self
+            .parent_execution_id
+            .as_deref()
+            .map(|p| {
+                p.parse::<ExecutionId>()
+                    .map_err(|e| ApiError::bad_request(format!("invalid parent_execution_id '{p}': {e}")))
+            })
+            .transpose()?;
+        Ok(ExecutionFilter { workflow_id: workflow_id.or(from_query), state, parent })
     }
 
     fn page(&self) -> PageParams {
@@ -155,4 +167,36 @@ pub async fn cancel_execution(
         execution_id: execution.id,
         state: execution.state,
     }))
+}
+
+/// Reruns a finished execution from one node: a new execution (linked by `rerun_of`) reuses the
+/// recorded outputs of every node that node does not lead to, and runs the rest.
+#[utoipa::path(
+    post, path = "/api/v1/executions/{id}/rerun", tag = "executions", request_body = RerunRequest,
+    params(("id" = String, Path, format = Uuid)),
+    responses(
+        (status = 202, description = "The rerun started", body = RerunResponse),
+        (status = 400, description = "Unknown node, bad variables", body = ErrorBody),
+        (status = 404, description = "No such execution", body = ErrorBody),
+        (status = 409, description = "The execution still runs", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Body of the wrong shape", body = ErrorBody),
+    )
+)]
+pub async fn rerun_execution(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<ExecutionId>,
+    ApiJson(request): ApiJson<RerunRequest>,
+) -> Result<(StatusCode, axum::http::HeaderMap, Json<RerunResponse>), ApiError> {
+    let budget = (request.max_tokens.is_some() || request.max_cost_usd.is_some())
+        .then_some(BudgetLimits { max_tokens: request.max_tokens, max_cost_usd: request.max_cost_usd });
+    let execution = state.executions.rerun(id, &request.from_node, request.variables, budget).await?;
+    let headers = location(execution.id);
+    let body = RerunResponse {
+        execution_id: execution.id,
+        message: "Workflow execution started".into(),
+        workflow_version: execution.workflow_version,
+        rerun_of: id,
+    };
+    Ok((StatusCode::ACCEPTED, headers, Json(body)))
 }

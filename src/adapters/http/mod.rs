@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(executions::list_executions))
         .routes(routes!(executions::get_execution))
         .routes(routes!(executions::cancel_execution))
+        .routes(routes!(executions::rerun_execution))
         .routes(routes!(sse::stream_execution))
         .split_for_parts();
     let settings = state.settings.clone();

@@ -297,6 +297,7 @@ impl Inner {
         entry.events.extend(stored.iter().cloned());
         if let Some(signal) = &update.signal
             && let Some(target) = inner.executions.get_mut(&signal.execution_id)
+            && !target.execution.state.is_terminal()
         {
             let event = NewEvent {
                 event: signal.event.clone(),

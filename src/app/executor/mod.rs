@@ -9,13 +9,14 @@ mod run;
 mod tests;
 
 use super::runners::RunnerRegistry;
-use super::running::StopSignal;
+use super::running::{RunningExecutions, StopSignal};
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::run::RunState;
 use crate::domain::valid::ValidWorkflow;
-use crate::ports::{Clock, EventBus, ExecutionStore, Lease, StoreError};
-use std::sync::Arc;
+use crate::ports::{Clock, EventBus, ExecutionStore, Lease, StoreError, WorkflowStore};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Bounds on what one execution may do at once.
 #[derive(Clone, Debug)]
@@ -29,6 +30,8 @@ pub struct ExecutorLimits {
     /// Whether the store outlives the process: then an execution interrupted by shutdown is
     /// left to be resumed by the next process, instead of being marked failed.
     pub resumable: bool,
+    /// How deep child executions may nest (a SubWorkflow in a SubWorkflow ...).
+    pub max_depth: u32,
 }
 
 impl Default for ExecutorLimits {
@@ -38,6 +41,7 @@ impl Default for ExecutorLimits {
             default_node_timeout: Some(Duration::from_secs(600)),
             store_retry_max_delay: Duration::from_secs(5),
             resumable: false,
+            max_depth: 8,
         }
     }
 }
@@ -50,6 +54,14 @@ pub struct Executor {
     clock: Arc<dyn Clock>,
     limits: ExecutorLimits,
     lease: Lease,
+    /// Where child executions find their workflows; without it, nodes that run children fail.
+    workflows: Option<Arc<dyn WorkflowStore>>,
+    /// The executions this process runs, which child executions join.
+    running: Arc<RunningExecutions>,
+    /// Itself, to run the child executions it starts.
+    me: Weak<Executor>,
+    /// Tells the recovery loop to look for runs to wake now (a parked parent whose child ended).
+    wake: Arc<Notify>,
 }
 
 impl Executor {
@@ -62,7 +74,44 @@ impl Executor {
         limits: ExecutorLimits,
         lease: Lease,
     ) -> Self {
-        Self { store, bus, runners, clock, limits, lease }
+        Self {
+            store,
+            bus,
+            runners,
+            clock,
+            limits,
+            lease,
+            workflows: None,
+            running: Arc::default(),
+            me: Weak::new(),
+            wake: Arc::default(),
+        }
+    }
+
+    /// Lets the executor run child executions (SubWorkflow, Loop over a workflow): it reads
+    /// their workflows from `workflows`, runs them among `running`, and pokes `wake` when a
+    /// parked parent is to be woken.
+    #[must_use]
+    pub fn with_children(
+        mut self,
+        workflows: Arc<dyn WorkflowStore>,
+        running: Arc<RunningExecutions>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        (self.workflows, self.running, self.wake) = (Some(workflows), running, wake);
+        self
+    }
+
+    /// The executor, shared, knowing itself (to run children).
+    #[must_use]
+    pub fn into_arc(self) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self { me: me.clone(), ..self })
+    }
+
+    /// Fires when a parked execution was signalled and should be woken now.
+    #[must_use]
+    pub fn wake(&self) -> &Notify {
+        &self.wake
     }
 
     /// This process's claim on the executions it runs.
@@ -91,6 +140,33 @@ impl Executor {
     ) {
         let run = run::Run::new(self, &execution, workflow, stop);
         run.unsaved(run::FirstCommit { execution, stored }).drive().await;
+    }
+
+    /// Runs a new execution that reruns an earlier one: `seeds` record the nodes it reuses (see
+    /// [`crate::domain::run::rerun::seeds`]); otherwise as [`Executor::start`].
+    #[tracing::instrument(skip_all, fields(execution_id = %execution.id, workflow_id = %execution.workflow_id))]
+    pub async fn start_rerun(
+        &self,
+        execution: Execution,
+        workflow: ValidWorkflow,
+        seeds: Vec<crate::domain::run::RunEvent>,
+        stop: StopSignal,
+        stored: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    ) {
+        let run = run::Run::new(self, &execution, workflow, stop);
+        run.unsaved(run::FirstCommit { execution, stored }).drive_seeded(seeds).await;
+    }
+
+    /// [`Executor::start`] for a child execution, type-erased: a run that starts children runs
+    /// this future, and naming it here keeps the compiler from chasing that recursion.
+    pub(crate) fn start_child(
+        self: Arc<Self>,
+        execution: Execution,
+        workflow: ValidWorkflow,
+        stop: StopSignal,
+        stored: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(async move { self.start(execution, workflow, stop, stored).await })
     }
 
     /// Continues an execution another process left unfinished: its state is the fold of its

@@ -5,17 +5,18 @@ use super::Executor;
 use super::attempt::{Attempt, Done, Outcome};
 use super::delta_sink::DeltaSink;
 use crate::app::running::StopSignal;
-use crate::domain::budget::Budget;
+use crate::domain::budget::{Budget, BudgetLimits};
 use crate::domain::control;
-use crate::domain::execution::{Execution, ExecutionState};
+use crate::domain::execution::{Execution, ExecutionState, NodeStatus};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::number;
+use crate::domain::run::composite;
 use crate::domain::run::policy::{self, Failure, Next};
 use crate::domain::run::{RunEvent, RunState};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{NodeInput, NodeOutput, RunnerError, StoreError};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
@@ -26,6 +27,7 @@ use step::StepBuffer;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+mod children;
 mod finish;
 mod resume;
 mod step;
@@ -62,6 +64,21 @@ pub(super) struct Run<'e> {
     never_stored: bool,
     /// What model calls may spend, and what they may still spend.
     budget: Arc<Mutex<Budget>>,
+    budget_limits: BudgetLimits,
+    /// For a child execution: its record, whose parent hears how it ended.
+    child_of: Option<Execution>,
+    /// How deep this run is in a chain of children.
+    depth: u32,
+    /// Children recorded in this step, to create once it is durable.
+    launches: Vec<children::Launch>,
+    /// Children to cancel (their node failed, or the run ends).
+    stopping: Vec<ExecutionId>,
+    /// Composite nodes whose children changed since their last step.
+    dirty: Vec<usize>,
+    /// Sequence numbers of events others wrote into this log, already taken in.
+    seen_signals: HashSet<u64>,
+    /// The last sequence number of the log as this run knows it.
+    log_end: u64,
 }
 
 impl<'e> Run<'e> {
@@ -76,6 +93,14 @@ impl<'e> Run<'e> {
             id: execution.id,
             workflow_id: execution.workflow_id,
             budget: Arc::new(Mutex::new(Budget::new(execution.budget, rs.usage()))),
+            budget_limits: execution.budget,
+            child_of: execution.parent.is_some().then(|| execution.clone()),
+            depth: execution.depth,
+            launches: Vec::new(),
+            stopping: Vec::new(),
+            dirty: Vec::new(),
+            seen_signals: HashSet::new(),
+            log_end: 0,
             rs,
             step: StepBuffer::default(),
             tasks: JoinSet::new(),
@@ -96,11 +121,29 @@ impl<'e> Run<'e> {
         self
     }
 
-    pub(super) async fn drive(mut self) {
+    pub(super) async fn drive(self) {
+        self.drive_seeded(Vec::new()).await;
+    }
+
+    /// Starts the run with `seeds` (nodes reused from an earlier run) already recorded; a seed
+    /// whose node is not ready when its turn comes is left out, and that node runs.
+    pub(super) async fn drive_seeded(mut self, seeds: Vec<RunEvent>) {
         if self.stop.cancel.is_cancelled() {
             return self.end(ExecutionState::Cancelled, "cancelled before it started".into()).await;
         }
         self.emit(RunEvent::ExecutionStarted);
+        let mut skipping = None;
+        for seed in seeds {
+            if let RunEvent::NodeStarted { node_id, .. } = &seed {
+                let ready =
+                    self.rs.workflow().index_of(node_id).is_some_and(|i| self.rs.status(i) == NodeStatus::Ready);
+                skipping = (!ready).then(|| node_id.clone());
+            }
+            if skipping.as_ref().is_some_and(|s| Some(s) == seed.node_id()) {
+                continue;
+            }
+            self.emit(seed);
+        }
         self.run_loop().await;
     }
 
@@ -114,13 +157,28 @@ impl<'e> Run<'e> {
             if self.rs.all_done() && self.tasks.is_empty() {
                 return self.complete().await;
             }
-            if self.tasks.is_empty() && self.to_spawn.is_empty() {
-                let stall = "internal error: no node can run although the workflow has not finished";
-                tracing::error!(execution_id = %self.id, "{stall}");
-                return self.end(ExecutionState::Failed, stall.into()).await;
+            if self.tasks.is_empty() && self.to_spawn.is_empty() && self.launches.is_empty() {
+                if self.rs.waiting().next().is_none() {
+                    let stall = "internal error: no node can run although the workflow has not finished";
+                    tracing::error!(execution_id = %self.id, "{stall}");
+                    return self.end(ExecutionState::Failed, stall.into()).await;
+                }
+                if self.stop.cancel.is_cancelled() {
+                    return self.end(ExecutionState::Cancelled, "cancelled by request".into()).await;
+                }
+                match self.park().await {
+                    Ok(children::Parked::Yes) => return,
+                    Ok(children::Parked::Signalled) => continue,
+                    Err(e) => return self.abandon(e).await,
+                }
             }
             if let Err(e) = self.commit().await {
                 return self.abandon(e).await;
+            }
+            self.cancel_stopping().await;
+            if !self.launches.is_empty() {
+                self.launch_children().await;
+                continue;
             }
             let done_at_once = self.spawn_pending();
             if !done_at_once.is_empty() {
@@ -150,6 +208,7 @@ impl<'e> Run<'e> {
                     return self.end(ExecutionState::Failed, why.into()).await;
                 }
                 Some(joined) = self.tasks.join_next() => self.on_joined(joined),
+                Some(signal) = stop.inbox.recv() => self.on_signal(&signal),
             }
             while let Some(joined) = self.tasks.try_join_next() {
                 self.on_joined(joined);
@@ -164,6 +223,7 @@ impl<'e> Run<'e> {
     /// Starts every ready node the limits allow: control nodes are evaluated on the spot, runner
     /// nodes are queued to be spawned once this step is committed.
     fn schedule(&mut self) {
+        self.advance_dirty();
         loop {
             for idx in self.rs.take_skipped() {
                 let node_id = self.node_id(idx);
@@ -189,7 +249,9 @@ impl<'e> Run<'e> {
             self.rs.next_ready();
             let attempt = self.next_attempt.remove(&idx).unwrap_or(1);
             self.emit(RunEvent::NodeStarted { node_id: self.node_id(idx), attempt });
-            if let Some(result) = control::evaluate(&wf, idx, self.rs.data()) {
+            if composite::is_composite(kind) {
+                self.start_composite(idx, attempt);
+            } else if let Some(result) = control::evaluate(&wf, idx, self.rs.data()) {
                 match result {
                     Ok(out) => {
                         let taken = out.taken.iter().map(|&t| self.node_id(t)).collect();

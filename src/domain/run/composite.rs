@@ -216,3 +216,25 @@ pub fn progress(state: &RunState, idx: usize) -> Option<(u32, u32, u32)> {
     let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
     Some((n(done), n(failed), n(total)))
 }
+
+/// The child of `item` a composite node starts (the same on every call, so a child lost in a
+/// crash between recording it and creating it is created again as it was meant).
+///
+/// # Errors
+/// The node's inputs cannot be computed (a mapping fails to render, the collection is gone).
+pub fn spec_for(state: &RunState, idx: usize, item: u32) -> Result<ChildSpec, String> {
+    let data = state.data();
+    match &state.workflow().node(idx).kind {
+        NodeKind::SubWorkflow(config) => Ok(ChildSpec { item, variables: mapped_variables(config, data)? }),
+        NodeKind::Loop(config) => {
+            let mut variables = if config.inherit_context { data.variables.as_ref().clone() } else { Map::new() };
+            let value = match iteration::items(config, data)? {
+                Items::List(list) => list.get(item as usize).cloned(),
+                _ => None,
+            };
+            variables.extend(iteration::iteration_variables(config, item, value.as_ref()));
+            Ok(ChildSpec { item, variables })
+        }
+        _ => Err(format!("node {} runs no child executions", state.workflow().node(idx).id)),
+    }
+}

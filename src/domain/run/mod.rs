@@ -6,6 +6,7 @@ mod event;
 mod legacy;
 mod output;
 pub mod policy;
+pub mod rerun;
 mod state;
 
 pub use event::{RunEvent, Wait};

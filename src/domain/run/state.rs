@@ -51,6 +51,8 @@ pub struct NodeRun {
     pub usage: Option<Usage>,
     pub waiting_for: Option<Wait>,
     pub children: Children,
+    /// The last Loop progress reported: (completed, failed).
+    pub progress: (u32, u32),
     /// Whether a result row exists (the node started or was skipped).
     pub recorded: bool,
 }
@@ -312,7 +314,11 @@ impl RunState {
                 self.nodes[idx].children.finished.insert(item.unwrap_or(0), result);
                 None
             }
-            E::LoopProgress { .. } => None,
+            E::LoopProgress { node_id, completed, failed, .. } => {
+                let idx = self.index(node_id)?;
+                self.nodes[idx].progress = (*completed, *failed);
+                None
+            }
         };
         Ok(changed)
     }

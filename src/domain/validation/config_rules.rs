@@ -307,7 +307,12 @@ impl Checker<'_> {
                     }
                 }
             }
-            NodeKind::Loop(c) => self.loop_config(&c.loop_type, c.max_iterations),
+            NodeKind::Loop(c) => {
+                if let Some(body) = &c.body_workflow {
+                    self.workflow_id("body_workflow", body);
+                }
+                self.loop_config(&c.loop_type, c.max_iterations, c.body_workflow.is_some());
+            }
             NodeKind::TryCatch(c) => {
                 if self.required("try_expression", &c.try_expression) {
                     self.template("try_expression", &c.try_expression);
@@ -321,7 +326,9 @@ impl Checker<'_> {
                 }
             }
             NodeKind::SubWorkflow(c) => {
-                self.required("workflow_path", &c.workflow_path);
+                if self.required("workflow_path", &c.workflow_path) {
+                    self.workflow_id("workflow_path", &c.workflow_path);
+                }
                 for (name, value) in &c.input_mappings {
                     self.template(&format!("input_mappings.{name}"), value);
                 }
@@ -374,7 +381,22 @@ impl Checker<'_> {
         }
     }
 
-    fn loop_config(&mut self, loop_type: &LoopType, max_iterations: u32) {
+    /// A reference to a stored workflow: its id. (The seed's SubWorkflow read a file on the
+    /// server from `workflow_path`, which let a workflow author read any file the server can.)
+    fn workflow_id(&mut self, field: &str, value: &str) {
+        if uuid::Uuid::parse_str(value.trim()).is_err() {
+            let id = self.id().clone();
+            self.report(
+                field,
+                format!(
+                    "Node {id}: {field} must be the id (a UUID) of a stored workflow, got '{value}'; \
+                     reading workflow files on the server is not allowed"
+                ),
+            );
+        }
+    }
+
+    fn loop_config(&mut self, loop_type: &LoopType, max_iterations: u32, body_workflow: bool) {
         let id = self.id().clone();
         if max_iterations == 0 {
             self.report("max_iterations", format!("Loop node {id}: max_iterations must be at least 1"));
@@ -402,6 +424,10 @@ impl Checker<'_> {
                 body_expression
             }
         };
+        // With a body workflow, each iteration runs that instead of rendering a body.
+        if body_workflow && body.trim().is_empty() {
+            return;
+        }
         if self.non_blank("loop_type.body_expression", body, || format!("Loop node {id} has empty body expression")) {
             self.template("loop_type.body_expression", body);
         }

@@ -80,24 +80,35 @@ pub(super) async fn apply(
         stored = append_events(c, id, last_seq - n_events + 1, &update.events).await?;
     }
     if let Some(signal) = &update.signal {
-        stored.push(deliver(c, signal).await?);
+        stored.extend(deliver(c, signal).await?);
     }
     Ok(stored)
 }
 
 /// Appends a signal's event to its target's log (under the target's row lock), and wakes the
-/// target if it is parked.
-async fn deliver(c: &mut PgConnection, signal: &Signal) -> Result<ExecutionEvent, StoreError> {
+/// target if it is parked. A target that already ended takes nothing more: its log ends with its
+/// terminal event.
+async fn deliver(c: &mut PgConnection, signal: &Signal) -> Result<Option<ExecutionEvent>, StoreError> {
     let row = sqlx::query(
         "UPDATE executions SET last_seq = last_seq + 1, \
          wake_at = CASE WHEN state = 'Paused' THEN now() ELSE wake_at END \
-         WHERE id = $1 RETURNING state, last_seq, results_count",
+         WHERE id = $1 AND state NOT IN ('Completed', 'Failed', 'Cancelled') RETURNING state, last_seq, results_count",
     )
     .bind(signal.execution_id.0)
     .fetch_optional(&mut *c)
     .await
-    .map_err(store_error)?
-    .ok_or_else(|| StoreError::not_found("execution", signal.execution_id))?;
+    .map_err(store_error)?;
+    let Some(row) = row else {
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM executions WHERE id = $1")
+            .bind(signal.execution_id.0)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(store_error)?;
+        return match exists {
+            Some(_) => Ok(None),
+            None => Err(StoreError::not_found("execution", signal.execution_id)),
+        };
+    };
     let state: ExecutionState = col::<String>(&row, "state")?.parse().map_err(codec::corrupt)?;
     let seq: i64 = col(&row, "last_seq")?;
     let results_count: i64 = col(&row, "results_count")?;
@@ -108,7 +119,7 @@ async fn deliver(c: &mut PgConnection, signal: &Signal) -> Result<ExecutionEvent
         at: signal.at,
     };
     let mut stored = append_events(c, signal.execution_id, seq, std::slice::from_ref(&event)).await?;
-    stored.pop().ok_or_else(|| StoreError::Internal("a delivered signal was not stored".into()))
+    Ok(stored.pop())
 }
 
 /// One result per node, the last given, in the order the nodes first appear: a multi-row upsert

@@ -82,13 +82,14 @@ pub(super) fn apply(
     let mut stored: Vec<ExecutionEvent> =
         events.into_iter().map(|(seq, e)| e.clone().stored(id, u64::try_from(seq).unwrap_or(0))).collect();
     if let Some(signal) = &update.signal {
-        stored.push(deliver(c, signal)?);
+        stored.extend(deliver(c, signal)?);
     }
     Ok(stored)
 }
 
-/// Appends a signal's event to its target's log, and wakes the target if it is parked.
-fn deliver(c: &Connection, signal: &Signal) -> Result<ExecutionEvent, StoreError> {
+/// Appends a signal's event to its target's log, and wakes the target if it is parked. A
+/// target that already ended takes nothing more: its log ends with its terminal event.
+fn deliver(c: &Connection, signal: &Signal) -> Result<Option<ExecutionEvent>, StoreError> {
     let key = signal.execution_id.to_string();
     let row: Option<(String, i64, i64)> = c
         .prepare_cached("SELECT state, last_seq, results_count FROM executions WHERE id = ?1")
@@ -97,6 +98,9 @@ fn deliver(c: &Connection, signal: &Signal) -> Result<ExecutionEvent, StoreError
     let (state, last_seq, results_count) =
         row.ok_or_else(|| StoreError::not_found("execution", signal.execution_id))?;
     let state: ExecutionState = state.parse().map_err(codec::corrupt)?;
+    if state.is_terminal() {
+        return Ok(None);
+    }
     c.prepare_cached(
         "UPDATE executions SET last_seq = last_seq + 1, \
          wake_at = CASE WHEN state = 'Paused' THEN ?2 ELSE wake_at END WHERE id = ?1",
@@ -110,7 +114,7 @@ fn deliver(c: &Connection, signal: &Signal) -> Result<ExecutionEvent, StoreError
         at: signal.at,
     };
     insert_events(c, &key, &[(last_seq + 1, &event)])?;
-    Ok(event.stored(signal.execution_id, u64::try_from(last_seq + 1).unwrap_or(0)))
+    Ok(Some(event.stored(signal.execution_id, u64::try_from(last_seq + 1).unwrap_or(0))))
 }
 
 /// `(?, ?, ...), (?, ?, ...)` for `rows` rows of `columns` values.

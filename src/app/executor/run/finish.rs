@@ -13,6 +13,7 @@ impl Run<'_> {
     pub(super) async fn complete(mut self) {
         let output = Arc::new(workflow_output(&self.rs));
         self.emit(RunEvent::ExecutionCompleted { output: Some(output) });
+        self.tell_parent();
         if self.commit().await.is_ok() {
             tracing::debug!(execution_id = %self.id, "execution completed");
         }
@@ -28,15 +29,18 @@ impl Run<'_> {
         };
         let unfinished: Vec<usize> = self.rs.unfinished().collect();
         for idx in unfinished {
+            self.stop_children_of(idx);
             self.emit(RunEvent::NodeCancelled { node_id: self.node_id(idx), reason: reason.into() });
         }
         self.emit(match state {
             ExecutionState::Cancelled => RunEvent::ExecutionCancelled { reason: error },
             _ => RunEvent::ExecutionFailed { error },
         });
+        self.tell_parent();
         if self.commit().await.is_ok() {
             tracing::debug!(execution_id = %self.id, state = %self.rs.state(), "execution finished");
         }
+        self.cancel_stopping().await;
     }
 
     /// The store refused a write for good, or another process took the execution over: stop
@@ -54,6 +58,7 @@ impl Run<'_> {
         }
         self.step.take();
         self.emit(RunEvent::ExecutionFailed { error: format!("execution progress could not be stored: {error}") });
+        self.tell_parent();
         if self.commit().await.is_err() {
             tracing::error!(execution_id = %self.id, "execution abandoned: not even its failure can be stored");
         }
@@ -68,6 +73,29 @@ impl Run<'_> {
             tracing::warn!(error = %e, "could not release the execution; it is resumed once its lease expires");
         }
         tracing::info!(execution_id = %self.id, "execution handed over to the next process");
+    }
+
+    /// After a write: takes in what others appended to the log meanwhile (a gap before this
+    /// step's first event), publishes the step, and hands a parent the news written for it.
+    async fn committed(&mut self, events: Vec<crate::domain::execution::ExecutionEvent>) {
+        let own: Vec<u64> = events.iter().filter(|e| e.execution_id == self.id).map(|e| e.seq).collect();
+        if let (Some(&first), Some(&last)) = (own.first(), own.last()) {
+            if first > self.log_end + 1
+                && let Err(e) = self.catch_up(self.log_end, Some(first)).await
+            {
+                tracing::warn!(error = %e, "reading signals written meanwhile failed; they are read on resume");
+            }
+            self.log_end = self.log_end.max(last);
+            self.last_seq.store(last, Ordering::Relaxed);
+        }
+        for event in events {
+            let event = Arc::new(event);
+            if event.execution_id != self.id && !self.ex.running.signal(event.execution_id, event.clone()) {
+                // The parent is parked (or runs elsewhere): have the sweep wake it now.
+                self.ex.wake.notify_one();
+            }
+            self.ex.bus.publish(event);
+        }
     }
 
     pub(super) async fn stop_nodes(&mut self) {
@@ -93,12 +121,7 @@ impl Run<'_> {
                     if let Some(first) = self.first.take() {
                         let _ = first.stored.send(Ok(()));
                     }
-                    if let Some(last) = events.iter().rev().find(|e| e.execution_id == self.id) {
-                        self.last_seq.store(last.seq, Ordering::Relaxed);
-                    }
-                    for event in events {
-                        self.ex.bus.publish(Arc::new(event));
-                    }
+                    self.committed(events).await;
                     return Ok(());
                 }
                 // A new execution's first write is not retried: its client is waiting for the
