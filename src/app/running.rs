@@ -41,6 +41,9 @@ struct Entry {
     cancel: CancellationToken,
     done: watch::Receiver<bool>,
     signals: tokio::sync::mpsc::UnboundedSender<Arc<ExecutionEvent>>,
+    /// Which launch this is: a run that parked can be woken (launched again) before its first
+    /// task has quite finished, and that task must not remove the new one's entry.
+    launch: u64,
 }
 
 /// Launches executor tasks and finds them again to cancel them.
@@ -48,11 +51,17 @@ pub struct RunningExecutions {
     entries: Arc<Mutex<HashMap<ExecutionId, Entry>>>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    launches: std::sync::atomic::AtomicU64,
 }
 
 impl Default for RunningExecutions {
     fn default() -> Self {
-        Self { entries: Arc::default(), tracker: TaskTracker::new(), shutdown: CancellationToken::new() }
+        Self {
+            entries: Arc::default(),
+            tracker: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            launches: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 }
 
@@ -66,13 +75,18 @@ impl RunningExecutions {
         let cancel = CancellationToken::new();
         let (done_tx, done_rx) = watch::channel(false);
         let (signals, inbox) = tokio::sync::mpsc::unbounded_channel();
-        self.lock().insert(id, Entry { cancel: cancel.clone(), done: done_rx, signals });
+        let launch = self.launches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lock().insert(id, Entry { cancel: cancel.clone(), done: done_rx, signals, launch });
         let inbox = Inbox(Some(Arc::new(tokio::sync::Mutex::new(inbox))));
         let future = run(StopSignal { cancel, shutdown: self.shutdown.clone(), inbox });
         let entries = self.entries.clone();
         self.tracker.spawn(async move {
             future.await;
-            entries.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+            let mut entries = entries.lock().unwrap_or_else(PoisonError::into_inner);
+            if entries.get(&id).is_some_and(|e| e.launch == launch) {
+                entries.remove(&id);
+            }
+            drop(entries);
             let _ = done_tx.send(true);
         });
     }
@@ -156,6 +170,22 @@ mod tests {
         assert!(running.cancel(id, Duration::from_secs(5)).await);
         assert!(running.is_empty());
         assert!(!running.cancel(id, Duration::from_secs(1)).await, "gone once finished");
+    }
+
+    #[tokio::test]
+    async fn a_task_that_ends_after_its_execution_was_launched_again_keeps_the_new_entry() {
+        let running = RunningExecutions::default();
+        let id = ExecutionId::generate();
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        running.launch(id, |_| async move {
+            let _ = wait.await;
+        });
+        running.launch(id, |stop| async move { stop.cancel.cancelled().await });
+        let _ = release.send(());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(running.contains(id), "the second launch is still known");
+        assert!(running.cancel(id, Duration::from_secs(5)).await);
+        assert!(running.is_empty());
     }
 
     #[tokio::test]

@@ -235,3 +235,37 @@ async fn a_nonsensical_budget_is_a_bad_request() {
         assert_eq!(reply["error"], "BadRequest");
     }
 }
+
+#[tokio::test]
+async fn a_long_retry_after_parks_the_run_on_a_durable_timer_instead_of_holding_a_task() {
+    let h = harness(|_| {}).await;
+    h.provider.script([
+        Reply::Status { code: 429, retry_after: Some("5".into()), message: "Rate limit reached".into() },
+        openai("ok"),
+    ]);
+    let execution = h.start(chain(vec![fast_retries(json!({}))]), json!({})).await;
+    let mut parked = None;
+    for _ in 0..300 {
+        let run = h.get(&format!("/api/v1/executions/{execution}")).await;
+        if run["state"] == "Paused" {
+            parked = Some(run);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let parked = parked.expect("the run parked while it waited for the retry");
+    assert_eq!(node(&parked, "answer")["status"], "Waiting");
+    let run = h.finished(&execution).await;
+    assert_eq!(run["state"], "Completed", "{run}");
+    assert_eq!(node(&run, "answer")["attempts"], 2);
+    let requests = h.provider.requests();
+    assert!(requests[1].at - requests[0].at >= Duration::from_secs(5), "the timer waited for Retry-After");
+    let events = h.events(&execution).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).filter(|k| *k != "node_output_delta").collect();
+    let position = |k: &str| kinds.iter().position(|x| *x == k).unwrap_or_else(|| panic!("{k} missing: {kinds:?}"));
+    assert!(position("node_retrying") < position("node_waiting"));
+    assert!(position("node_waiting") < position("execution_paused"));
+    assert!(position("execution_paused") < position("execution_resumed"));
+    let waiting = events.iter().find(|e| e.event == "node_waiting").unwrap();
+    assert!(waiting.data.contains("\"kind\":\"timer\""), "{}", waiting.data);
+}

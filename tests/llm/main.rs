@@ -4,6 +4,7 @@
 mod cases;
 mod faults;
 mod provider;
+mod rerun;
 
 use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;

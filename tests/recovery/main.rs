@@ -8,6 +8,7 @@
 mod provider;
 
 mod legacy;
+mod map;
 
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -92,14 +93,16 @@ fn succeeded(run: &Value) -> usize {
 }
 
 async fn wait_until(url: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
     for _ in 0..3000 {
-        let run = get(url).await;
-        if done(&run) {
-            return run;
+        last = get(url).await;
+        if done(&last) {
+            return last;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("condition never met for {url}");
+    let shown: String = last.to_string().chars().take(3000).collect();
+    panic!("condition never met for {url}; last seen: {shown}");
 }
 
 /// Calls per prompt the provider received.

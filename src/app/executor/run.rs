@@ -12,9 +12,10 @@ use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::number;
 use crate::domain::run::composite;
 use crate::domain::run::policy::{self, Failure, Next};
-use crate::domain::run::{RunEvent, RunState};
+use crate::domain::run::{RunEvent, RunState, Wait};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{NodeInput, NodeOutput, RunnerError, StoreError};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -34,6 +35,9 @@ mod step;
 
 /// Steps of runners finishing at once after which the loop lets other tasks run.
 const YIELD_EVERY: u32 = 64;
+
+/// Retry delays at least this long wait on a durable timer instead of in a task.
+const PARK_RETRIES_FROM: Duration = Duration::from_secs(5);
 
 const SKIPPED_REASON: &str = "no live input: the branch leading here was not taken";
 
@@ -79,6 +83,8 @@ pub(super) struct Run<'e> {
     seen_signals: HashSet<u64>,
     /// The last sequence number of the log as this run knows it.
     log_end: u64,
+    /// Nodes waiting on a retry timer.
+    timers: usize,
 }
 
 impl<'e> Run<'e> {
@@ -101,6 +107,7 @@ impl<'e> Run<'e> {
             dirty: Vec::new(),
             seen_signals: HashSet::new(),
             log_end: 0,
+            timers: rs.timers().len(),
             rs,
             step: StepBuffer::default(),
             tasks: JoinSet::new(),
@@ -195,6 +202,7 @@ impl<'e> Run<'e> {
                 }
             }
             let stop = self.stop.clone();
+            let next_timer = self.next_timer();
             tokio::select! {
                 biased;
                 () = stop.cancel.cancelled() => {
@@ -209,11 +217,36 @@ impl<'e> Run<'e> {
                 }
                 Some(joined) = self.tasks.join_next() => self.on_joined(joined),
                 Some(signal) = stop.inbox.recv() => self.on_signal(&signal),
+                () = sleep_until(next_timer), if next_timer.is_some() => {}
             }
             while let Some(joined) = self.tasks.try_join_next() {
                 self.on_joined(joined);
             }
         }
+    }
+
+    /// Starts the attempts whose retry timer is due.
+    fn fire_due_timers(&mut self) {
+        if self.timers == 0 {
+            return;
+        }
+        let now = self.ex.clock.now();
+        for (idx, attempt, until) in self.rs.timers() {
+            if until <= now {
+                self.emit(RunEvent::NodeStarted { node_id: self.node_id(idx), attempt });
+                self.timers -= 1;
+                self.in_flight += 1;
+                self.to_spawn.push((idx, attempt, None));
+            }
+        }
+    }
+
+    /// When the nearest retry timer is due, if any node waits on one.
+    fn next_timer(&self) -> Option<DateTime<Utc>> {
+        if self.timers == 0 {
+            return None;
+        }
+        self.rs.timers().into_iter().map(|(_, _, until)| until).min()
     }
 
     fn node_id(&self, idx: usize) -> NodeId {
@@ -223,6 +256,7 @@ impl<'e> Run<'e> {
     /// Starts every ready node the limits allow: control nodes are evaluated on the spot, runner
     /// nodes are queued to be spawned once this step is committed.
     fn schedule(&mut self) {
+        self.fire_due_timers();
         self.advance_dirty();
         loop {
             for idx in self.rs.take_skipped() {
@@ -344,7 +378,21 @@ impl<'e> Run<'e> {
             Next::Retry { attempt, delay, error } => {
                 let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
                 self.emit(RunEvent::NodeRetrying { node_id: node.id.clone(), attempt, error, delay_ms });
-                self.to_spawn.push((idx, attempt, Some(delay)));
+                if delay >= PARK_RETRIES_FROM {
+                    // A long wait holds no task: a durable timer starts the attempt, here or,
+                    // once the run parked, on whichever process wakes it.
+                    self.in_flight -= 1;
+                    let until =
+                        self.ex.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                    self.emit(RunEvent::NodeWaiting {
+                        node_id: node.id.clone(),
+                        attempt,
+                        waiting_for: Wait::Timer { until },
+                    });
+                    self.timers += 1;
+                } else {
+                    self.to_spawn.push((idx, attempt, Some(delay)));
+                }
             }
             Next::Fail(message) => {
                 self.in_flight -= 1;
@@ -380,5 +428,16 @@ impl<'e> Run<'e> {
         let duration_ms = self.rs.duration_ms(idx, self.ex.clock.now());
         let routed_to = self.rs.workflow().error_route(idx).map(|r| self.node_id(r));
         self.emit(RunEvent::NodeFailed { node_id: self.node_id(idx), attempt, error, duration_ms, routed_to });
+    }
+}
+
+/// Sleeps until `at` (at once if it passed; forever without one).
+async fn sleep_until(at: Option<DateTime<Utc>>) {
+    match at {
+        Some(at) => {
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            tokio::time::sleep(wait).await;
+        }
+        None => std::future::pending().await,
     }
 }

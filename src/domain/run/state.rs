@@ -172,6 +172,17 @@ impl RunState {
         self.plan.running()
     }
 
+    /// Retries waiting on a durable timer: (node, attempt, when it is due).
+    #[must_use]
+    pub fn timers(&self) -> Vec<(usize, u32, DateTime<Utc>)> {
+        self.waiting()
+            .filter_map(|i| match &self.nodes[i].waiting_for {
+                Some(Wait::Timer { until }) => Some((i, self.nodes[i].attempts, *until)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Nodes waiting for something outside the run.
     pub fn waiting(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.nodes.len()).filter(|&i| self.plan.status(i) == NodeStatus::Waiting)
@@ -221,6 +232,13 @@ impl RunState {
             E::ExecutionCancelled { .. } => self.end(ExecutionState::Cancelled)?,
             E::NodeStarted { node_id, attempt } => {
                 let idx = self.index(node_id)?;
+                if self.plan.status(idx) == NodeStatus::Waiting {
+                    // A node that waited for its retry's timer starts that attempt.
+                    self.plan.unwait(idx).map_err(|e| format!("node {node_id}: {e}"))?;
+                    let n = &mut self.nodes[idx];
+                    (n.attempts, n.waiting_for) = (*attempt, None);
+                    return Ok(Some(idx));
+                }
                 self.plan.start(idx).map_err(|e| format!("node {node_id}: {e}"))?;
                 let n = &mut self.nodes[idx];
                 (n.attempts, n.started_at, n.completed_at, n.error, n.recorded) =

@@ -238,12 +238,17 @@ impl Run<'_> {
     /// here and its lease is released); otherwise takes the signals in and goes on.
     pub(super) async fn park(&mut self) -> Result<Parked, StoreError> {
         self.commit().await?;
+        if !self.dirty.is_empty() {
+            // That write found signals appended before it: take them in first.
+            return Ok(Parked::Signalled);
+        }
         let waiting: Vec<_> = self.rs.waiting().map(|i| self.node_id(i)).collect();
         let reason = format!("waiting for {}", waiting.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", "));
         let at = self.ex.clock.now();
         let event = RunEvent::ExecutionPaused { reason, waiting };
+        let wake_at = self.rs.timers().into_iter().map(|(_, _, until)| until).min();
         let update = crate::domain::execution::ExecutionUpdate {
-            state: Some(StateChange::to(ExecutionState::Paused)),
+            state: Some(StateChange { wake_at, ..StateChange::to(ExecutionState::Paused) }),
             events: vec![NewEvent {
                 event: Arc::new(event.clone()),
                 state: ExecutionState::Paused,
