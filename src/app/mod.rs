@@ -1,10 +1,12 @@
 //! Use cases and wiring: workflow and execution services, the executor, configuration, server.
 
 pub mod config;
+mod config_check;
 pub mod error;
 pub mod executions;
 pub mod executor;
 pub mod idempotency;
+pub mod log_writer;
 pub mod recovery;
 pub mod runners;
 pub mod running;

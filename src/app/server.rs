@@ -2,6 +2,7 @@
 //! executions finish (up to the grace period, then interrupt them), close the event streams.
 
 use super::config::Config;
+use super::log_writer::print_line;
 use super::telemetry;
 use super::wiring::{self, Services, StartupError};
 use crate::adapters::http::{self, AppState, HttpSettings};
@@ -108,17 +109,19 @@ impl Server {
 /// # Errors
 /// When the configuration is unusable or the address cannot be bound.
 pub async fn run(config: Config) -> Result<(), StartupError> {
+    let config = config.checked().map_err(StartupError::Config)?;
     telemetry::init(&config);
     tracing::info!(config = ?config, "starting");
     let services = wiring::build(&config).await?;
     let server = Server::start(&config, services).await?;
-    println!("oxify-api listening on http://{}", server.addr());
+    print_line(&format!("oxify-api listening on http://{}", server.addr()));
     tracing::info!(address = %server.addr(), "listening");
     let trigger = server.shutdown_trigger();
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutdown requested: finishing running executions");
+        // Stop first: nothing that follows (logging included) may keep the server from stopping.
         trigger.cancel();
+        tracing::info!("shutdown requested: finishing running executions");
     });
     server.wait().await?;
     tracing::info!("stopped");

@@ -9,6 +9,7 @@ mod idempotency;
 mod idempotent_restart;
 mod inputs;
 mod order;
+mod startup;
 mod stream;
 mod support;
 mod text;
