@@ -36,6 +36,12 @@ impl Config {
         if let Some(url) = &self.ollama_url {
             self.ollama_url = Some(http_url(url, "OXIFY_OLLAMA_URL (--ollama-url)")?);
         }
+        if self.idle_timeout_secs <= self.sse_keepalive_secs {
+            return Err(format!(
+                "OXIFY_IDLE_TIMEOUT_SECS (--idle-timeout-secs): {} s would close quiet event streams, which send a keep-alive every {} s (OXIFY_SSE_KEEPALIVE_SECS); expected more seconds than that",
+                self.idle_timeout_secs, self.sse_keepalive_secs
+            ));
+        }
         limits_setting(&self.llm_limits)?;
         prices_setting(&self.llm_prices)?;
         Ok(self)
@@ -167,5 +173,7 @@ mod tests {
         assert!(check(&["--ollama-url", "gpu:8000"]).unwrap_err().starts_with("OXIFY_OLLAMA_URL (--ollama-url): "));
         assert!(check(&["--llm-limits", "openai=fast"]).unwrap_err().starts_with("OXIFY_LLM_LIMITS (--llm-limits): "));
         assert!(check(&["--llm-prices", "gpt=cheap"]).unwrap_err().starts_with("OXIFY_LLM_PRICES (--llm-prices): "));
+        let quiet = check(&["--idle-timeout-secs", "10", "--sse-keepalive-secs", "15"]).unwrap_err();
+        assert!(quiet.starts_with("OXIFY_IDLE_TIMEOUT_SECS (--idle-timeout-secs): "), "{quiet}");
     }
 }

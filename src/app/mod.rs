@@ -7,6 +7,7 @@ pub mod executions;
 pub mod executor;
 pub mod idempotency;
 pub mod log_writer;
+pub mod open_files;
 pub mod recovery;
 pub mod runners;
 pub mod running;

@@ -11,6 +11,7 @@ pub mod layers;
 pub mod openapi;
 pub mod pagination;
 pub mod preconditions;
+pub mod serve;
 pub mod sse;
 #[cfg(test)]
 mod tests;
