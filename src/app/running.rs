@@ -10,18 +10,52 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Why an executor must stop early.
+/// Why an executor must stop early, and where it tells what keeps it from stopping.
 #[derive(Clone, Debug, Default)]
 pub struct StopSignal {
     /// A user asked to cancel this execution.
     pub cancel: CancellationToken,
     /// The server is shutting down and the grace period is over.
     pub shutdown: CancellationToken,
+    /// The storage failure the executor's writes are retrying through, if any.
+    pub store_problem: StoreProblem,
+}
+
+/// The storage failure an execution's writes are retrying through (a full disk, a database that
+/// went away), so that a cancel that cannot be recorded yet can say why.
+#[derive(Clone, Debug, Default)]
+pub struct StoreProblem(Arc<Mutex<Option<String>>>);
+
+impl StoreProblem {
+    pub fn set(&self, problem: String) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(problem);
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+
+    #[must_use]
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// What became of a cancel request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// No task of this process runs the execution.
+    NotRunningHere,
+    /// Its task finished.
+    Stopped,
+    /// Its task is still finishing after the wait, held up by this storage problem if known.
+    StillStopping { store_problem: Option<String> },
 }
 
 struct Entry {
     cancel: CancellationToken,
     done: watch::Receiver<bool>,
+    store_problem: StoreProblem,
 }
 
 /// Launches executor tasks and finds them again to cancel them.
@@ -45,9 +79,10 @@ impl RunningExecutions {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let cancel = CancellationToken::new();
+        let store_problem = StoreProblem::default();
         let (done_tx, done_rx) = watch::channel(false);
-        self.lock().insert(id, Entry { cancel: cancel.clone(), done: done_rx });
-        let future = run(StopSignal { cancel, shutdown: self.shutdown.clone() });
+        self.lock().insert(id, Entry { cancel: cancel.clone(), done: done_rx, store_problem: store_problem.clone() });
+        let future = run(StopSignal { cancel, shutdown: self.shutdown.clone(), store_problem });
         let entries = self.entries.clone();
         self.tracker.spawn(async move {
             future.await;
@@ -56,15 +91,17 @@ impl RunningExecutions {
         });
     }
 
-    /// Asks a running execution to stop and waits up to `wait` for it to finish. `false` when the
-    /// execution is not running in this process.
-    pub async fn cancel(&self, id: ExecutionId, wait: Duration) -> bool {
-        let Some((cancel, mut done)) = self.lock().get(&id).map(|e| (e.cancel.clone(), e.done.clone())) else {
-            return false;
+    /// Asks a running execution to stop and waits up to `wait` for it to finish.
+    pub async fn cancel(&self, id: ExecutionId, wait: Duration) -> CancelOutcome {
+        let found = self.lock().get(&id).map(|e| (e.cancel.clone(), e.done.clone(), e.store_problem.clone()));
+        let Some((cancel, mut done, store_problem)) = found else {
+            return CancelOutcome::NotRunningHere;
         };
         cancel.cancel();
-        let _ = tokio::time::timeout(wait, done.wait_for(|d| *d)).await;
-        true
+        match tokio::time::timeout(wait, done.wait_for(|d| *d)).await {
+            Ok(_) => CancelOutcome::Stopped,
+            Err(_) => CancelOutcome::StillStopping { store_problem: store_problem.get() },
+        }
     }
 
     /// Whether this process runs execution `id`.
@@ -122,9 +159,28 @@ mod tests {
         let id = ExecutionId::generate();
         running.launch(id, |stop| async move { stop.cancel.cancelled().await });
         assert_eq!(running.len(), 1);
-        assert!(running.cancel(id, Duration::from_secs(5)).await);
+        assert_eq!(running.cancel(id, Duration::from_secs(5)).await, CancelOutcome::Stopped);
         assert!(running.is_empty());
-        assert!(!running.cancel(id, Duration::from_secs(1)).await, "gone once finished");
+        assert_eq!(
+            running.cancel(id, Duration::from_secs(1)).await,
+            CancelOutcome::NotRunningHere,
+            "gone once finished"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancel_held_up_by_storage_names_the_problem() {
+        let running = RunningExecutions::default();
+        let id = ExecutionId::generate();
+        running.launch(id, |stop| async move {
+            stop.store_problem.set("storage unavailable: disk is full".into());
+            stop.shutdown.cancelled().await;
+        });
+        let outcome = running.cancel(id, Duration::from_millis(50)).await;
+        assert_eq!(
+            outcome,
+            CancelOutcome::StillStopping { store_problem: Some("storage unavailable: disk is full".into()) }
+        );
     }
 
     #[tokio::test]
