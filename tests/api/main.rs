@@ -3,6 +3,7 @@
 mod around;
 mod binary;
 mod conditional;
+mod clients;
 mod connections;
 mod errors;
 mod executions;

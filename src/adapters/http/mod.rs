@@ -75,10 +75,16 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let router = api
         .with_state(state)
-        .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", openapi))
+        .merge(SwaggerUi::new("/swagger-ui").external_url_unchecked("/api-docs/openapi.json", document(openapi)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     layers::apply(router, &settings.cors_origins, settings.max_body_bytes)
+}
+
+/// The OpenAPI document as served, finished by hand where the annotations fall short.
+fn document(generated: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let value = serde_json::to_value(&generated).unwrap_or_default();
+    openapi::finish(value)
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

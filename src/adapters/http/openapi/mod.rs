@@ -1,4 +1,10 @@
-//! The OpenAPI document (collected from the handlers' annotations) and the offline Swagger UI.
+//! The OpenAPI document: collected from the handlers' annotations and the types' derives, then
+//! finished by hand where they cannot say enough (see `finish`).
+
+mod finish;
+mod unions;
+
+pub use finish::{ERROR_KINDS, finish};
 
 use super::error::ErrorBody;
 use crate::domain::validation::Problem;
