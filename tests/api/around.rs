@@ -81,6 +81,14 @@ async fn every_response_is_described_and_every_union_variant_is_named() {
 }
 
 #[tokio::test]
+async fn the_root_points_a_browser_to_the_documentation() {
+    let reply = get(&app(), "/").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers["location"], "/swagger-ui/");
+    assert_eq!(reply.body["openapi"], "/api-docs/openapi.json");
+}
+
+#[tokio::test]
 async fn swagger_ui_is_served_without_internet() {
     let app = app();
     let redirect = get(&app, "/swagger-ui").await;

@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let router = api
         .with_state(state)
+        .route("/", axum::routing::get(root))
         .merge(SwaggerUi::new("/swagger-ui").external_url_unchecked("/api-docs/openapi.json", document(openapi)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
@@ -85,6 +86,17 @@ pub fn router(state: AppState) -> Router {
 fn document(generated: utoipa::openapi::OpenApi) -> serde_json::Value {
     let value = serde_json::to_value(&generated).unwrap_or_default();
     openapi::finish(value)
+}
+
+/// `GET /`: sends a browser to the API documentation (until a dashboard lives here), and tells
+/// anyone else where it is.
+async fn root() -> impl axum::response::IntoResponse {
+    let body = serde_json::json!({
+        "message": "oxify-api: the API documentation is at /swagger-ui/, the OpenAPI document at /api-docs/openapi.json",
+        "documentation": "/swagger-ui/",
+        "openapi": "/api-docs/openapi.json",
+    });
+    (axum::http::StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, "/swagger-ui/")], axum::Json(body))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
