@@ -151,6 +151,12 @@ fn exact_shapes(schemas: &mut Value) {
         "type": "string", "enum": ERROR_KINDS,
         "description": "What went wrong, as a kind a client can branch on"
     });
+    // A node result's kind is one of the node kinds' names.
+    let kinds: Vec<Value> = schemas
+        .pointer("/NodeKind/discriminator/mapping")
+        .and_then(Value::as_object)
+        .map_or_else(Vec::new, |m| m.keys().map(|k| json!(k)).collect());
+    schemas["NodeResultBody"]["properties"]["kind"] = json!({"type": "string", "enum": kinds});
     // Reserved names are refused (400): say so in the schema.
     schemas["ExecuteRequest"]["properties"]["variables"]["propertyNames"] =
         json!({"type": "string", "not": {"enum": crate::domain::data::RESERVED_NAMES}});
