@@ -2,8 +2,8 @@
 
 mod around;
 mod binary;
-mod conditional;
 mod clients;
+mod conditional;
 mod connections;
 mod errors;
 mod executions;

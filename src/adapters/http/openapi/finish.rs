@@ -10,13 +10,15 @@ use serde_json::{Map, Value, json};
 const GREETER: &str = include_str!("greeter.json");
 
 /// Every `error` kind the API answers with.
-pub const ERROR_KINDS: [&str; 11] = [
+pub const ERROR_KINDS: [&str; 13] = [
     "ValidationError",
     "BadRequest",
     "NotFound",
     "MethodNotAllowed",
     "ConflictError",
     "InvalidState",
+    "PreconditionFailed",
+    "IdempotencyKeyReused",
     "RequestTimeout",
     "PayloadTooLarge",
     "UnsupportedMediaType",
@@ -29,6 +31,7 @@ pub const ERROR_KINDS: [&str; 11] = [
 pub fn finish(mut doc: Value) -> Value {
     for item in doc["paths"].as_object_mut().into_iter().flatten().map(|(_, item)| item) {
         for (method, operation) in item.as_object_mut().into_iter().flatten() {
+            headers_are_never_null(operation);
             complete_responses(operation, method);
             let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
             request_examples(operation, &id);
@@ -41,6 +44,24 @@ pub fn finish(mut doc: Value) -> Value {
     doc
 }
 
+/// An optional header is absent or a string, never JSON `null` (which the derive makes of an
+/// `Option`): a client told it may send `null` would send the text `null`.
+fn headers_are_never_null(operation: &mut Value) {
+    let parameters = operation.get_mut("parameters").and_then(Value::as_array_mut);
+    for parameter in parameters.into_iter().flatten() {
+        if parameter["in"] != "header" {
+            continue;
+        }
+        if let Some(types) = parameter.pointer_mut("/schema/type").and_then(Value::as_array_mut) {
+            types.retain(|t| t != "null");
+            if let [only] = types.as_slice() {
+                let only = only.clone();
+                parameter["schema"]["type"] = only;
+            }
+        }
+    }
+}
+
 /// What each error status means, said once for every operation.
 fn error_description(status: &str) -> Option<&'static str> {
     Some(match status {
@@ -50,6 +71,7 @@ fn error_description(status: &str) -> Option<&'static str> {
         "404" => "`NotFound`: no such workflow, execution or version",
         "408" => "`RequestTimeout`: the body did not arrive within `OXIFY_BODY_TIMEOUT_SECS`",
         "409" => "`ConflictError`: a workflow with this id exists; `InvalidState`: the execution already finished",
+        "412" => "`PreconditionFailed`: `If-Match` names another version than the current one; nothing was changed",
         "413" => "`PayloadTooLarge`: the body is larger than `OXIFY_MAX_BODY_BYTES`",
         "415" => "`UnsupportedMediaType`: a body without `Content-Type: application/json`",
         "422" => "`ValidationError`: the body does not have the expected shape; `details[0].path` says where",
