@@ -45,12 +45,21 @@ pub fn finish(mut doc: Value) -> Value {
 }
 
 /// An optional header is absent or a string, never JSON `null` (which the derive makes of an
-/// `Option`): a client told it may send `null` would send the text `null`.
+/// `Option`): a client told it may send `null` would send the text `null`. Headers with a
+/// grammar get it as a pattern.
 fn headers_are_never_null(operation: &mut Value) {
     let parameters = operation.get_mut("parameters").and_then(Value::as_array_mut);
     for parameter in parameters.into_iter().flatten() {
         if parameter["in"] != "header" {
             continue;
+        }
+        let pattern = match parameter["name"].as_str() {
+            Some("If-Match" | "If-None-Match") => Some(crate::adapters::http::preconditions::CONDITION_PATTERN),
+            Some("Idempotency-Key") => Some(crate::adapters::http::idempotency::KEY_PATTERN),
+            _ => None,
+        };
+        if let Some(pattern) = pattern {
+            parameter["schema"]["pattern"] = json!(pattern);
         }
         if let Some(types) = parameter.pointer_mut("/schema/type").and_then(Value::as_array_mut) {
             types.retain(|t| t != "null");
