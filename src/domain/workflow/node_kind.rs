@@ -126,7 +126,7 @@ pub struct LoopConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_workflow: Option<String>,
     /// The version of `body_workflow` to run; the latest when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::domain::whole::opt_u32")]
     pub body_workflow_version: Option<u32>,
     /// What a failed iteration of `body_workflow` does (default `fail_fast`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,7 +203,7 @@ pub struct SubWorkflowConfig {
     /// that is refused.)
     pub workflow_path: String,
     /// The version of that workflow to run; the latest when absent. Beyond the seed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::domain::whole::opt_u32")]
     pub version: Option<u32>,
     #[serde(default)]
     pub input_mappings: BTreeMap<String, String>,
