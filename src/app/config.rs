@@ -4,6 +4,25 @@ use clap::{Parser, ValueEnum};
 use std::fmt;
 use std::time::Duration;
 
+/// How long the HTTP server waits for slow or idle clients, and how many it holds at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// To receive a request's headers, from connecting or from the previous response.
+    pub header_timeout: Duration,
+    /// To receive a whole request body.
+    pub body_timeout: Duration,
+    /// Between two requests on a kept-alive connection.
+    pub idle_timeout: Duration,
+    /// Open connections at most; `None`: derived from the open-files limit.
+    pub max_connections: Option<usize>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Config::defaults().connection_limits()
+    }
+}
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -11,9 +30,22 @@ pub enum LogFormat {
     Json,
 }
 
+/// Variables read besides the `OXIFY_*` settings above, listed at the end of `--help`.
+const OTHER_VARIABLES: &str = "\
+Other environment variables read:
+  OPENAI_API_KEY       key sent to the openai provider (never logged, stored or returned)
+  OPENAI_BASE_URL      base URL of the openai provider [default: https://api.openai.com/v1]
+  ANTHROPIC_API_KEY    key sent to the anthropic provider (never logged, stored or returned)
+  ANTHROPIC_BASE_URL   base URL of the anthropic provider [default: https://api.anthropic.com]
+  OLLAMA_HOST          host:port or URL of Ollama, for the ollama and local providers
+                       [default: http://localhost:11434]; OXIFY_OLLAMA_URL wins when set
+  OLLAMA_API_KEY       key sent to the ollama and local providers, if set
+  RUST_LOG             log filter; wins over OXIFY_LOG_LEVEL when set
+  NO_COLOR             when set, log lines carry no colour codes even on a terminal";
+
 /// oxify-api: define LLM workflows as DAGs, store them, run them, watch them run live.
 #[derive(Clone, Parser)]
-#[command(name = "oxify-api", version, about, long_about = None)]
+#[command(name = "oxify-api", version, about, long_about = None, after_help = OTHER_VARIABLES)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "OXIFY_HOST", default_value = "0.0.0.0")]
@@ -41,7 +73,7 @@ pub struct Config {
     pub database_max_connections: u32,
 
     /// Seconds a process may go silent before another takes over its executions.
-    #[arg(long, env = "OXIFY_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "OXIFY_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lease_secs: u64,
 
     /// Runner nodes of one execution that may run at the same time.
@@ -49,7 +81,7 @@ pub struct Config {
     pub max_concurrent_nodes: u32,
 
     /// Deadline in seconds for each attempt of a node without its own `timeout_config` (0: none).
-    #[arg(long, env = "OXIFY_NODE_TIMEOUT_SECS", default_value_t = 600)]
+    #[arg(long, env = "OXIFY_NODE_TIMEOUT_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
     pub node_timeout_secs: u64,
 
     /// Origins allowed to call the API from a browser, comma separated, or `*` for any
@@ -58,11 +90,11 @@ pub struct Config {
     pub cors_origins: Vec<String>,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "OXIFY_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    #[arg(long, env = "OXIFY_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, value_parser = body_bytes)]
     pub max_body_bytes: usize,
 
     /// Seconds between keep-alive comments on event streams.
-    #[arg(long, env = "OXIFY_SSE_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "OXIFY_SSE_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sse_keepalive_secs: u64,
 
     /// Base URL of the OpenAI-compatible server behind the `ollama` and `local` providers
@@ -88,8 +120,43 @@ pub struct Config {
     pub idempotency_ttl_secs: u64,
 
     /// On SIGTERM/SIGINT, seconds to let running executions finish before interrupting them.
-    #[arg(long, env = "OXIFY_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    #[arg(long, env = "OXIFY_SHUTDOWN_GRACE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
     pub shutdown_grace_secs: u64,
+
+    /// Seconds a client has to send a request's headers, from connecting or from its previous
+    /// response; a connection that takes longer is closed.
+    #[arg(long, env = "OXIFY_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send a whole request body; slower bodies get 408 RequestTimeout.
+    #[arg(long, env = "OXIFY_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+
+    /// Seconds a kept-alive connection may stay idle between requests before it is closed.
+    #[arg(long, env = "OXIFY_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_secs: u64,
+
+    /// Open connections at most (default: what the open-files limit leaves room for, at most
+    /// 10000). At the cap, a new connection replaces the longest-idle one; when none is idle it
+    /// gets 503 ServiceUnavailable.
+    #[arg(long, env = "OXIFY_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// Open-files limit (RLIMIT_NOFILE) to raise the process's soft limit to at start (default:
+    /// the hard limit; 0 leaves it as it is). Each connection holds one open file.
+    #[arg(long, env = "OXIFY_OPEN_FILES")]
+    pub open_files: Option<u64>,
+}
+
+/// Longest duration setting, in seconds (a week).
+const MAX_SECS: u64 = 7 * 24 * 3600;
+
+/// A body limit of at least one byte.
+fn body_bytes(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{text}' is not a number of bytes of at least 1")),
+    }
 }
 
 impl Config {
@@ -104,10 +171,21 @@ impl Config {
         (self.node_timeout_secs > 0).then(|| Duration::from_secs(self.node_timeout_secs))
     }
 
-    /// Origins with blanks removed.
+    /// Origins with blanks removed (normalised by [`Config::checked`]).
     #[must_use]
     pub fn cors_origins(&self) -> Vec<String> {
         self.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect()
+    }
+
+    /// The HTTP server's timeouts and connection cap.
+    #[must_use]
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections.map(|n| n as usize),
+        }
     }
 }
 
@@ -132,6 +210,11 @@ impl fmt::Debug for Config {
             .field("llm_prices", &self.llm_prices)
             .field("idempotency_ttl_secs", &self.idempotency_ttl_secs)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("body_timeout_secs", &self.body_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("open_files", &self.open_files)
             .finish()
     }
 }

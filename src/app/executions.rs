@@ -3,7 +3,7 @@
 use super::cascade::Cascade;
 use super::error::ServiceError;
 use super::executor::Executor;
-use super::running::RunningExecutions;
+use super::running::{CancelOutcome, RunningExecutions};
 use crate::domain::budget::BudgetLimits;
 use crate::domain::data::RESERVED_NAMES;
 use crate::domain::execution::{Execution, ExecutionState, NodeResult};
@@ -27,6 +27,7 @@ pub struct ExecutionService {
     executor: Arc<Executor>,
     running: Arc<RunningExecutions>,
     clock: Arc<dyn Clock>,
+    cancel_wait: Duration,
 }
 
 impl ExecutionService {
@@ -39,7 +40,13 @@ impl ExecutionService {
         running: Arc<RunningExecutions>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { workflows, executions, bus, executor, running, clock }
+        Self { workflows, executions, bus, executor, running, clock, cancel_wait: CANCEL_WAIT }
+    }
+
+    /// How long a cancel request waits for the running nodes to stop (10 s unless set).
+    #[must_use]
+    pub fn with_cancel_wait(self, cancel_wait: Duration) -> Self {
+        Self { cancel_wait, ..self }
     }
 
     /// Records a new execution of the workflow's latest version and starts running it.
@@ -186,14 +193,22 @@ impl ExecutionService {
         if before.state.is_terminal() {
             return Err(already_finished(&before));
         }
-        if !self.running.cancel(id, CANCEL_WAIT).await {
-            self.cancel_orphan(&before).await?;
-        }
+        let held_up_by = match self.running.cancel(id, self.cancel_wait).await {
+            CancelOutcome::NotRunningHere => {
+                self.cancel_orphan(&before).await?;
+                None
+            }
+            CancelOutcome::Stopped => None,
+            CancelOutcome::StillStopping { store_problem } => store_problem,
+        };
         let after = self.executions.get(id).await?;
-        match after.state {
-            ExecutionState::Cancelled => Ok(after),
-            s if s.is_terminal() => Err(already_finished(&after)),
-            _ => Err(ServiceError::Unavailable("the execution is still stopping; try again".into())),
+        match (after.state, held_up_by) {
+            (ExecutionState::Cancelled, _) => Ok(after),
+            (s, _) if s.is_terminal() => Err(already_finished(&after)),
+            (_, Some(problem)) => Err(ServiceError::Unavailable(format!(
+                "the execution is still stopping: its cancellation cannot be stored yet ({problem}); it is recorded as soon as the storage recovers"
+            ))),
+            (_, None) => Err(ServiceError::Unavailable("the execution is still stopping; try again".into())),
         }
     }
 
@@ -259,6 +274,10 @@ mod tests {
         }
 
         fn service(self) -> ExecutionService {
+            self.service_with(Arc::default())
+        }
+
+        fn service_with(self, running: Arc<RunningExecutions>) -> ExecutionService {
             let mut clock = MockClock::new();
             clock.expect_now().returning(Utc::now);
             let clock: Arc<dyn Clock> = Arc::new(clock);
@@ -272,7 +291,7 @@ mod tests {
                 ExecutorLimits::default(),
                 crate::ports::Lease { owner: "test".into(), ttl: Duration::from_secs(30) },
             ));
-            ExecutionService::new(Arc::new(self.workflows), executions, bus, executor, Arc::default(), clock)
+            ExecutionService::new(Arc::new(self.workflows), executions, bus, executor, running, clock)
         }
     }
 
@@ -312,6 +331,28 @@ mod tests {
         m.executions.expect_apply().times(0);
         let err = m.service().cancel(id).await.unwrap_err();
         assert!(matches!(err, ServiceError::InvalidState(msg) if msg.contains("Completed")));
+    }
+
+    #[tokio::test]
+    async fn a_cancel_that_storage_holds_up_names_the_storage_problem() {
+        let mut m = Mocks::new();
+        let stuck = execution(ExecutionState::Running);
+        let id = stuck.id;
+        m.executions.expect_get().returning(move |_| Ok(stuck.clone()));
+        let running = Arc::new(RunningExecutions::default());
+        // An executor whose writes keep failing on a full disk: it cannot record the cancel.
+        running.launch(id, |stop| async move {
+            stop.store_problem.set("storage unavailable: disk is full: database or disk is full".into());
+            stop.shutdown.cancelled().await;
+        });
+        let service = m.service_with(running).with_cancel_wait(Duration::from_millis(50));
+        let err = service.cancel(id).await.unwrap_err();
+        let ServiceError::Unavailable(message) = err else { panic!("{err:?}") };
+        assert!(
+            message.starts_with("the execution is still stopping: its cancellation cannot be stored yet"),
+            "{message}"
+        );
+        assert!(message.contains("disk is full"), "{message}");
     }
 
     #[tokio::test]

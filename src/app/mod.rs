@@ -2,11 +2,14 @@
 
 pub mod cascade;
 pub mod config;
+mod config_check;
 pub mod error;
 pub mod executions;
 pub mod executor;
 pub mod idempotency;
 pub mod parallel;
+pub mod log_writer;
+pub mod open_files;
 pub mod recovery;
 pub mod runners;
 pub mod running;

@@ -11,7 +11,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Why an executor must stop early, and where events written for it by others arrive.
+/// Why an executor must stop early, where it tells what keeps it from stopping, and where
+/// events written for it by others arrive.
 #[derive(Clone, Debug, Default)]
 pub struct StopSignal {
     /// A user asked to cancel this execution.
@@ -21,6 +22,8 @@ pub struct StopSignal {
     /// Events other executions appended to this one's log (a child that finished), already
     /// stored: delivered here so the run need not wait for its next write to see them.
     pub inbox: Inbox,
+    /// The storage failure the executor's writes are retrying through, if any.
+    pub store_problem: StoreProblem,
 }
 
 /// The receiving end of an execution's signals.
@@ -37,6 +40,37 @@ impl Inbox {
     }
 }
 
+/// The storage failure an execution's writes are retrying through (a full disk, a database that
+/// went away), so that a cancel that cannot be recorded yet can say why.
+#[derive(Clone, Debug, Default)]
+pub struct StoreProblem(Arc<Mutex<Option<String>>>);
+
+impl StoreProblem {
+    pub fn set(&self, problem: String) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(problem);
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+
+    #[must_use]
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// What became of a cancel request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// No task of this process runs the execution.
+    NotRunningHere,
+    /// Its task finished.
+    Stopped,
+    /// Its task is still finishing after the wait, held up by this storage problem if known.
+    StillStopping { store_problem: Option<String> },
+}
+
 struct Entry {
     cancel: CancellationToken,
     done: watch::Receiver<bool>,
@@ -44,6 +78,7 @@ struct Entry {
     /// Which launch this is: a run that parked can be woken (launched again) before its first
     /// task has quite finished, and that task must not remove the new one's entry.
     launch: u64,
+    store_problem: StoreProblem,
 }
 
 /// Launches executor tasks and finds them again to cancel them.
@@ -73,12 +108,14 @@ impl RunningExecutions {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let cancel = CancellationToken::new();
+        let store_problem = StoreProblem::default();
         let (done_tx, done_rx) = watch::channel(false);
         let (signals, inbox) = tokio::sync::mpsc::unbounded_channel();
         let launch = self.launches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.lock().insert(id, Entry { cancel: cancel.clone(), done: done_rx, signals, launch });
+        let entry = Entry { cancel: cancel.clone(), done: done_rx, signals, launch, store_problem: store_problem.clone() };
+        self.lock().insert(id, entry);
         let inbox = Inbox(Some(Arc::new(tokio::sync::Mutex::new(inbox))));
-        let future = run(StopSignal { cancel, shutdown: self.shutdown.clone(), inbox });
+        let future = run(StopSignal { cancel, shutdown: self.shutdown.clone(), inbox, store_problem });
         let entries = self.entries.clone();
         self.tracker.spawn(async move {
             future.await;
@@ -91,15 +128,17 @@ impl RunningExecutions {
         });
     }
 
-    /// Asks a running execution to stop and waits up to `wait` for it to finish. `false` when the
-    /// execution is not running in this process.
-    pub async fn cancel(&self, id: ExecutionId, wait: Duration) -> bool {
-        let Some((cancel, mut done)) = self.lock().get(&id).map(|e| (e.cancel.clone(), e.done.clone())) else {
-            return false;
+    /// Asks a running execution to stop and waits up to `wait` for it to finish.
+    pub async fn cancel(&self, id: ExecutionId, wait: Duration) -> CancelOutcome {
+        let found = self.lock().get(&id).map(|e| (e.cancel.clone(), e.done.clone(), e.store_problem.clone()));
+        let Some((cancel, mut done, store_problem)) = found else {
+            return CancelOutcome::NotRunningHere;
         };
         cancel.cancel();
-        let _ = tokio::time::timeout(wait, done.wait_for(|d| *d)).await;
-        true
+        match tokio::time::timeout(wait, done.wait_for(|d| *d)).await {
+            Ok(_) => CancelOutcome::Stopped,
+            Err(_) => CancelOutcome::StillStopping { store_problem: store_problem.get() },
+        }
     }
 
     /// Asks a running execution to stop, without waiting. `false` when it does not run here.
@@ -167,9 +206,28 @@ mod tests {
         let id = ExecutionId::generate();
         running.launch(id, |stop| async move { stop.cancel.cancelled().await });
         assert_eq!(running.len(), 1);
-        assert!(running.cancel(id, Duration::from_secs(5)).await);
+        assert_eq!(running.cancel(id, Duration::from_secs(5)).await, CancelOutcome::Stopped);
         assert!(running.is_empty());
-        assert!(!running.cancel(id, Duration::from_secs(1)).await, "gone once finished");
+        assert_eq!(
+            running.cancel(id, Duration::from_secs(1)).await,
+            CancelOutcome::NotRunningHere,
+            "gone once finished"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancel_held_up_by_storage_names_the_problem() {
+        let running = RunningExecutions::default();
+        let id = ExecutionId::generate();
+        running.launch(id, |stop| async move {
+            stop.store_problem.set("storage unavailable: disk is full".into());
+            stop.shutdown.cancelled().await;
+        });
+        let outcome = running.cancel(id, Duration::from_millis(50)).await;
+        assert_eq!(
+            outcome,
+            CancelOutcome::StillStopping { store_problem: Some("storage unavailable: disk is full".into()) }
+        );
     }
 
     #[tokio::test]
@@ -184,7 +242,7 @@ mod tests {
         let _ = release.send(());
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(running.contains(id), "the second launch is still known");
-        assert!(running.cancel(id, Duration::from_secs(5)).await);
+        assert_eq!(running.cancel(id, Duration::from_secs(5)).await, CancelOutcome::Stopped);
         assert!(running.is_empty());
     }
 

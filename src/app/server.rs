@@ -2,10 +2,12 @@
 //! executions finish (up to the grace period, then interrupt them), close the event streams.
 
 use super::config::Config;
+use super::log_writer::print_line;
+use super::open_files;
 use super::telemetry;
 use super::wiring::{self, Services, StartupError};
+use crate::adapters::http::serve::{self, ServeLimits};
 use crate::adapters::http::{self, AppState, HttpSettings};
-use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,18 @@ impl Server {
             streams_closing: streams_closing.clone(),
         };
         let app = http::router(state);
+        let connections = config.connection_limits();
+        let max_connections = connections.max_connections.unwrap_or_else(|| {
+            open_files::current()
+                .map_or(1024, |files| open_files::default_max_connections(files, config.database_max_connections))
+        });
+        let limits = ServeLimits {
+            header_timeout: connections.header_timeout,
+            body_timeout: connections.body_timeout,
+            idle_timeout: connections.idle_timeout,
+            max_connections,
+        };
+        tracing::debug!(?limits, "connection limits");
         let trigger = CancellationToken::new();
         let grace = Duration::from_secs(config.shutdown_grace_secs);
         let maintenance = CancellationToken::new();
@@ -58,12 +72,7 @@ impl Server {
                 maintenance.cancel();
                 streams_closing.cancel();
             });
-            // Event streams write many small frames: without TCP_NODELAY, Nagle's algorithm and
-            // delayed ACKs hold each one back for tens of milliseconds.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let served = axum::serve(listener, app).with_graceful_shutdown(graceful.cancelled_owned()).await;
+            let served = serve::serve(listener, app, limits, graceful).await;
             // Executions may still be finishing after the last connection closed.
             let _ = drain.await;
             served
@@ -108,17 +117,26 @@ impl Server {
 /// # Errors
 /// When the configuration is unusable or the address cannot be bound.
 pub async fn run(config: Config) -> Result<(), StartupError> {
+    let config = config.checked().map_err(StartupError::Config)?;
     telemetry::init(&config);
     tracing::info!(config = ?config, "starting");
+    match open_files::raise(config.open_files) {
+        Ok(files) if files.now > files.before => {
+            tracing::info!(from = files.before, to = files.now, "open-files limit raised");
+        }
+        Ok(files) => tracing::info!(limit = files.now, hard = files.hard, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot read the open-files limit"),
+    }
     let services = wiring::build(&config).await?;
     let server = Server::start(&config, services).await?;
-    println!("oxify-api listening on http://{}", server.addr());
+    print_line(&format!("oxify-api listening on http://{}", server.addr()));
     tracing::info!(address = %server.addr(), "listening");
     let trigger = server.shutdown_trigger();
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutdown requested: finishing running executions");
+        // Stop first: nothing that follows (logging included) may keep the server from stopping.
         trigger.cancel();
+        tracing::info!("shutdown requested: finishing running executions");
     });
     server.wait().await?;
     tracing::info!("stopped");

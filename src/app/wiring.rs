@@ -10,7 +10,7 @@ use super::running::RunningExecutions;
 use super::workflows::WorkflowService;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
-use crate::adapters::runners::llm::settings::{LlmSettings, parse_limits, parse_prices};
+use crate::adapters::runners::llm::settings::{LlmSettings, limits_setting, prices_setting};
 use crate::adapters::runners::llm::{self, LlmRunner};
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
 use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, WorkflowStore};
@@ -180,7 +180,7 @@ impl Services {
 /// The runners this build has, configured from `config` and the process environment.
 ///
 /// # Errors
-/// Unparsable limits or prices.
+/// Unparsable limits or prices, a provider URL or key that is not one.
 pub fn runners(config: &Config) -> Result<RunnerRegistry, StartupError> {
     runners_with_env(config, |name| std::env::var(name).ok())
 }
@@ -188,11 +188,11 @@ pub fn runners(config: &Config) -> Result<RunnerRegistry, StartupError> {
 /// The runners, reading provider URLs and keys through `env` instead of the process environment.
 ///
 /// # Errors
-/// Unparsable limits or prices.
+/// Unparsable limits or prices, a provider URL or key that is not one.
 pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -> Result<RunnerRegistry, StartupError> {
-    let mut settings = LlmSettings::from_env(env, config.ollama_url.as_deref());
-    settings.limits = parse_limits(&config.llm_limits).map_err(StartupError::Config)?;
-    settings.prices = parse_prices(&config.llm_prices).map_err(StartupError::Config)?;
+    let mut settings = LlmSettings::from_env(env, config.ollama_url.as_deref()).map_err(StartupError::Config)?;
+    settings.limits = limits_setting(&config.llm_limits).map_err(StartupError::Config)?;
+    settings.prices = prices_setting(&config.llm_prices).map_err(StartupError::Config)?;
     settings.default_concurrency = config.llm_concurrency;
     let llm = LlmRunner::new(settings).map_err(StartupError::Config)?;
     Ok(RunnerRegistry::new().with("LLM", Arc::new(llm)).with_default_retry("LLM", llm::default_retry()))

@@ -61,8 +61,8 @@ impl Budget {
     /// Why the call would break a limit.
     pub fn reserve(&mut self, tokens: u64, cost: Option<f64>) -> Result<Reserved, String> {
         if let Some(max) = self.limits.max_tokens {
-            let committed = self.spent.total_tokens + self.reserved.tokens;
-            if committed + tokens > max {
+            let committed = self.spent.total_tokens.saturating_add(self.reserved.tokens);
+            if committed.saturating_add(tokens) > max {
                 return Err(format!(
                     "budget exceeded: this call could use about {tokens} tokens, and {} of max_tokens {max} remain",
                     max.saturating_sub(committed)
@@ -88,7 +88,7 @@ impl Budget {
             (None, c) => c.unwrap_or(0.0),
         };
         let r = Reserved { tokens, cost: cost_value };
-        self.reserved.tokens += r.tokens;
+        self.reserved.tokens = self.reserved.tokens.saturating_add(r.tokens);
         self.reserved.cost += r.cost;
         Ok(r)
     }

@@ -53,7 +53,11 @@ uuid_id!(
 /// validation can report every bad id at once instead of failing on the first.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]
-#[schema(value_type = String, example = "fetch_docs")]
+#[schema(
+    value_type = String,
+    example = "fetch_docs",
+    pattern = r"^([A-Za-z_][A-Za-z0-9_-]{0,63}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32})$"
+)]
 pub struct NodeId(String);
 
 /// Longest slug a node id may be.
@@ -70,12 +74,13 @@ impl NodeId {
         &self.0
     }
 
-    /// Why this id is not acceptable, or `None` when it is a UUID or a slug
-    /// (`[A-Za-z_][A-Za-z0-9_-]*`, at most 64 characters).
+    /// Why this id is not acceptable, or `None` when it is a UUID (hyphenated or 32 hex digits)
+    /// or a slug (`[A-Za-z_][A-Za-z0-9_-]*`, at most 64 characters): exactly the pattern the
+    /// OpenAPI document gives.
     #[must_use]
     pub fn problem(&self) -> Option<String> {
         let s = self.0.as_str();
-        if Uuid::parse_str(s).is_ok() {
+        if matches!(s.len(), 32 | 36) && Uuid::parse_str(s).is_ok() {
             return None;
         }
         if s.is_empty() {

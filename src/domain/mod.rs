@@ -18,4 +18,5 @@ pub mod template;
 pub mod usage;
 pub mod valid;
 pub mod validation;
+pub mod whole;
 pub mod workflow;

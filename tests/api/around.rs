@@ -28,7 +28,7 @@ async fn openapi_document_covers_every_route_and_schema() {
         ("/api/v1/workflows/{id}/execute", "post"),
         ("/api/v1/workflows/{id}/executions", "get"),
         ("/api/v1/workflows/{id}/versions", "get"),
-        ("/api/v1/workflows/{id}/versions/{version}", "get"),
+        ("/api/v1/workflows/{id}/versions/{workflow_version}", "get"),
         ("/api/v1/executions", "get"),
         ("/api/v1/executions/{id}", "get"),
         ("/api/v1/executions/{id}/cancel", "post"),
@@ -52,6 +52,40 @@ async fn openapi_document_covers_every_route_and_schema() {
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
+}
+
+#[tokio::test]
+async fn every_response_is_described_and_every_union_variant_is_named() {
+    let doc = get(&app(), "/api-docs/openapi.json").await.body;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(!description.is_empty(), "{method} {path} {status} has no description");
+            }
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    for union in ["NodeKind", "LoopType", "TimeoutAction"] {
+        for variant in schemas[union]["oneOf"].as_array().unwrap() {
+            assert!(variant["$ref"].is_string(), "{union} has an anonymous variant: {variant}");
+        }
+    }
+    assert_eq!(schemas["NodeKind"]["discriminator"]["mapping"]["LLM"], "#/components/schemas/LLMKind");
+    let position = &schemas["Node"]["properties"]["position"];
+    assert_eq!((position["minItems"].as_u64(), position["maxItems"].as_u64()), (Some(2), Some(2)));
+    let links = &doc["paths"]["/api/v1/workflows"]["post"]["responses"]["201"]["links"];
+    assert_eq!(links["GetWorkflow"]["parameters"]["id"], "$response.body#/id");
+    let execute = &doc["paths"]["/api/v1/workflows/{id}/execute"]["post"]["requestBody"];
+    assert_eq!(execute["required"], false, "the execute body may be left out");
+}
+
+#[tokio::test]
+async fn the_root_points_a_browser_to_the_documentation() {
+    let reply = get(&app(), "/").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers["location"], "/swagger-ui/");
+    assert_eq!(reply.body["openapi"], "/api-docs/openapi.json");
 }
 
 #[tokio::test]

@@ -206,7 +206,7 @@ async fn the_openapi_document_declares_the_headers_and_the_412() {
     assert!(item["put"]["responses"]["200"]["headers"]["ETag"].is_object());
     assert!(doc["paths"]["/api/v1/workflows"]["post"]["responses"]["201"]["headers"]["ETag"].is_object());
     assert!(
-        doc["paths"]["/api/v1/workflows/{id}/versions/{version}"]["get"]["responses"]["200"]["headers"]["ETag"]
+        doc["paths"]["/api/v1/workflows/{id}/versions/{workflow_version}"]["get"]["responses"]["200"]["headers"]["ETag"]
             .is_object()
     );
 }

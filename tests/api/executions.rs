@@ -169,7 +169,14 @@ async fn executions_list_filters_by_state_and_workflow_and_pages() {
     let all = get(&app, "/api/v1/executions").await.body;
     assert_eq!(all["total"], 4);
     assert_eq!(all["executions"][0]["execution_id"], bad_run.as_str(), "newest first");
-    let failed = get(&app, "/api/v1/executions?state=failed").await.body;
+    let lower = get(&app, "/api/v1/executions?state=failed").await;
+    assert_eq!(lower.status, StatusCode::BAD_REQUEST, "states are the enum's names, as the document says");
+    assert!(lower.body["message"].as_str().unwrap().contains("expected one of `Pending`"), "{}", lower.text);
+    for empty in ["state=", "cursor=", "workflow_id="] {
+        let reply = get(&app, &format!("/api/v1/executions?{empty}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{empty}");
+    }
+    let failed = get(&app, "/api/v1/executions?state=Failed").await.body;
     assert_eq!(failed["total"], 1);
     assert_eq!(failed["executions"][0]["state"], "Failed");
     assert!(failed["executions"][0]["error"].as_str().unwrap().contains("nope"));

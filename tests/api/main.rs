@@ -2,14 +2,17 @@
 
 mod around;
 mod binary;
+mod clients;
 mod composite;
 mod conditional;
+mod connections;
 mod errors;
 mod executions;
 mod idempotency;
 mod idempotent_restart;
 mod inputs;
 mod order;
+mod startup;
 mod stream;
 mod support;
 mod text;

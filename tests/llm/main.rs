@@ -5,6 +5,7 @@ mod cases;
 mod faults;
 mod provider;
 mod rerun;
+mod upstream;
 
 use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;
@@ -19,24 +20,33 @@ use std::time::Duration;
 
 pub const OPENAI_KEY: &str = "sk-test-0123456789-secret";
 pub const ANTHROPIC_KEY: &str = "sk-ant-test-9876543210-secret";
+pub const OLLAMA_KEY: &str = "ollama-test-5555555555-secret";
 
 pub struct Harness {
     pub server: Server,
     pub provider: Provider,
+    /// Where the fake provider listens (`http://127.0.0.1:<port>`).
+    pub provider_url: String,
     pub http: reqwest::Client,
     pub base: String,
 }
 
 /// A server whose providers all point at one fake provider.
 pub async fn harness(configure: impl FnOnce(&mut Config)) -> Harness {
+    harness_with(&[], configure).await
+}
+
+/// [`harness`] with more environment variables for the providers.
+pub async fn harness_with(extra: &[(&'static str, &str)], configure: impl FnOnce(&mut Config)) -> Harness {
     let (provider, provider_url) = Provider::start().await;
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("OPENAI_BASE_URL", format!("{provider_url}/v1")),
         ("OPENAI_API_KEY", OPENAI_KEY.to_owned()),
         ("ANTHROPIC_BASE_URL", provider_url.clone()),
         ("ANTHROPIC_API_KEY", ANTHROPIC_KEY.to_owned()),
         ("OLLAMA_HOST", provider_url.clone()),
     ]);
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let mut config = Config::defaults();
     config.host = "127.0.0.1".into();
     config.port = 0;
@@ -51,7 +61,7 @@ pub async fn harness(configure: impl FnOnce(&mut Config)) -> Harness {
     let services = Services::assemble(Adapters::in_memory(runners), limits, Duration::from_secs(30));
     let server = Server::start(&config, services).await.unwrap();
     let base = format!("http://{}", server.addr());
-    Harness { server, provider, http: reqwest::Client::new(), base }
+    Harness { server, provider, provider_url, http: reqwest::Client::new(), base }
 }
 
 pub fn llm(id: &str, provider: &str, prompt: &str, extra: Value) -> Value {

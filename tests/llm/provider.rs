@@ -28,6 +28,8 @@ pub enum Reply {
     Status { code: u16, retry_after: Option<String>, message: String },
     /// Any body, verbatim.
     Raw { content_type: String, body: String },
+    /// A redirect (`code` 301, 302, 307 or 308) to `location`.
+    Redirect { code: u16, location: String },
     /// Waits this long before sending the next reply.
     Slow(Duration, Box<Reply>),
 }
@@ -159,6 +161,14 @@ async fn handle(State(provider): State<Provider>, uri: axum::http::Uri, headers:
         Reply::Raw { content_type, body } => {
             guard.finished = true;
             Response::builder().header("content-type", content_type).body(Body::from(body)).unwrap()
+        }
+        Reply::Redirect { code, location } => {
+            guard.finished = true;
+            Response::builder()
+                .status(StatusCode::from_u16(code).unwrap())
+                .header("location", location)
+                .body(Body::empty())
+                .unwrap()
         }
         Reply::Slow(..) => unreachable!("unwrapped above"),
     }

@@ -31,31 +31,41 @@ pub async fn sqlite() -> Stores {
     }
 }
 
-/// `None` when `OXIFY_TEST_POSTGRES_URL` is not set. Otherwise a store in a schema of its own, so
-/// that tests run in parallel on one database; an unreachable server fails the test.
-pub async fn postgres() -> Option<Stores> {
-    let (url, guard) = postgres_schema().await?;
+/// A store in a schema of its own on the server named by `OXIFY_TEST_POSTGRES_URL`, so that tests
+/// run in parallel on one database. Without the variable (the tests are then ignored unless run
+/// with `--ignored`) or with an unreachable server, the test fails.
+pub async fn postgres() -> Stores {
+    let (url, guard) = postgres_schema().await;
     let store = Arc::new(open_postgres(&url).await);
-    Some(Stores {
+    Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store,
         backend: Backend::Postgres(url),
         _keep: Box::new(guard),
-    })
+    }
+}
+
+/// `OXIFY_TEST_POSTGRES_URL` as set now, else as it was when the tests were built.
+pub fn test_postgres_url() -> String {
+    std::env::var("OXIFY_TEST_POSTGRES_URL")
+        .ok()
+        .or_else(|| option_env!("OXIFY_TEST_POSTGRES_URL").map(str::to_owned))
+        .filter(|url| !url.is_empty())
+        .expect("OXIFY_TEST_POSTGRES_URL must name a Postgres server for the Postgres tests")
 }
 
 /// A new empty schema on the test server, as a URL whose connections use it, and the guard that
-/// drops it; `None` when `OXIFY_TEST_POSTGRES_URL` is not set.
-pub async fn postgres_schema() -> Option<(String, impl Send + 'static)> {
-    let url = std::env::var("OXIFY_TEST_POSTGRES_URL").ok()?;
+/// drops it.
+pub async fn postgres_schema() -> (String, impl Send + 'static) {
+    let url = test_postgres_url();
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut admin = admin(&url).await;
     // The name is ours (a UUID in hex), and identifiers cannot be bound.
     sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
     let _ = admin.close().await;
     let guard = DropSchema { url: url.clone(), schema: schema.clone() };
-    Some((in_schema(&url, &schema), guard))
+    (in_schema(&url, &schema), guard)
 }
 
 pub async fn open_postgres(url: &str) -> PostgresStore {

@@ -16,8 +16,9 @@ use std::path::Path;
 const BEFORE: i64 = 3;
 
 #[tokio::test]
+#[cfg_attr(not(oxify_test_postgres), ignore = "needs OXIFY_TEST_POSTGRES_URL at build time (.ci/run sets it)")]
 async fn postgres_rows_from_before_exact_text_read_back_unchanged() {
-    let Some((url, _schema)) = postgres_schema().await else { return };
+    let (url, _schema) = postgres_schema().await;
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
     let all = Migrator::new(folder.as_path()).await.unwrap();
     let older = Migrator::with_migrations(all.migrations.iter().filter(|m| m.version <= BEFORE).cloned().collect());

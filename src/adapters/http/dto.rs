@@ -110,8 +110,11 @@ pub struct ExecuteRequest {
     pub variables: Map<String, Value>,
     /// Most tokens all model calls of this run may use; the call that would pass it is not made
     /// and the run fails.
+    #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "crate::domain::whole::opt_u64")]
     pub max_tokens: Option<u64>,
     /// Most dollars all model calls of this run may cost (needs `OXIFY_LLM_PRICES` for the models).
+    #[schema(exclusive_minimum = 0)]
     pub max_cost_usd: Option<f64>,
 }
 

@@ -23,39 +23,27 @@ use utoipa::IntoParams;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExecutionListParams {
-    /// Only executions in this state (`Running`, `Completed`, ...; any case).
-    pub state: Option<String>,
+    /// Only executions in this state.
+    pub state: Option<ExecutionState>,
     /// Only executions of this workflow.
-    pub workflow_id: Option<String>,
+    pub workflow_id: Option<WorkflowId>,
     /// Only the children of this execution (a SubWorkflow's, a Loop's items).
-    pub parent_execution_id: Option<String>,
+    pub parent_execution_id: Option<ExecutionId>,
     /// Items per page, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,16}_[0-9a-f]{32}$")]
     pub cursor: Option<String>,
 }
 
 impl ExecutionListParams {
-    fn filter(&self, workflow_id: Option<WorkflowId>) -> Result<ExecutionFilter, ApiError> {
-        let state =
-            self.state.as_deref().map(str::parse::<ExecutionState>).transpose().map_err(ApiError::bad_request)?;
-        let from_query = self
-            .workflow_id
-            .as_deref()
-            .map(|w| {
-                w.parse::<WorkflowId>().map_err(|e| ApiError::bad_request(format!("invalid workflow_id '{w}': {e}")))
-            })
-            .transpose()?;
-        let parent = self
-            .parent_execution_id
-            .as_deref()
-            .map(|p| {
-                p.parse::<ExecutionId>()
-                    .map_err(|e| ApiError::bad_request(format!("invalid parent_execution_id '{p}': {e}")))
-            })
-            .transpose()?;
-        Ok(ExecutionFilter { workflow_id: workflow_id.or(from_query), state, parent })
+    fn filter(&self, workflow_id: Option<WorkflowId>) -> ExecutionFilter {
+        ExecutionFilter {
+            workflow_id: workflow_id.or(self.workflow_id),
+            state: self.state,
+            parent: self.parent_execution_id,
+        }
     }
 
     fn page(&self) -> PageParams {
@@ -130,7 +118,7 @@ pub async fn list_executions(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ExecutionListParams>,
 ) -> Result<Json<ExecutionList>, ApiError> {
-    let page = state.executions.list(params.filter(None)?, params.page().to_request()?).await?;
+    let page = state.executions.list(params.filter(None), params.page().to_request()?).await?;
     Ok(Json(list_body(page)))
 }
 
@@ -145,7 +133,7 @@ pub async fn list_workflow_executions(
     ApiPath(id): ApiPath<WorkflowId>,
     ApiQuery(params): ApiQuery<ExecutionListParams>,
 ) -> Result<Json<ExecutionList>, ApiError> {
-    let page = state.executions.list(params.filter(Some(id))?, params.page().to_request()?).await?;
+    let page = state.executions.list(params.filter(Some(id)), params.page().to_request()?).await?;
     Ok(Json(list_body(page)))
 }
 

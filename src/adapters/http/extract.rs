@@ -2,6 +2,7 @@
 //! a shape error), path ids and query strings.
 
 use super::error::ApiError;
+use super::serve::BodyTimeout;
 use crate::domain::validation::Problem;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -42,7 +43,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if let Some(timeout) = cause::<BodyTimeout>(&rejection) {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeout", timeout.to_string())
+        } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PayloadTooLarge",
@@ -52,6 +55,18 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
             ApiError::bad_request(format!("could not read the request body: {rejection}"))
         }
     })
+}
+
+/// The first error of type `E` in the chain of `error`'s causes.
+fn cause<'a, E: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {

@@ -27,6 +27,10 @@ pub const KEY_DESCRIPTION: &str = "Makes retrying safe: the first request with a
     characters, such as a UUID; the draft's quoted form (`\"abc\"`) is the same key as `abc`. A \
     request that fails leaves the key unused";
 
+/// The keys the server reads, as a pattern for the OpenAPI document: 1 to 255 visible ASCII
+/// characters, bare or as a quoted string (with `\"` and `\\` escapes).
+pub const KEY_PATTERN: &str = r#"^("([!#-\[\]-~]|\\["\\]){1,255}"|[!#-~][!-~]{0,254}|"|"[!-~]{0,253}[!#-~])$"#;
+
 /// The request's `Idempotency-Key`, if it has one; a malformed one is a 400.
 pub struct IdempotencyKeyHeader(pub Option<IdempotencyKey>);
 
@@ -106,6 +110,27 @@ pub(super) async fn execute_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_documented_pattern_accepts_exactly_what_the_server_reads(value in "[\"\\\\a! ~]{0,8}") {
+            let headers = HeaderMap::from_iter([(IDEMPOTENCY_KEY, HeaderValue::from_str(&value).unwrap())]);
+            let pattern = regex::Regex::new(KEY_PATTERN).unwrap();
+            prop_assert_eq!(key_of(&headers).is_ok(), pattern.is_match(&value), "{:?}", value);
+        }
+    }
+
+    #[test]
+    fn the_documented_pattern_has_the_server_s_length_limit() {
+        let pattern = regex::Regex::new(KEY_PATTERN).unwrap();
+        for (len, ok) in [(255, true), (256, false)] {
+            let value = "k".repeat(len);
+            let headers = HeaderMap::from_iter([(IDEMPOTENCY_KEY, HeaderValue::from_str(&value).unwrap())]);
+            assert_eq!(key_of(&headers).is_ok(), ok);
+            assert_eq!(pattern.is_match(&value), ok);
+        }
+    }
 
     fn key(values: &[&[u8]]) -> Result<Option<String>, String> {
         let mut headers = HeaderMap::new();

@@ -11,6 +11,7 @@ pub mod layers;
 pub mod openapi;
 pub mod pagination;
 pub mod preconditions;
+pub mod serve;
 pub mod sse;
 #[cfg(test)]
 mod tests;
@@ -75,10 +76,28 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let router = api
         .with_state(state)
-        .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", openapi))
+        .route("/", axum::routing::get(root))
+        .merge(SwaggerUi::new("/swagger-ui").external_url_unchecked("/api-docs/openapi.json", document(openapi)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     layers::apply(router, &settings.cors_origins, settings.max_body_bytes)
+}
+
+/// The OpenAPI document as served, finished by hand where the annotations fall short.
+fn document(generated: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let value = serde_json::to_value(&generated).unwrap_or_default();
+    openapi::finish(value)
+}
+
+/// `GET /`: sends a browser to the API documentation (until a dashboard lives here), and tells
+/// anyone else where it is.
+async fn root() -> impl axum::response::IntoResponse {
+    let body = serde_json::json!({
+        "message": "oxify-api: the API documentation is at /swagger-ui/, the OpenAPI document at /api-docs/openapi.json",
+        "documentation": "/swagger-ui/",
+        "openapi": "/api-docs/openapi.json",
+    });
+    (axum::http::StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, "/swagger-ui/")], axum::Json(body))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -2,8 +2,6 @@
 
 use super::error::ApiError;
 use crate::ports::{Cursor, PageRequest};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -19,6 +17,7 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,16}_[0-9a-f]{32}$")]
     pub cursor: Option<String>,
 }
 
@@ -35,17 +34,25 @@ impl PageParams {
     }
 }
 
+/// A cursor as `<microseconds since 1970>_<id in 32 hex digits>`: readable, and every string of
+/// that form (the form the OpenAPI document declares) is one the server accepts.
 #[must_use]
 pub fn encode(cursor: &Cursor) -> String {
-    let micros = cursor.created_at.timestamp_micros();
-    URL_SAFE_NO_PAD.encode(format!("{micros}:{}", cursor.id))
+    let micros = cursor.created_at.timestamp_micros().max(0);
+    format!("{micros}_{}", cursor.id.simple())
 }
 
 fn decode(text: &str) -> Result<Cursor, ApiError> {
     let bad = || ApiError::bad_request("invalid cursor: pass the next_cursor of a previous page unchanged");
-    let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-    let raw = String::from_utf8(raw).map_err(|_| bad())?;
-    let (micros, id) = raw.split_once(':').ok_or_else(bad)?;
+    let (micros, id) = text.split_once('_').ok_or_else(bad)?;
+    let digits =
+        |s: &str, most: usize, ok: fn(&u8) -> bool| !s.is_empty() && s.len() <= most && s.bytes().all(|b| ok(&b));
+    if !digits(micros, 16, u8::is_ascii_digit)
+        || id.len() != 32
+        || !digits(id, 32, |b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(bad());
+    }
     let created_at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
     Ok(Cursor { created_at, id: id.parse().map_err(|_| bad())? })
 }
@@ -64,7 +71,17 @@ mod tests {
 
     #[test]
     fn bad_cursor_and_limit_are_client_errors() {
-        assert!(PageParams { limit: None, cursor: Some("nope".into()) }.to_request().is_err());
+        for bad in [
+            "nope",
+            "",
+            "1_",
+            "_0123456789abcdef0123456789abcdef",
+            "12345678901234567_0123456789abcdef0123456789abcdef",
+            "1_0123456789ABCDEF0123456789abcdef",
+        ] {
+            assert!(PageParams { limit: None, cursor: Some(bad.into()) }.to_request().is_err(), "{bad}");
+        }
+        assert!(PageParams { limit: None, cursor: Some(format!("0_{}", "f".repeat(32))) }.to_request().is_ok());
         assert!(PageParams { limit: Some(0), cursor: None }.to_request().is_err());
         assert!(PageParams { limit: Some(501), cursor: None }.to_request().is_err());
     }

@@ -11,6 +11,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
 /// The `ETag` of a resource at `version`.
+/// `If-Match` and `If-None-Match` as the server reads them, as a pattern for the OpenAPI document
+/// (ASCII only): `*` alone, or entity tags (`"3"`, `W/"3"`) separated by commas.
+pub const CONDITION_PATTERN: &str =
+    r#"^([ \t]*\*[ \t]*|[ \t,]*(W/)?"[!#-~]*"([ \t]*,[ \t,]*(W/)?"[!#-~]*")*[ \t]*(,[ \t,]*)?)$"#;
+
 #[must_use]
 pub fn etag(version: u32) -> HeaderValue {
     // Digits between quotes are always a valid header value; the fallback is unreachable.
@@ -161,6 +166,18 @@ fn tags_of(mut s: &[u8], out: &mut Vec<EntityTag>) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_documented_pattern_accepts_exactly_what_the_server_reads(value in "[*\"W/, \t#a1]{0,10}") {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_MATCH, HeaderValue::from_str(&value).unwrap());
+            let pattern = regex::Regex::new(CONDITION_PATTERN).unwrap();
+            let read = condition(&headers, header::IF_MATCH).is_ok();
+            prop_assert_eq!(read, pattern.is_match(&value), "{:?}", value);
+        }
+    }
 
     fn parse(lines: &[&str], name: HeaderName) -> Result<Option<Condition>, String> {
         let mut headers = HeaderMap::new();

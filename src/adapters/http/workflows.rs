@@ -160,9 +160,10 @@ pub async fn list_versions(
 /// One stored version of a workflow, as it was saved (also after later updates or a delete),
 /// with that version's `ETag`.
 #[utoipa::path(
-    get, path = "/api/v1/workflows/{id}/versions/{version}", tag = "workflows",
+    get, path = "/api/v1/workflows/{id}/versions/{workflow_version}", tag = "workflows",
     params(
-        ("id" = String, Path, format = Uuid), ("version" = u32, Path, description = "1 for the first save"),
+        ("id" = String, Path, format = Uuid),
+        ("workflow_version" = u32, Path, description = "The stored version number: 1 for the first save"),
         ("If-None-Match" = Option<String>, Header, description = "ETags the client holds; a match answers 304"),
     ),
     responses(

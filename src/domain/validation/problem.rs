@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 /// One thing wrong with a workflow.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Problem {
+    /// The node's id as written (which may be the malformed id the problem is about).
+    #[schema(value_type = Option<String>)]
     pub node_id: Option<NodeId>,
     /// Where in the request body, e.g. `workflow.nodes[2].kind.config.expression`.
     pub path: String,

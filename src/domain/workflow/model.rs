@@ -44,11 +44,14 @@ pub struct WorkflowSchedule {
     pub timezone: String,
     #[serde(default = "default_true")]
     pub enabled: bool,
+    #[serde(default, deserialize_with = "crate::domain::whole::opt_u32")]
     pub max_concurrent_runs: Option<u32>,
     #[serde(default)]
     pub retry_on_failure: bool,
-    pub start_date: Option<DateTime<Utc>>,
-    pub end_date: Option<DateTime<Utc>>,
+    /// Stored as given, like the rest of the schedule (schedules do not run yet).
+    pub start_date: Option<String>,
+    /// Stored as given, like the rest of the schedule (schedules do not run yet).
+    pub end_date: Option<String>,
 }
 
 fn default_timezone() -> String {
@@ -66,7 +69,7 @@ pub struct Node {
     pub name: String,
     pub kind: NodeKind,
     /// Editor coordinates `[x, y]`.
-    #[schema(value_type = Option<Vec<f64>>)]
+    #[schema(value_type = Option<Vec<f64>>, min_items = 2, max_items = 2)]
     pub position: Option<(f64, f64)>,
     pub retry_config: Option<RetryConfig>,
     pub timeout_config: Option<TimeoutConfig>,
@@ -97,16 +100,21 @@ pub struct Edge {
 /// `initial_delay_ms * backoff_multiplier^(n-1)` (capped at `max_delay_ms`) before attempt `n+1`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RetryConfig {
+    #[serde(deserialize_with = "crate::domain::whole::u32")]
     pub max_retries: u32,
+    #[serde(deserialize_with = "crate::domain::whole::u64")]
     pub initial_delay_ms: u64,
     pub backoff_multiplier: f64,
+    #[serde(deserialize_with = "crate::domain::whole::u64")]
     pub max_delay_ms: u64,
 }
 
 /// A deadline for each attempt of a node, and what happens when it passes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TimeoutConfig {
+    #[serde(deserialize_with = "crate::domain::whole::u64")]
     pub execution_timeout_ms: u64,
+    #[serde(default, deserialize_with = "crate::domain::whole::opt_u64")]
     pub idle_timeout_ms: Option<u64>,
     #[serde(default)]
     pub timeout_action: TimeoutAction,
@@ -141,15 +149,17 @@ pub struct WorkflowDraft {
     pub input_schema: Option<serde_json::Value>,
 }
 
-/// Metadata as a client sends it. Timestamps are accepted for compatibility but set by the server.
+/// Metadata as a client sends it.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct MetadataDraft {
     pub id: Option<WorkflowId>,
     pub name: String,
     pub description: Option<String>,
     pub version: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub updated_at: Option<DateTime<Utc>>,
+    /// Accepted (any text) for compatibility, and ignored: the server sets it.
+    pub created_at: Option<String>,
+    /// Accepted (any text) for compatibility, and ignored: the server sets it.
+    pub updated_at: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     pub parent_id: Option<WorkflowId>,

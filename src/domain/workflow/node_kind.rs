@@ -63,6 +63,7 @@ pub struct LlmConfig {
     /// A template, e.g. `Answer briefly: {{ user_query }}`.
     pub prompt_template: String,
     pub temperature: Option<f64>,
+    #[serde(default, deserialize_with = "crate::domain::whole::opt_u32")]
     pub max_tokens: Option<u32>,
     #[serde(default)]
     pub tools: Vec<Value>,
@@ -79,6 +80,8 @@ pub struct VectorConfig {
     pub collection: String,
     /// A template.
     pub query: String,
+    #[serde(deserialize_with = "crate::domain::whole::usize")]
+    #[schema(value_type = u64)]
     pub top_k: usize,
     pub score_threshold: Option<f64>,
 }
@@ -116,14 +119,14 @@ pub struct McpConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LoopConfig {
     pub loop_type: LoopType,
-    #[serde(default = "default_max_iterations")]
+    #[serde(default = "default_max_iterations", deserialize_with = "crate::domain::whole::u32")]
     pub max_iterations: u32,
     /// The id of a stored workflow run once per iteration (a child execution whose variables
     /// are the item and index variables). Beyond the seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_workflow: Option<String>,
     /// The version of `body_workflow` to run; the latest when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::domain::whole::opt_u32")]
     pub body_workflow_version: Option<u32>,
     /// What a failed iteration of `body_workflow` does (default `fail_fast`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +165,7 @@ pub enum LoopType {
         body_expression: String,
         #[serde(default)]
         parallel: bool,
+        #[serde(default, deserialize_with = "crate::domain::whole::opt_u32")]
         max_concurrency: Option<u32>,
     },
     While {
@@ -199,7 +203,7 @@ pub struct SubWorkflowConfig {
     /// that is refused.)
     pub workflow_path: String,
     /// The version of that workflow to run; the latest when absent. Beyond the seed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::domain::whole::opt_u32")]
     pub version: Option<u32>,
     #[serde(default)]
     pub input_mappings: BTreeMap<String, String>,
@@ -232,7 +236,9 @@ pub struct SwitchCase {
 pub struct ParallelConfig {
     pub strategy: ParallelStrategy,
     pub tasks: Vec<ParallelTask>,
+    #[serde(default, deserialize_with = "crate::domain::whole::opt_u32")]
     pub max_concurrency: Option<u32>,
+    #[serde(default, deserialize_with = "crate::domain::whole::opt_u64")]
     pub timeout_ms: Option<u64>,
 }
 
@@ -260,6 +266,7 @@ pub struct ApprovalConfig {
     pub description: Option<String>,
     #[serde(default)]
     pub approvers: Vec<String>,
+    #[serde(default, deserialize_with = "crate::domain::whole::opt_u64")]
     pub timeout_seconds: Option<u64>,
     #[serde(default)]
     pub context_data: Value,
@@ -271,6 +278,7 @@ pub struct FormConfig {
     pub title: String,
     pub description: Option<String>,
     pub fields: Vec<FormField>,
+    #[serde(default, deserialize_with = "crate::domain::whole::opt_u64")]
     pub timeout_seconds: Option<u64>,
     #[serde(default)]
     pub allowed_submitters: Vec<String>,

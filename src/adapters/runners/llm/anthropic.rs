@@ -141,10 +141,11 @@ fn stream_error(data: &Value, provider: &str) -> RunnerError {
 
 /// Usage fields present in `usage` override those of `earlier` (message_delta carries only some).
 fn tokens(usage: &Value, earlier: Tokens) -> Tokens {
-    let n = |k: &str| usage.get(k).and_then(Value::as_u64);
-    let cached = n("cache_read_input_tokens").unwrap_or(0) + n("cache_creation_input_tokens").unwrap_or(0);
+    let n = |k: &str| usage.get(k).map(|v| http::token_count(Some(v)));
+    let cached =
+        n("cache_read_input_tokens").unwrap_or(0).saturating_add(n("cache_creation_input_tokens").unwrap_or(0));
     Tokens {
-        input: n("input_tokens").map(|i| i + cached).unwrap_or(earlier.input),
+        input: n("input_tokens").map_or(earlier.input, |i| i.saturating_add(cached)),
         output: n("output_tokens").unwrap_or(earlier.output),
     }
 }

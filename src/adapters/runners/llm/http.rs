@@ -13,12 +13,31 @@ use std::time::Duration;
 /// Longest provider error text kept in a node's error.
 const MAX_ERROR_TEXT: usize = 500;
 
-/// Sends a request; any answer but a 2xx becomes an error.
+/// Longest `Retry-After` honoured; a provider asking for more (or for nonsense such as `1e300`)
+/// is taken to ask for this.
+pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// Most token count believed from a provider's usage report; larger ones are taken as this.
+pub(super) const MAX_REPORTED_TOKENS: u64 = 1_000_000_000;
+
+/// A token count from a provider's JSON, bounded (absent or not a count: 0).
+pub(super) fn token_count(value: Option<&Value>) -> u64 {
+    value.and_then(Value::as_u64).unwrap_or(0).min(MAX_REPORTED_TOKENS)
+}
+
+/// Sends a request; any answer but a 2xx becomes an error. A redirect to another origin arrives
+/// here unfollowed (see `adapters::outgoing`) and is reported as such.
 pub(super) async fn send(request: RequestBuilder, provider: &str) -> Result<Response, RunnerError> {
     let response = request.send().await.map_err(|e| transport(&e, provider))?;
     let status = response.status();
     if status.is_success() {
         return Ok(response);
+    }
+    if status.is_redirection() {
+        let target = crate::adapters::outgoing::redirect_target(&response);
+        return Err(RunnerError::Permanent(format!(
+            "{provider} answered {status}, a redirect to {target}; redirects to another origin are not followed, so that credentials stay with the configured server (point the provider's base URL there if it is right)"
+        )));
     }
     let retry_after = retry_after(response.headers());
     let body = response.text().await.unwrap_or_default();
@@ -71,14 +90,20 @@ pub(super) fn provider_message(body: &str) -> String {
     if text.is_empty() { "no details".into() } else { text.chars().take(MAX_ERROR_TEXT).collect() }
 }
 
-/// `Retry-After` as seconds or as an HTTP date.
+/// `Retry-After` as seconds or as an HTTP date, at most [`MAX_RETRY_AFTER`].
 pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
+    let asked = if let Ok(seconds) = value.parse::<f64>() {
+        // Bounded before the conversion, which panics on values a `Duration` cannot hold.
+        if !seconds.is_finite() || seconds < 0.0 {
+            return None;
+        }
+        Duration::from_secs_f64(seconds.min(MAX_RETRY_AFTER.as_secs_f64()))
+    } else {
+        let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()?
+    };
+    Some(asked.min(MAX_RETRY_AFTER))
 }
 
 /// The server-sent events of a streamed response; an error when nothing arrives for `idle`.
@@ -151,6 +176,33 @@ mod tests {
         assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn absurd_retry_afters_are_bounded_or_ignored_never_a_panic() {
+        let mut h = HeaderMap::new();
+        for (value, expected) in [
+            ("1e300", Some(MAX_RETRY_AFTER)),
+            ("86400", Some(MAX_RETRY_AFTER)),
+            ("-1", None),
+            ("NaN", None),
+            ("inf", None),
+            ("Fri, 31 Dec 9999 23:59:59 GMT", Some(MAX_RETRY_AFTER)),
+            ("0.5", Some(Duration::from_millis(500))),
+        ] {
+            h.insert(RETRY_AFTER, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&h), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn token_counts_are_bounded() {
+        assert_eq!(token_count(Some(&serde_json::json!(u64::MAX))), MAX_REPORTED_TOKENS);
+        assert_eq!(token_count(Some(&serde_json::json!(-5))), 0);
+        assert_eq!(token_count(Some(&serde_json::json!(1e300))), 0);
+        assert_eq!(token_count(Some(&serde_json::json!("12"))), 0);
+        assert_eq!(token_count(None), 0);
+        assert_eq!(token_count(Some(&serde_json::json!(12))), 12);
     }
 
     #[test]

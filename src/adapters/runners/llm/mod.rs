@@ -9,6 +9,7 @@ mod openai;
 mod reply;
 pub mod settings;
 
+use crate::adapters::redact::{RedactingSink, Redactor};
 use crate::domain::budget::{Budget, Reserved};
 use crate::domain::template;
 use crate::domain::usage::Usage;
@@ -95,18 +96,16 @@ pub struct LlmRunner {
     client: reqwest::Client,
     settings: LlmSettings,
     governor: Governor,
+    /// The configured keys, taken out of whatever comes back from a provider.
+    redactor: Redactor,
 }
 
 impl LlmRunner {
     /// # Errors
     /// When the HTTP client cannot be built (no TLS backend).
     pub fn new(settings: LlmSettings) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("oxify-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self { governor: Governor::new(&settings), client, settings })
+        let client = crate::adapters::outgoing::client()?;
+        Ok(Self { governor: Governor::new(&settings), redactor: Redactor::new(settings.secrets()), client, settings })
     }
 
     fn endpoint(&self, config: &LlmConfig) -> Result<(&str, &Endpoint), String> {
@@ -158,7 +157,40 @@ fn estimate_tokens(text: &str) -> u32 {
 
 #[async_trait::async_trait]
 impl NodeRunner for LlmRunner {
+    /// Upstream text (answers, streamed deltas, error messages) comes back with every configured
+    /// key redacted.
     async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
+        let sink = RedactingSink::new(input.sink.as_ref(), self.redactor.clone());
+        let result = self.call(&input, &sink, cancel).await;
+        sink.finish();
+        result
+            .map(|output| NodeOutput { value: self.redactor.value(output.value), usage: output.usage })
+            .map_err(|e| self.redactor.error(e))
+    }
+
+    fn check(&self, node: &Node) -> Option<String> {
+        let NodeKind::Llm(config) = &node.kind else { return None };
+        let (provider, endpoint) = match self.endpoint(config) {
+            Ok(found) => found,
+            Err(problem) => return Some(problem),
+        };
+        let base_override = match extra_params(&config.extra_params) {
+            Ok(params) => params.base_url,
+            Err(problem) => return Some(problem),
+        };
+        (endpoint.key_required && endpoint.api_key.is_none() && base_override.is_none())
+            .then(|| format!("provider {provider} needs {} on the server, which is not set", endpoint.key_variable))
+    }
+}
+
+impl LlmRunner {
+    /// One attempt: render, reserve budget, wait for the governor, call the provider.
+    async fn call(
+        &self,
+        input: &NodeInput,
+        sink: &RedactingSink<'_>,
+        cancel: CancellationToken,
+    ) -> Result<NodeOutput, RunnerError> {
         let node = input.node();
         let NodeKind::Llm(config) = &node.kind else {
             return Err(RunnerError::Permanent(format!("node {} is not an LLM node", node.id)));
@@ -203,8 +235,8 @@ impl NodeRunner for LlmRunner {
         let work = async {
             let _pass = self.governor.admit(provider, &config.model, estimate).await;
             match endpoint.protocol {
-                Protocol::OpenAi => openai::complete(&call, input.sink.as_ref(), stream, idle).await,
-                Protocol::Anthropic => anthropic::complete(&call, input.sink.as_ref(), stream, idle).await,
+                Protocol::OpenAi => openai::complete(&call, sink, stream, idle).await,
+                Protocol::Anthropic => anthropic::complete(&call, sink, stream, idle).await,
             }
         };
         let reply = tokio::select! {
@@ -215,19 +247,5 @@ impl NodeRunner for LlmRunner {
         let (value, usage) = reply.into_output(provider, &config.model, &call.prompt, price);
         reservation.settle(usage.unwrap_or_default());
         Ok(NodeOutput { value, usage })
-    }
-
-    fn check(&self, node: &Node) -> Option<String> {
-        let NodeKind::Llm(config) = &node.kind else { return None };
-        let (provider, endpoint) = match self.endpoint(config) {
-            Ok(found) => found,
-            Err(problem) => return Some(problem),
-        };
-        let base_override = match extra_params(&config.extra_params) {
-            Ok(params) => params.base_url,
-            Err(problem) => return Some(problem),
-        };
-        (endpoint.key_required && endpoint.api_key.is_none() && base_override.is_none())
-            .then(|| format!("provider {provider} needs {} on the server, which is not set", endpoint.key_variable))
     }
 }

@@ -94,8 +94,8 @@ fn apply_chunk(reply: &mut Reply, chunk: &Value, sink: &dyn OutputSink, provider
             sink.delta(text);
         }
         for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
-            let slot = reply.tool_call(index);
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let slot = reply.tool_call_at(index, provider)?;
             if let Some(id) = call.get("id").and_then(Value::as_str) {
                 slot.id = id.to_owned();
             }
@@ -115,8 +115,10 @@ fn apply_chunk(reply: &mut Reply, chunk: &Value, sink: &dyn OutputSink, provider
 }
 
 fn tokens(usage: &Value) -> Tokens {
-    let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
-    Tokens { input: n("prompt_tokens"), output: n("completion_tokens") }
+    Tokens {
+        input: http::token_count(usage.get("prompt_tokens")),
+        output: http::token_count(usage.get("completion_tokens")),
+    }
 }
 
 /// A non-streamed completion.

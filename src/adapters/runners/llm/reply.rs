@@ -21,6 +21,9 @@ pub(super) struct Tokens {
     pub output: u64,
 }
 
+/// Tool calls accepted in one answer.
+pub(super) const MAX_TOOL_CALLS: usize = 128;
+
 #[derive(Debug, Default)]
 pub(super) struct Reply {
     pub text: String,
@@ -31,6 +34,17 @@ pub(super) struct Reply {
 }
 
 impl Reply {
+    /// The tool call at the position a provider's stream gives, created when first seen; a
+    /// position past [`MAX_TOOL_CALLS`] fails the call instead of allocating that many.
+    pub fn tool_call_at(&mut self, index: u64, provider: &str) -> Result<&mut ToolCall, RunnerError> {
+        match usize::try_from(index) {
+            Ok(i) if i < MAX_TOOL_CALLS => Ok(self.tool_call(i)),
+            _ => Err(RunnerError::Permanent(format!(
+                "{provider} sent tool call number {index}; at most {MAX_TOOL_CALLS} are accepted"
+            ))),
+        }
+    }
+
     /// The tool call at stream position `index`, created when first seen.
     pub fn tool_call(&mut self, index: usize) -> &mut ToolCall {
         if self.tool_calls.len() <= index {
@@ -62,7 +76,7 @@ impl Reply {
         let usage = self.usage.map(|t| Usage {
             input_tokens: t.input,
             output_tokens: t.output,
-            total_tokens: t.input + t.output,
+            total_tokens: t.input.saturating_add(t.output),
             cost_usd: price.map(|p| (t.input as f64 * p.input + t.output as f64 * p.output) / 1_000_000.0),
         });
         let tool_calls: Vec<Value> = self

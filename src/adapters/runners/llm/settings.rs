@@ -69,20 +69,40 @@ pub struct LlmSettings {
 
 impl LlmSettings {
     /// Reads `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`,
-    /// `OLLAMA_HOST` (and `ollama_url`, which wins), through `env`.
-    #[must_use]
-    pub fn from_env(env: impl Fn(&str) -> Option<String>, ollama_url: Option<&str>) -> Self {
+    /// `OLLAMA_HOST`, `OLLAMA_API_KEY` (and `ollama_url`, which wins over `OLLAMA_HOST`) through
+    /// `env`.
+    ///
+    /// # Errors
+    /// One line naming the variable that is not a URL, or a key that an HTTP header cannot carry.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>, ollama_url: Option<&str>) -> Result<Self, String> {
         let var = |name: &str| env(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let openai_url = var("OPENAI_BASE_URL").unwrap_or_else(|| OPENAI_URL.into());
-        let anthropic_url = var("ANTHROPIC_BASE_URL").unwrap_or_else(|| ANTHROPIC_URL.into());
-        let ollama = ollama_url
-            .map(str::to_owned)
-            .or_else(|| var("OLLAMA_HOST").map(|h| ollama_base(&h)))
-            .unwrap_or_else(|| OLLAMA_URL.into());
+        let url = |name: &'static str, default: &str| {
+            var(name).map_or_else(|| Ok(default.to_owned()), |v| http_url(&v, name))
+        };
+        let key = |name: &'static str| {
+            let value = var(name);
+            match &value {
+                Some(k) if reqwest::header::HeaderValue::from_str(k).is_err() || k.contains(' ') => Err(format!(
+                    "{name}: the key contains spaces or characters an HTTP header cannot carry; expected the key exactly as the provider issued it"
+                )),
+                _ => Ok(value),
+            }
+        };
+        let openai_url = url("OPENAI_BASE_URL", OPENAI_URL)?;
+        let anthropic_url = url("ANTHROPIC_BASE_URL", ANTHROPIC_URL)?;
+        let ollama = match (ollama_url, var("OLLAMA_HOST")) {
+            (Some(url), _) => http_url(url, "OXIFY_OLLAMA_URL (--ollama-url)")?,
+            (None, Some(host)) => http_url(&ollama_base(&host), "OLLAMA_HOST").map_err(|_| {
+                format!(
+                    "OLLAMA_HOST: '{host}' is not an address; expected host:port or a URL such as http://gpu-box:11434"
+                )
+            })?,
+            (None, None) => OLLAMA_URL.to_owned(),
+        };
         let local = Endpoint {
             protocol: Protocol::OpenAi,
-            base_url: trim(&ollama),
-            api_key: var("OLLAMA_API_KEY"),
+            base_url: ollama,
+            api_key: key("OLLAMA_API_KEY")?,
             key_required: false,
             key_variable: "OLLAMA_API_KEY",
         };
@@ -92,8 +112,8 @@ impl LlmSettings {
                 Endpoint {
                     protocol: Protocol::OpenAi,
                     key_required: same_origin(&openai_url, OPENAI_URL),
-                    base_url: trim(&openai_url),
-                    api_key: var("OPENAI_API_KEY"),
+                    base_url: openai_url,
+                    api_key: key("OPENAI_API_KEY")?,
                     key_variable: "OPENAI_API_KEY",
                 },
             ),
@@ -102,15 +122,24 @@ impl LlmSettings {
                 Endpoint {
                     protocol: Protocol::Anthropic,
                     key_required: same_origin(&anthropic_url, ANTHROPIC_URL),
-                    base_url: trim(&anthropic_url),
-                    api_key: var("ANTHROPIC_API_KEY"),
+                    base_url: anthropic_url,
+                    api_key: key("ANTHROPIC_API_KEY")?,
                     key_variable: "ANTHROPIC_API_KEY",
                 },
             ),
             ("ollama".to_owned(), local.clone()),
             ("local".to_owned(), local),
         ]);
-        Self { endpoints, limits: HashMap::new(), prices: HashMap::new(), default_concurrency: 16 }
+        Ok(Self { endpoints, limits: HashMap::new(), prices: HashMap::new(), default_concurrency: 16 })
+    }
+
+    /// Every key configured, for redacting them from text that comes back from upstream.
+    #[must_use]
+    pub fn secrets(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.endpoints.values().filter_map(|e| e.api_key.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// The endpoint of a provider name as written in a node (`claude` is `anthropic`).
@@ -131,11 +160,28 @@ impl LlmSettings {
 /// `OLLAMA_HOST` is `host:port` or a URL, without the API path.
 fn ollama_base(host: &str) -> String {
     let with_scheme = if host.contains("://") { host.to_owned() } else { format!("http://{host}") };
-    format!("{}/v1", trim(&with_scheme))
+    format!("{}/v1", with_scheme.trim_end_matches('/'))
 }
 
-fn trim(url: &str) -> String {
-    url.trim_end_matches('/').to_owned()
+/// An `http` or `https` URL with a host, without its trailing slash.
+///
+/// # Errors
+/// A line naming `setting` and the expected form.
+pub fn http_url(text: &str, setting: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    let bad =
+        |problem: &str| format!("{setting}: '{trimmed}' {problem}; expected a URL such as http://localhost:11434/v1");
+    let url = reqwest::Url::parse(trimmed).map_err(|_| bad("is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("is not an http or https URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("has a query or fragment"));
+    }
+    Ok(trimmed.trim_end_matches('/').to_owned())
 }
 
 /// Whether two URLs share scheme, host and port.
@@ -145,6 +191,30 @@ pub fn same_origin(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a.origin() == b.origin(),
         _ => false,
     }
+}
+
+/// [`parse_limits`] of the `OXIFY_LLM_LIMITS` setting, its error naming the setting and the form.
+///
+/// # Errors
+/// One line naming the setting, the part that does not parse and the expected form.
+pub fn limits_setting(text: &str) -> Result<HashMap<String, Limits>, String> {
+    parse_limits(text).map_err(|e| {
+        format!(
+            "OXIFY_LLM_LIMITS (--llm-limits): {e}; expected <provider>[/<model>]=<name>:<n>,... separated by ';', such as openai=concurrency:8,rpm:500,tpm:200000;openai/gpt-4o=rpm:60"
+        )
+    })
+}
+
+/// [`parse_prices`] of the `OXIFY_LLM_PRICES` setting, its error naming the setting and the form.
+///
+/// # Errors
+/// One line naming the setting, the part that does not parse and the expected form.
+pub fn prices_setting(text: &str) -> Result<HashMap<String, Price>, String> {
+    parse_prices(text).map_err(|e| {
+        format!(
+            "OXIFY_LLM_PRICES (--llm-prices): {e}; expected <model>=<input>/<output> separated by ';', such as gpt-4o-mini=0.15/0.60;anthropic/claude-sonnet-4=3/15"
+        )
+    })
 }
 
 /// Parses `openai=concurrency:8,rpm:500,tpm:200000;openai/gpt-4o=rpm:60`.
@@ -203,7 +273,7 @@ mod tests {
 
     #[test]
     fn defaults_point_at_the_public_services_and_need_keys_there() {
-        let s = LlmSettings::from_env(env(&[]), None);
+        let s = LlmSettings::from_env(env(&[]), None).unwrap();
         let openai = s.endpoint("OpenAI").unwrap();
         assert_eq!(openai.base_url, OPENAI_URL);
         assert!(openai.key_required && openai.api_key.is_none());
@@ -218,19 +288,37 @@ mod tests {
         let s = LlmSettings::from_env(
             env(&[("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"), ("OLLAMA_HOST", "10.0.0.5:11434")]),
             None,
-        );
+        )
+        .unwrap();
         let openai = s.endpoint("openai").unwrap();
         assert_eq!(openai.base_url, "http://127.0.0.1:9/v1");
         assert!(!openai.key_required, "a self-hosted OpenAI-compatible server may need no key");
         assert_eq!(s.endpoint("ollama").unwrap().base_url, "http://10.0.0.5:11434/v1");
-        let s = LlmSettings::from_env(env(&[("OLLAMA_HOST", "x:1")]), Some("http://gpu-box:8000/v1"));
+        let s = LlmSettings::from_env(env(&[("OLLAMA_HOST", "x:1")]), Some("http://gpu-box:8000/v1")).unwrap();
         assert_eq!(s.endpoint("local").unwrap().base_url, "http://gpu-box:8000/v1");
     }
 
     #[test]
     fn keys_never_show_in_debug_output() {
-        let s = LlmSettings::from_env(env(&[("OPENAI_API_KEY", "sk-secret-123")]), None);
+        let s = LlmSettings::from_env(env(&[("OPENAI_API_KEY", "sk-secret-123")]), None).unwrap();
         assert!(!format!("{s:?}").contains("sk-secret"));
+    }
+
+    #[test]
+    fn malformed_urls_and_keys_name_their_variable() {
+        for (pairs, variable) in [
+            (&[("OPENAI_BASE_URL", "api.openai.com/v1")][..], "OPENAI_BASE_URL: "),
+            (&[("ANTHROPIC_BASE_URL", "ftp://x")][..], "ANTHROPIC_BASE_URL: "),
+            (&[("OLLAMA_HOST", "not a host")][..], "OLLAMA_HOST: "),
+            (&[("OPENAI_API_KEY", "sk-a b")][..], "OPENAI_API_KEY: "),
+            (&[("ANTHROPIC_API_KEY", "sk-\u{7}")][..], "ANTHROPIC_API_KEY: "),
+        ] {
+            let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            let err = LlmSettings::from_env(|k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()), None)
+                .unwrap_err();
+            assert!(err.starts_with(variable), "{err}");
+            assert!(!err.contains("sk-"), "a key never shows in the message: {err}");
+        }
     }
 
     #[test]

@@ -52,7 +52,16 @@ fn path_of(url: &str) -> Result<PathBuf, String> {
     if path.is_empty() || path.contains(":memory:") {
         return Err("name a database file (use memory:// for an in-memory store)".into());
     }
-    Ok(PathBuf::from(path))
+    let path = PathBuf::from(path);
+    // The file is created on first start, its directory is not: say so rather than let SQLite
+    // report "unable to open database file".
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        let what = if dir.exists() { "is not a directory" } else { "does not exist" };
+        return Err(format!("directory {} {what}; create it, or name another file", dir.display()));
+    }
+    Ok(path)
 }
 
 fn open_writer(path: &Path) -> Result<Connection, String> {

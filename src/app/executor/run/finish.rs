@@ -118,6 +118,7 @@ impl Run<'_> {
             };
             match written {
                 Ok(events) => {
+                    self.stop.store_problem.clear();
                     if let Some(first) = self.first.take() {
                         let _ = first.stored.send(Ok(()));
                     }
@@ -128,6 +129,7 @@ impl Run<'_> {
                 // answer, and gets a 503 to retry rather than a request that hangs.
                 Err(e) if e.is_transient() && self.first.is_none() && !self.stop.shutdown.is_cancelled() => {
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "storing execution progress failed; retrying");
+                    self.stop.store_problem.set(e.to_string());
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.ex.limits.store_retry_max_delay);
                 }

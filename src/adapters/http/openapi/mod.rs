@@ -1,6 +1,13 @@
-//! The OpenAPI document (collected from the handlers' annotations) and the offline Swagger UI.
+//! The OpenAPI document: collected from the handlers' annotations and the types' derives, then
+//! finished by hand where they cannot say enough (see `finish`).
+
+mod finish;
+mod unions;
+
+pub use finish::{ERROR_KINDS, finish};
 
 use super::error::ErrorBody;
+use super::sse::StreamFormat;
 use crate::domain::validation::Problem;
 use utoipa::OpenApi;
 
@@ -16,6 +23,7 @@ use utoipa::OpenApi;
         (name = "executions", description = "Runs of workflows and their live event streams"),
         (name = "health", description = "Liveness")
     ),
-    components(schemas(ErrorBody, Problem))
+    // `StreamFormat` is a query parameter's type, which the path macro references but does not add.
+    components(schemas(ErrorBody, Problem, StreamFormat))
 )]
 pub struct ApiDoc;
