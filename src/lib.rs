@@ -4,3 +4,4 @@ pub mod adapters;
 pub mod app;
 pub mod domain;
 pub mod ports;
+pub mod startup;

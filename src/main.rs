@@ -2,8 +2,8 @@
 //! in one line on stderr.
 
 use clap::Parser;
-use oxify_api::app::config::Config;
-use oxify_api::app::log_writer::LogWriter;
+use oxify_api::startup::config::Config;
+use oxify_api::startup::log_writer::LogWriter;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let config = Config::parse();
     let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => {
-            let result = runtime.block_on(oxify_api::app::server::run(config));
+            let result = runtime.block_on(oxify_api::startup::server::run(config));
             // Work still running after the server stopped (a blocked write) must not hold the exit.
             runtime.shutdown_timeout(Duration::from_secs(5));
             result.map_err(|e| e.to_string())

@@ -48,15 +48,15 @@ pub fn hello() -> Served {
 pub async fn serve_mode(args: &[String]) -> bool {
     match args.first().map(String::as_str) {
         Some("--serve-oxify") => {
-            let mut config = oxify_api::app::config::Config::defaults();
+            let mut config = oxify_api::startup::config::Config::defaults();
             config.host = "127.0.0.1".into();
             config.port = 0;
             config.database_url = args.get(1).cloned().unwrap_or_else(|| "memory://".into());
             config.max_concurrent_nodes = 64;
             config.llm_concurrency = 256;
-            oxify_api::app::telemetry::init(&config);
-            let services = oxify_api::app::wiring::build(&config).await.expect("services");
-            let server = oxify_api::app::server::Server::start(&config, services).await.expect("server");
+            oxify_api::startup::telemetry::init(&config);
+            let services = oxify_api::startup::wiring::build(&config).await.expect("services");
+            let server = oxify_api::startup::server::Server::start(&config, services).await.expect("server");
             println!("listening http://{}", server.addr());
             let _ = server.wait().await;
             true

@@ -1,20 +1,15 @@
-//! Use cases and wiring: workflow and execution services, the executor, configuration, server.
+//! Use cases: workflow and execution services, the executor, recovery, idempotent starts, and
+//! their assembly from the ports.
 
 pub mod cascade;
-pub mod config;
-mod config_check;
 pub mod error;
 pub mod executions;
 pub mod executor;
 pub mod idempotency;
 pub mod parallel;
-pub mod log_writer;
-pub mod open_files;
 pub mod recovery;
 pub mod runners;
 pub mod running;
-pub mod server;
-pub mod telemetry;
+pub mod services;
 pub mod watch;
-pub mod wiring;
 pub mod workflows;

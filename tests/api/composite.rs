@@ -6,7 +6,7 @@ use super::support::{
 };
 use axum::http::StatusCode;
 use oxify_api::adapters::http::HttpSettings;
-use oxify_api::app::wiring::Services;
+use oxify_api::app::services::Services;
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -11,6 +11,7 @@ mod executions;
 mod idempotency;
 mod idempotent_restart;
 mod inputs;
+mod keyed_start;
 mod order;
 mod startup;
 mod stream;

@@ -3,7 +3,7 @@
 use crate::support::{chain, code, edge, end, start, workflow};
 use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;
-use oxify_api::app::server::Server;
+use oxify_api::startup::server::Server;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -242,15 +242,16 @@ async fn a_last_event_id_beyond_the_log_is_refused_naming_the_last_id() {
 
 #[tokio::test]
 async fn shutdown_with_durable_storage_ends_streams_with_a_resumable_frame() {
-    use oxify_api::app::config::Config;
     use oxify_api::app::executor::ExecutorLimits;
     use oxify_api::app::runners::RunnerRegistry;
-    use oxify_api::app::wiring::{Adapters, Services};
+    use oxify_api::app::services::Services;
+    use oxify_api::startup::config::Config;
+    use oxify_api::startup::wiring;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("oxify.db").display());
     let runners = RunnerRegistry::new().with("Code", std::sync::Arc::new(crate::support::ScriptRunner));
-    let adapters = Adapters::open(&url, 2, runners).await.unwrap();
-    let services = Services::assemble(adapters, ExecutorLimits::default(), Duration::from_secs(30));
+    let ports = wiring::open(&url, 2, runners).await.unwrap();
+    let services = Services::assemble(ports, ExecutorLimits::default(), Duration::from_secs(30));
     let mut config = Config::defaults();
     (config.host, config.port, config.shutdown_grace_secs) = ("127.0.0.1".into(), 0, 0);
     let server = Server::start(&config, services).await.unwrap();

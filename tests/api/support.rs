@@ -6,14 +6,15 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use oxify_api::adapters::http::{self, AppState, HttpSettings};
-use oxify_api::app::config::Config;
 use oxify_api::app::executor::ExecutorLimits;
 use oxify_api::app::runners::RunnerRegistry;
-use oxify_api::app::server::Server;
-use oxify_api::app::wiring::{Adapters, Services};
+use oxify_api::app::services::Services;
 use oxify_api::domain::template;
 use oxify_api::domain::workflow::NodeKind;
 use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
+use oxify_api::startup::config::Config;
+use oxify_api::startup::server::Server;
+use oxify_api::startup::wiring;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +57,7 @@ impl ScriptRunner {
 pub fn services() -> Services {
     let runners = RunnerRegistry::new().with("Code", Arc::new(ScriptRunner));
     let services =
-        Services::assemble(Adapters::in_memory(runners), ExecutorLimits::default(), std::time::Duration::from_secs(30));
+        Services::assemble(wiring::in_memory(runners), ExecutorLimits::default(), std::time::Duration::from_secs(30));
     let maintained = services.clone();
     tokio::spawn(async move { maintained.recover_and_maintain(CancellationToken::new()).await });
     services

@@ -154,7 +154,7 @@ async fn unknown_providers_and_missing_keys_are_refused_at_save() {
     assert_eq!(status, 400);
     assert_eq!(body["details"][0]["path"], "workflow.nodes[1].kind.config");
     assert!(body["details"][0]["problem"].as_str().unwrap().contains("unknown LLM provider 'mystery-ai'"));
-    let bare = oxify_api::app::wiring::runners_with_env(&Config::defaults(), |_| None).unwrap();
+    let bare = oxify_api::startup::wiring::runners_with_env(&Config::defaults(), |_| None).unwrap();
     let node = serde_json::from_value(llm("a", "openai", "hi", json!({}))).unwrap();
     let problems = bare.get("LLM").unwrap().check(&node);
     assert_eq!(problems.as_deref(), Some("provider openai needs OPENAI_API_KEY on the server, which is not set"));

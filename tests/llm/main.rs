@@ -9,10 +9,11 @@ mod upstream;
 
 use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;
-use oxify_api::app::config::Config;
 use oxify_api::app::executor::ExecutorLimits;
-use oxify_api::app::server::Server;
-use oxify_api::app::wiring::{Adapters, Services, runners_with_env};
+use oxify_api::app::services::Services;
+use oxify_api::startup::config::Config;
+use oxify_api::startup::server::Server;
+use oxify_api::startup::wiring::{self, runners_with_env};
 use provider::Provider;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -58,7 +59,7 @@ pub async fn harness_with(extra: &[(&'static str, &str)], configure: impl FnOnce
         default_node_timeout: config.node_timeout(),
         ..ExecutorLimits::default()
     };
-    let services = Services::assemble(Adapters::in_memory(runners), limits, Duration::from_secs(30));
+    let services = Services::assemble(wiring::in_memory(runners), limits, Duration::from_secs(30));
     let server = Server::start(&config, services).await.unwrap();
     let base = format!("http://{}", server.addr());
     Harness { server, provider, provider_url, http: reqwest::Client::new(), base }

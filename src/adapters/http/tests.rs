@@ -5,7 +5,7 @@ use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
 use crate::app::executor::ExecutorLimits;
 use crate::app::runners::RunnerRegistry;
-use crate::app::wiring::{Adapters, Services};
+use crate::app::services::{Ports, Services};
 use crate::ports::{MockExecutionStore, MockIdempotencyStore, MockWorkflowStore, StoreError};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Router {
-    let adapters = Adapters {
+    let ports = Ports {
         workflows: Arc::new(workflows),
         executions: Arc::new(executions),
         idempotency: Arc::new(MockIdempotencyStore::new()),
@@ -23,7 +23,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         durable: true,
         exclusive: true,
     };
-    let services = Services::assemble(adapters, ExecutorLimits::default(), Duration::from_secs(30));
+    let services = Services::assemble(ports, ExecutorLimits::default(), Duration::from_secs(30));
     router(AppState {
         workflows: services.workflows.clone(),
         executions: services.executions.clone(),

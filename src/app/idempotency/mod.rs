@@ -4,8 +4,6 @@
 mod first_write;
 mod in_flight;
 mod service;
-#[cfg(test)]
-mod tests;
 
 pub use first_write::KeyedFirstWrites;
 pub use service::{DEFAULT_TTL, IdempotencyService, KeyedRequest, KeyedStart};

@@ -167,7 +167,7 @@ impl IdempotencyService {
     }
 
     /// Deletes every key expired by now, a batch at a time; returns how many.
-    pub(super) async fn purge(&self) -> u64 {
+    pub async fn purge(&self) -> u64 {
         let mut purged = 0;
         loop {
             match self.keys.purge_expired_keys(self.clock.now(), PURGE_BATCH).await {

@@ -2,12 +2,14 @@
 //! executions finish (up to the grace period, then interrupt them), close the event streams.
 
 use super::config::Config;
+use super::error::StartupError;
 use super::log_writer::print_line;
 use super::open_files;
 use super::telemetry;
-use super::wiring::{self, Services, StartupError};
+use super::wiring;
 use crate::adapters::http::serve::{self, ServeLimits};
 use crate::adapters::http::{self, AppState, HttpSettings};
+use crate::app::services::Services;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

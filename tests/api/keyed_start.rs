@@ -1,22 +1,23 @@
-//! The keyed start over the in-memory store: retries, failures that leave the key unused, expiry
+//! The keyed start over the in-memory store, below HTTP: retries, failures that leave the key unused, expiry
 //! and the purge, and a key taken by another process between the lookup and the write.
 
-use super::KeyedRequest;
-use crate::adapters::store::InMemoryStore;
-use crate::app::error::ServiceError;
-use crate::app::executor::ExecutorLimits;
-use crate::app::runners::RunnerRegistry;
-use crate::app::wiring::{Adapters, Services};
-use crate::domain::budget::BudgetLimits;
-use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate};
-use crate::domain::idempotency::{IdempotencyKey, KeyScope};
-use crate::domain::ids::WorkflowId;
-use crate::domain::workflow::WorkflowDraft;
-use crate::ports::{
-    Clock, ExecutionFilter, ExecutionStore, IdempotencyRecord, IdempotencyStore, Lease, PageRequest, StoreError,
-};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
+use oxify_api::adapters::store::InMemoryStore;
+use oxify_api::app::error::ServiceError;
+use oxify_api::app::executor::ExecutorLimits;
+use oxify_api::app::idempotency::{KeyedRequest, KeyedStart};
+use oxify_api::app::runners::RunnerRegistry;
+use oxify_api::app::services::Services;
+use oxify_api::domain::budget::BudgetLimits;
+use oxify_api::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate};
+use oxify_api::domain::idempotency::{IdempotencyKey, KeyScope};
+use oxify_api::domain::ids::WorkflowId;
+use oxify_api::domain::workflow::WorkflowDraft;
+use oxify_api::ports::{
+    Clock, ExecutionFilter, ExecutionStore, IdempotencyRecord, IdempotencyStore, Lease, PageRequest, StoreError,
+};
+use oxify_api::startup::wiring;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,11 +97,11 @@ async fn harness() -> Harness {
     let keys =
         Arc::new(Scripted { inner: store.clone(), fail_writes: AtomicUsize::new(0), blind_reads: AtomicUsize::new(0) });
     let clock = Arc::new(ManualClock(Mutex::new(chrono::Utc::now())));
-    let mut adapters = Adapters::in_memory(RunnerRegistry::new());
-    (adapters.workflows, adapters.executions, adapters.idempotency) = (store.clone(), store.clone(), keys.clone());
-    adapters.clock = clock.clone();
+    let mut ports = wiring::in_memory(RunnerRegistry::new());
+    (ports.workflows, ports.executions, ports.idempotency) = (store.clone(), store.clone(), keys.clone());
+    ports.clock = clock.clone();
     let services =
-        Services::assemble(adapters, ExecutorLimits::default(), Duration::from_secs(30)).with_idempotency_ttl(TTL);
+        Services::assemble(ports, ExecutorLimits::default(), Duration::from_secs(30)).with_idempotency_ttl(TTL);
     let draft: WorkflowDraft = serde_json::from_value(json!({
         "metadata": {"name": "keyed"},
         "nodes": [{"id": "s", "name": "S", "kind": {"type": "Start"}}, {"id": "e", "name": "E", "kind": {"type": "End"}}],
@@ -123,7 +124,7 @@ impl Harness {
         }
     }
 
-    async fn start(&self, key: &str, variables: Value) -> Result<super::KeyedStart, ServiceError> {
+    async fn start(&self, key: &str, variables: Value) -> Result<KeyedStart, ServiceError> {
         self.services.idempotency.start(self.request(key, variables), |e| Ok(format!(r#"{{"id":"{}"}}"#, e.id))).await
     }
 

@@ -1,0 +1,102 @@
+//! The use cases assembled from the ports they run on. Which adapter stands behind each port is
+//! chosen outside the app (in `startup`), so this layer never names one.
+
+use super::executions::ExecutionService;
+use super::executor::{Executor, ExecutorLimits};
+use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
+use super::recovery::Recovery;
+use super::runners::RunnerRegistry;
+use super::running::RunningExecutions;
+use super::workflows::WorkflowService;
+use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, WorkflowStore};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What the services are built from: one object behind each port, and what the store can do.
+pub struct Ports {
+    pub workflows: Arc<dyn WorkflowStore>,
+    pub executions: Arc<dyn ExecutionStore>,
+    /// Idempotency keys, kept by the same store as the executions (a key is written with its
+    /// execution, atomically).
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub bus: Arc<dyn EventBus>,
+    pub runners: RunnerRegistry,
+    pub clock: Arc<dyn Clock>,
+    /// Whether the data outlives the process (so executions can be resumed).
+    pub durable: bool,
+    /// Whether only this process can open the store (so every unfinished execution is ours).
+    pub exclusive: bool,
+}
+
+/// The use cases, ready to serve.
+#[derive(Clone)]
+pub struct Services {
+    pub workflows: Arc<WorkflowService>,
+    pub executions: Arc<ExecutionService>,
+    pub idempotency: Arc<IdempotencyService>,
+    pub running: Arc<RunningExecutions>,
+    recovery: Arc<Recovery>,
+    exclusive: bool,
+}
+
+impl Services {
+    #[must_use]
+    pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
+        let running = Arc::new(RunningExecutions::default());
+        let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
+        let limits = ExecutorLimits { resumable: ports.durable, ..limits };
+        let workflows =
+            Arc::new(WorkflowService::new(ports.workflows.clone(), ports.clock.clone(), ports.runners.clone()));
+        // The executor writes through the store that adds an idempotency key to the first write
+        // of the execution it started.
+        let first_writes = Arc::new(KeyedFirstWrites::new(ports.executions.clone(), ports.idempotency.clone()));
+        let executor =
+            Executor::new(first_writes.clone(), ports.bus.clone(), ports.runners, ports.clock.clone(), limits, lease)
+                .with_children(ports.workflows.clone(), running.clone(), Arc::default())
+                .into_arc();
+        let recovery = Arc::new(Recovery {
+            workflows: ports.workflows.clone(),
+            executions: ports.executions.clone(),
+            executor: executor.clone(),
+            running: running.clone(),
+            bus: ports.bus.clone(),
+            clock: ports.clock.clone(),
+        });
+        let executions = Arc::new(ExecutionService::new(
+            ports.workflows,
+            ports.executions,
+            ports.bus,
+            executor,
+            running.clone(),
+            ports.clock.clone(),
+        ));
+        let idempotency = Arc::new(IdempotencyService::new(
+            executions.clone(),
+            ports.idempotency,
+            first_writes,
+            ports.clock,
+            DEFAULT_TTL,
+        ));
+        Self { workflows, executions, idempotency, running, recovery, exclusive: ports.exclusive }
+    }
+
+    /// Keeps idempotency keys for `ttl` instead of [`DEFAULT_TTL`].
+    #[must_use]
+    pub fn with_idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.idempotency = Arc::new(self.idempotency.with_ttl(ttl));
+        self
+    }
+
+    /// Resumes the executions a previous process left unfinished, then keeps leases renewed,
+    /// looks for orphans and purges expired idempotency keys until `stop` fires.
+    pub async fn recover_and_maintain(&self, stop: CancellationToken) {
+        match self.recovery.recover(self.exclusive).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(resumed = n, "resumed unfinished executions"),
+            Err(e) => tracing::error!(error = %e, "resuming unfinished executions failed; retrying in the background"),
+        }
+        self.recovery.clone().spawn_maintenance(stop.clone());
+        self.idempotency.clone().spawn_purge(stop);
+    }
+}

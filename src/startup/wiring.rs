@@ -1,0 +1,96 @@
+//! The composition root: picks the adapter behind each port from the configuration and hands
+//! them to the app's [`Services::assemble`].
+
+use super::config::{Config, redact_url};
+use super::error::StartupError;
+use crate::adapters::clock::SystemClock;
+use crate::adapters::events::BroadcastEventBus;
+use crate::adapters::runners::llm::settings::{LlmSettings, limits_setting, prices_setting};
+use crate::adapters::runners::llm::{self, LlmRunner};
+use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
+use crate::app::executor::ExecutorLimits;
+use crate::app::runners::RunnerRegistry;
+use crate::app::services::{Ports, Services};
+use crate::ports::{ExecutionStore, IdempotencyStore, WorkflowStore};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// In-memory storage, the in-process bus, the system clock and the given runners.
+#[must_use]
+pub fn in_memory(runners: RunnerRegistry) -> Ports {
+    with_store(Arc::new(InMemoryStore::new()), runners, false, true)
+}
+
+/// The store the URL names (`sqlite://...`, `postgres://...` or `memory://`), the in-process
+/// bus, the system clock and the given runners.
+///
+/// # Errors
+/// An unknown scheme, or a database that cannot be opened.
+pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> Result<Ports, StartupError> {
+    let url = url.trim();
+    let failed = |reason: String| StartupError::Database { url: redact_url(url), reason };
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("memory") => Ok(in_memory(runners)),
+        Some("sqlite") => {
+            let store = Arc::new(SqliteStore::open(url, max_connections).await.map_err(failed)?);
+            Ok(with_store(store, runners, true, true))
+        }
+        Some("postgres" | "postgresql") => {
+            let store = Arc::new(PostgresStore::open(url, max_connections).await.map_err(failed)?);
+            Ok(with_store(store, runners, true, false))
+        }
+        _ => Err(StartupError::UnsupportedDatabase(redact_url(url))),
+    }
+}
+
+fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
+where
+    S: WorkflowStore + ExecutionStore + IdempotencyStore + 'static,
+{
+    Ports {
+        workflows: store.clone(),
+        executions: store.clone(),
+        idempotency: store,
+        bus: Arc::new(BroadcastEventBus::default()),
+        runners,
+        clock: Arc::new(SystemClock),
+        durable,
+        exclusive,
+    }
+}
+
+/// The runners this build has, configured from `config` and the process environment.
+///
+/// # Errors
+/// Unparsable limits or prices, a provider URL or key that is not one.
+pub fn runners(config: &Config) -> Result<RunnerRegistry, StartupError> {
+    runners_with_env(config, |name| std::env::var(name).ok())
+}
+
+/// The runners, reading provider URLs and keys through `env` instead of the process environment.
+///
+/// # Errors
+/// Unparsable limits or prices, a provider URL or key that is not one.
+pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -> Result<RunnerRegistry, StartupError> {
+    let mut settings = LlmSettings::from_env(env, config.ollama_url.as_deref()).map_err(StartupError::Config)?;
+    settings.limits = limits_setting(&config.llm_limits).map_err(StartupError::Config)?;
+    settings.prices = prices_setting(&config.llm_prices).map_err(StartupError::Config)?;
+    settings.default_concurrency = config.llm_concurrency;
+    let llm = LlmRunner::new(settings).map_err(StartupError::Config)?;
+    Ok(RunnerRegistry::new().with("LLM", Arc::new(llm)).with_default_retry("LLM", llm::default_retry()))
+}
+
+/// Builds the services the configuration asks for.
+///
+/// # Errors
+/// An unsupported or unreachable database.
+pub async fn build(config: &Config) -> Result<Services, StartupError> {
+    let ports = open(&config.database_url, config.database_max_connections, runners(config)?).await?;
+    let limits = ExecutorLimits {
+        max_concurrent_nodes: config.max_concurrent_nodes as usize,
+        default_node_timeout: config.node_timeout(),
+        ..ExecutorLimits::default()
+    };
+    Ok(Services::assemble(ports, limits, Duration::from_secs(config.lease_secs))
+        .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl_secs)))
+}
