@@ -191,9 +191,12 @@ async fn workflow_lists_page_newest_first(s: Stores) {
 async fn executions_round_trip(s: Stores) {
     let wf = stored_workflow(&s).await;
     let e = execution(wf, at(5));
-    s.executions.create(&e, &lease("me")).await.unwrap();
+    s.executions.create_with(&e, &lease("me"), &ExecutionUpdate::default()).await.unwrap();
     assert_eq!(s.executions.get(e.id).await.unwrap(), e);
-    assert!(matches!(s.executions.create(&e, &lease("me")).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.executions.create_with(&e, &lease("me"), &ExecutionUpdate::default()).await,
+        Err(StoreError::Conflict(_))
+    ));
     let missing = ExecutionId::generate();
     assert!(matches!(s.executions.get(missing).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(s.executions.node_results(missing).await, Err(StoreError::NotFound { .. })));
@@ -209,7 +212,7 @@ async fn apply_records_state_results_and_numbered_events(s: Stores) {
     let wf = stored_workflow(&s).await;
     let e = execution(wf, at(5));
     let me = lease("me");
-    s.executions.create(&e, &me).await.unwrap();
+    s.executions.create_with(&e, &me, &ExecutionUpdate::default()).await.unwrap();
     let first = ExecutionUpdate {
         state: Some(change(ExecutionState::Running, 6)),
         node_results: vec![result("a", NodeStatus::Running, None), result("b", NodeStatus::Running, None)],
@@ -260,7 +263,7 @@ async fn execution_lists_filter_page_and_count(s: Stores) {
     let mut all = Vec::new();
     for i in 0..9 {
         let e = execution(if i % 3 == 0 { w2 } else { w1 }, at(i));
-        s.executions.create(&e, &me).await.unwrap();
+        s.executions.create_with(&e, &me, &ExecutionUpdate::default()).await.unwrap();
         if i % 2 == 0 {
             let done =
                 ExecutionUpdate { state: Some(change(ExecutionState::Completed, 20)), ..ExecutionUpdate::default() };
@@ -287,7 +290,7 @@ async fn execution_lists_filter_page_and_count(s: Stores) {
         seen.extend(p.items.iter().map(|e| e.id));
         if seen.len() == 4 {
             // A newer execution arriving between pages does not disturb the next pages.
-            s.executions.create(&execution(w1, at(100)), &me).await.unwrap();
+            s.executions.create_with(&execution(w1, at(100)), &me, &ExecutionUpdate::default()).await.unwrap();
         }
         match p.next {
             Some(next) => request.after = Some(next),
@@ -304,8 +307,8 @@ async fn leases_fence_writes_and_orphans_can_be_claimed(s: Stores) {
     let (me, other) = (lease("me"), lease("other"));
     let running = execution(wf, at(1));
     let done = execution(wf, at(2));
-    s.executions.create(&running, &me).await.unwrap();
-    s.executions.create(&done, &me).await.unwrap();
+    s.executions.create_with(&running, &me, &ExecutionUpdate::default()).await.unwrap();
+    s.executions.create_with(&done, &me, &ExecutionUpdate::default()).await.unwrap();
     let finish = ExecutionUpdate { state: Some(change(ExecutionState::Completed, 3)), ..ExecutionUpdate::default() };
     s.executions.apply(done.id, Some(&me), &finish).await.unwrap();
     let step = ExecutionUpdate {
@@ -334,7 +337,7 @@ async fn leases_fence_writes_and_orphans_can_be_claimed(s: Stores) {
     );
     let short = Lease { owner: "brief".into(), ttl: Duration::from_millis(1) };
     let third = execution(wf, at(3));
-    s.executions.create(&third, &short).await.unwrap();
+    s.executions.create_with(&third, &short, &ExecutionUpdate::default()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let claimed = s.executions.claim(&other, 10, false).await.unwrap();
     assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [third.id], "an expired lease can be claimed");
@@ -346,7 +349,7 @@ async fn concurrent_writers_keep_every_event_gapless(s: Stores) {
     let mut ids = Vec::new();
     for i in 0..12 {
         let e = execution(wf, at(i));
-        s.executions.create(&e, &me).await.unwrap();
+        s.executions.create_with(&e, &me, &ExecutionUpdate::default()).await.unwrap();
         ids.push(e.id);
     }
     let mut tasks = Vec::new();
@@ -381,7 +384,7 @@ async fn budgets_and_awkward_text_round_trip(s: Stores) {
     let mut e = execution(wf, at(1));
     e.budget = oxify_api::domain::budget::BudgetLimits { max_tokens: Some(5000), max_cost_usd: Some(0.25) };
     Arc::make_mut(&mut e.variables).insert("nul".into(), json!("a\u{0}b"));
-    s.executions.create(&e, &lease("me")).await.unwrap();
+    s.executions.create_with(&e, &lease("me"), &ExecutionUpdate::default()).await.unwrap();
     let got = s.executions.get(e.id).await.unwrap();
     assert_eq!(got.budget, e.budget);
     assert_eq!(got.variables["nul"], "a\u{0}b", "a NUL is kept");
@@ -414,7 +417,7 @@ async fn concurrent_claims_and_creates_never_overlap(s: Stores) {
     let wf = stored_workflow(&s).await;
     let brief = Lease { owner: "gone".into(), ttl: Duration::from_millis(1) };
     for i in 0..40 {
-        s.executions.create(&execution(wf, at(i)), &brief).await.unwrap();
+        s.executions.create_with(&execution(wf, at(i)), &brief, &ExecutionUpdate::default()).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut claimers = Vec::new();

@@ -7,12 +7,12 @@ use oxify_api::adapters::store::InMemoryStore;
 use oxify_api::app::executor::{Executor, ExecutorLimits};
 use oxify_api::app::runners::RunnerRegistry;
 use oxify_api::app::running::StopSignal;
-use oxify_api::domain::execution::Execution;
+use oxify_api::domain::execution::{Execution, ExecutionUpdate};
 use oxify_api::domain::ids::WorkflowId;
 use oxify_api::domain::valid::ValidWorkflow;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::{NodeKind, WorkflowDraft};
-use oxify_api::ports::{ExecutionStore, Lease, NodeInput, NodeOutput, NodeRunner, RunnerError, WorkflowStore};
+use oxify_api::ports::{ExecutionLog, Lease, NodeInput, NodeOutput, NodeRunner, RunnerError, WorkflowStore};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,7 +165,7 @@ impl Engine {
     pub async fn run(&self, wf: &ValidWorkflow) {
         let execution = Execution::new(wf.id(), 1, Map::new(), chrono::Utc::now());
         let lease = self.executor.lease().clone();
-        ExecutionStore::create(self.store.as_ref(), &execution, &lease).await.unwrap();
+        ExecutionLog::create_with(self.store.as_ref(), &execution, &lease, &ExecutionUpdate::default()).await.unwrap();
         self.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.executor.run(execution, wf.clone(), StopSignal::default()).await;
         self.running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);

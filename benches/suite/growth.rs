@@ -6,11 +6,11 @@ use crate::servers;
 use crate::stats::{Sample, percentile};
 use oxify_api::adapters::http::pagination::encode;
 use oxify_api::adapters::store::SqliteStore;
-use oxify_api::domain::execution::{Execution, ExecutionState};
+use oxify_api::domain::execution::{Execution, ExecutionState, ExecutionUpdate};
 use oxify_api::domain::ids::WorkflowId;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::WorkflowDraft;
-use oxify_api::ports::{Cursor, ExecutionStore, Lease, WorkflowStore};
+use oxify_api::ports::{Cursor, ExecutionLog, Lease, WorkflowStore};
 use serde_json::{Map, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +36,9 @@ async fn populate(url: &str, workflow: WorkflowId, from: usize, to: usize, creat
                 let created = base + chrono::Duration::microseconds(i as i64 * 1000);
                 let mut e = Execution::new(workflow, 1, Map::new(), created);
                 e.state = if i % 10 == 0 { ExecutionState::Failed } else { ExecutionState::Completed };
-                ExecutionStore::create(store.as_ref(), &e, &lease).await.expect("create");
+                ExecutionLog::create_with(store.as_ref(), &e, &lease, &ExecutionUpdate::default())
+                    .await
+                    .expect("create");
                 cursors.push(Cursor { created_at: created, id: e.id.0 });
             }
             cursors

@@ -305,7 +305,7 @@ mod tests {
     async fn starting_an_unknown_workflow_is_not_found_and_records_nothing() {
         let mut m = Mocks::new();
         m.workflows.expect_get().returning(|id| Err(StoreError::not_found("workflow", id)));
-        m.executions.expect_create().times(0);
+        m.executions.expect_create_with().times(0);
         let err = m.service().start(WorkflowId::generate(), Map::new(), BudgetLimits::default()).await.unwrap_err();
         assert!(matches!(err, ServiceError::NotFound(msg) if msg.starts_with("Workflow ")));
     }

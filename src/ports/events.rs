@@ -1,5 +1,5 @@
 //! Live delivery of execution events to subscribers in this process. Events are stored first
-//! (see [`super::ExecutionStore::apply`]); the bus only carries them to whoever is listening now.
+//! (see [`super::ExecutionLog::apply`]); the bus only carries them to whoever is listening now.
 
 use crate::domain::execution::{ExecutionEvent, OutputDelta};
 use crate::domain::ids::ExecutionId;

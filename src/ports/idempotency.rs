@@ -1,6 +1,7 @@
 //! Storage port for idempotency keys: which request a key named, and the answer it got.
 
-use super::store::{Lease, StoreError};
+use super::execution_store::Lease;
+use super::store_error::StoreError;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate};
 use crate::domain::idempotency::{Fingerprint, IdempotencyKey, KeyScope};
 use crate::domain::ids::{ExecutionId, WorkflowId};
@@ -29,7 +30,7 @@ pub struct IdempotencyRecord {
 #[async_trait::async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Stores a new execution owned by `lease` with its first step (as
-    /// [`ExecutionStore::create_with`](super::ExecutionStore::create_with)) and `record`, in one
+    /// [`ExecutionLog::create_with`](super::ExecutionLog::create_with)) and `record`, in one
     /// atomic write: all of it or nothing. A record of the same scope and key that expired by
     /// `record.created_at` is replaced. Returns the step's events as stored.
     ///

@@ -2,12 +2,18 @@
 
 mod clock;
 mod events;
+mod execution_store;
 mod idempotency;
+mod paging;
 mod runner;
-mod store;
+mod store_error;
+mod workflow_store;
 
 pub use clock::*;
 pub use events::*;
+pub use execution_store::*;
 pub use idempotency::*;
+pub use paging::*;
 pub use runner::*;
-pub use store::*;
+pub use store_error::*;
+pub use workflow_store::*;

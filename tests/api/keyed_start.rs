@@ -15,7 +15,7 @@ use oxify_api::domain::idempotency::{IdempotencyKey, KeyScope};
 use oxify_api::domain::ids::WorkflowId;
 use oxify_api::domain::workflow::WorkflowDraft;
 use oxify_api::ports::{
-    Clock, ExecutionFilter, ExecutionStore, IdempotencyRecord, IdempotencyStore, Lease, PageRequest, StoreError,
+    Clock, ExecutionFilter, ExecutionRecords, IdempotencyRecord, IdempotencyStore, Lease, PageRequest, StoreError,
 };
 use oxify_api::startup::wiring;
 use serde_json::{Value, json};

@@ -61,7 +61,7 @@ async fn round_trip(s: Stores, text: &str) {
     variables.insert("q".into(), Value::String(text.to_owned()));
     let execution = Execution::new(wf.id(), 1, variables, at(1));
     let me = lease("me");
-    s.executions.create(&execution, &me).await.unwrap();
+    s.executions.create_with(&execution, &me, &ExecutionUpdate::default()).await.unwrap();
     let result = NodeResult {
         node_id: NodeId::from("s"),
         node_name: text.to_owned(),

@@ -6,7 +6,7 @@ use super::backends::{open_postgres, postgres_schema};
 use super::{at, workflow_with};
 use oxify_api::domain::ids::{ExecutionId, WorkflowId};
 use oxify_api::domain::run::RunEvent;
-use oxify_api::ports::{ExecutionStore, WorkflowStore};
+use oxify_api::ports::{ExecutionLog, ExecutionRecords, WorkflowStore};
 use serde_json::json;
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection};
@@ -81,7 +81,7 @@ async fn postgres_rows_from_before_exact_text_read_back_unchanged() {
     let store = open_postgres(&url).await;
     assert_eq!(WorkflowStore::get(&store, id).await.unwrap().workflow.workflow(), &wf);
     assert_eq!(WorkflowStore::list_versions(&store, id).await.unwrap()[0].name, old_text);
-    let got = ExecutionStore::get(&store, execution).await.unwrap();
+    let got = ExecutionRecords::get(&store, execution).await.unwrap();
     assert_eq!(serde_json::Value::Object(got.variables.as_ref().clone()), variables);
     assert_eq!(got.error.as_deref(), Some(old_text));
     assert_eq!(got.budget.max_tokens, Some(7));

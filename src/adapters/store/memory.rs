@@ -4,8 +4,8 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, Execut
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
-    Cursor, ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, Page, PageRequest, StoreError, VersionInfo,
-    VersionedWorkflow, WorkflowStore, WorkflowSummary,
+    Cursor, ExecutionFilter, ExecutionLog, ExecutionRecords, ExpectedVersion, Lease, Leases, Page, PageRequest,
+    StoreError, StoreHealth, VersionInfo, VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -325,11 +325,7 @@ impl Inner {
 }
 
 #[async_trait::async_trait]
-impl ExecutionStore for InMemoryStore {
-    async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
-        self.write().create(execution, lease)
-    }
-
+impl ExecutionRecords for InMemoryStore {
     async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
         let inner = self.read();
         inner.executions.get(&id).map(|e| e.execution.clone()).ok_or_else(|| StoreError::not_found("execution", id))
@@ -357,7 +353,10 @@ impl ExecutionStore for InMemoryStore {
             keep(e).then(|| e.clone())
         }))
     }
+}
 
+#[async_trait::async_trait]
+impl ExecutionLog for InMemoryStore {
     async fn apply<'a>(
         &self,
         id: ExecutionId,
@@ -378,6 +377,16 @@ impl ExecutionStore for InMemoryStore {
         inner.apply(execution.id, Some(lease), first)
     }
 
+    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
+        let inner = self.read();
+        let entry = inner.executions.get(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(entry.events.len());
+        Ok(entry.events[start..].iter().take(limit as usize).cloned().collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Leases for InMemoryStore {
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
         let mut inner = self.write();
         let now = Instant::now();
@@ -432,15 +441,11 @@ impl ExecutionStore for InMemoryStore {
         }
         Ok(())
     }
+}
 
+#[async_trait::async_trait]
+impl StoreHealth for InMemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
-    }
-
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
-        let inner = self.read();
-        let entry = inner.executions.get(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(entry.events.len());
-        Ok(entry.events[start..].iter().take(limit as usize).cloned().collect())
     }
 }

@@ -7,12 +7,14 @@
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeResult};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{
-    ExecutionFilter, ExecutionStore, IdempotencyRecord, IdempotencyStore, Lease, Page, PageRequest, StoreError,
+    ExecutionFilter, ExecutionLog, ExecutionRecords, ExecutionStore, IdempotencyRecord, IdempotencyStore, Lease,
+    Leases, Page, PageRequest, StoreError, StoreHealth,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-/// An [`ExecutionStore`] that stores keys with the first write of the executions they started.
+/// An [`ExecutionStore`] that stores keys with the first write of the executions they started
+/// (a decorator of the store it wraps).
 pub struct KeyedFirstWrites {
     inner: Arc<dyn ExecutionStore>,
     keys: Arc<dyn IdempotencyStore>,
@@ -52,24 +54,10 @@ impl KeyedFirstWrites {
     }
 }
 
+// Only `create_with` is changed; the other roles pass straight through.
+
 #[async_trait::async_trait]
-impl ExecutionStore for KeyedFirstWrites {
-    async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
-        self.inner.create(execution, lease).await
-    }
-
-    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
-        self.inner.get(id).await
-    }
-
-    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
-        self.inner.node_results(id).await
-    }
-
-    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
-        self.inner.list(filter, page).await
-    }
-
+impl ExecutionLog for KeyedFirstWrites {
     async fn apply<'a>(
         &self,
         id: ExecutionId,
@@ -92,6 +80,28 @@ impl ExecutionStore for KeyedFirstWrites {
         }
     }
 
+    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
+        self.inner.events_after(id, after, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ExecutionRecords for KeyedFirstWrites {
+    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
+        self.inner.get(id).await
+    }
+
+    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
+        self.inner.node_results(id).await
+    }
+
+    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
+        self.inner.list(filter, page).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Leases for KeyedFirstWrites {
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
         self.inner.claim(lease, limit, steal).await
     }
@@ -103,13 +113,12 @@ impl ExecutionStore for KeyedFirstWrites {
     async fn release(&self, lease: &Lease, ids: &[ExecutionId]) -> Result<(), StoreError> {
         self.inner.release(lease, ids).await
     }
+}
 
+#[async_trait::async_trait]
+impl StoreHealth for KeyedFirstWrites {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
-    }
-
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
-        self.inner.events_after(id, after, limit).await
     }
 }
 

@@ -15,8 +15,8 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeR
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
-    ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, Page, PageRequest, StoreError, VersionInfo,
-    VersionedWorkflow, WorkflowStore, WorkflowSummary,
+    ExecutionFilter, ExecutionLog, ExecutionRecords, ExpectedVersion, Lease, Leases, Page, PageRequest, StoreError,
+    StoreHealth, VersionInfo, VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
@@ -147,13 +147,7 @@ impl WorkflowStore for PostgresStore {
 }
 
 #[async_trait::async_trait]
-impl ExecutionStore for PostgresStore {
-    async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let created = writes::create_execution(&mut tx, execution, lease).await;
-        finish(tx, created).await
-    }
-
+impl ExecutionRecords for PostgresStore {
     async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
         reads::get_execution(&self.pool, id).await
     }
@@ -165,7 +159,10 @@ impl ExecutionStore for PostgresStore {
     async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
         reads::list_executions(&self.pool, filter, page).await
     }
+}
 
+#[async_trait::async_trait]
+impl ExecutionLog for PostgresStore {
     async fn apply<'a>(
         &self,
         id: ExecutionId,
@@ -191,6 +188,13 @@ impl ExecutionStore for PostgresStore {
         finish(tx, stored).await
     }
 
+    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
+        reads::events_after(&self.pool, id, after, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Leases for PostgresStore {
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
         leases::claim(&self.pool, lease, limit, steal).await
     }
@@ -202,13 +206,12 @@ impl ExecutionStore for PostgresStore {
     async fn release(&self, lease: &Lease, ids: &[ExecutionId]) -> Result<(), StoreError> {
         leases::release(&self.pool, lease, ids).await
     }
+}
 
+#[async_trait::async_trait]
+impl StoreHealth for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         conn.ping().await.map_err(store_error)
-    }
-
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
-        reads::events_after(&self.pool, id, after, limit).await
     }
 }

@@ -19,8 +19,8 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeR
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
-    ExecutionFilter, ExecutionStore, ExpectedVersion, Lease, Page, PageRequest, StoreError, VersionInfo,
-    VersionedWorkflow, WorkflowStore, WorkflowSummary,
+    ExecutionFilter, ExecutionLog, ExecutionRecords, ExpectedVersion, Lease, Leases, Page, PageRequest, StoreError,
+    StoreHealth, VersionInfo, VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
 use latest::LatestVersions;
 use readers::Readers;
@@ -207,12 +207,7 @@ impl WorkflowStore for SqliteStore {
 }
 
 #[async_trait::async_trait]
-impl ExecutionStore for SqliteStore {
-    async fn create(&self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
-        let (e, lease) = (execution.clone(), lease.clone());
-        self.writer.write(move |c| writes::create_execution(c, &e, &lease)).await
-    }
-
+impl ExecutionRecords for SqliteStore {
     async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
         self.readers.read(move |c| reads::get_execution(c, id)).await
     }
@@ -224,7 +219,10 @@ impl ExecutionStore for SqliteStore {
     async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
         self.readers.read(move |c| reads::list_executions(c, filter, page)).await
     }
+}
 
+#[async_trait::async_trait]
+impl ExecutionLog for SqliteStore {
     async fn apply<'a>(
         &self,
         id: ExecutionId,
@@ -250,6 +248,13 @@ impl ExecutionStore for SqliteStore {
             .await
     }
 
+    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
+        self.readers.read(move |c| reads::events_after(c, id, after, limit)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Leases for SqliteStore {
     async fn claim(&self, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {
         let lease = lease.clone();
         self.writer.write(move |c| writes::claim(c, &lease, limit, steal)).await
@@ -264,14 +269,13 @@ impl ExecutionStore for SqliteStore {
         let (lease, ids) = (lease.clone(), ids.to_vec());
         self.writer.write(move |c| writes::release(c, &lease, &ids)).await
     }
+}
 
+#[async_trait::async_trait]
+impl StoreHealth for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.readers
             .read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ()).map_err(errors::store_error))
             .await
-    }
-
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
-        self.readers.read(move |c| reads::events_after(c, id, after, limit)).await
     }
 }
