@@ -1,7 +1,7 @@
 //! Ending executions no task here runs (parked, or left by a process that died), and their
 //! children with them: an execution's children never outlive it.
 
-use super::running::RunningExecutions;
+use super::live_executions::LiveExecutions;
 use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, NewEvent, Signal, StateChange};
 use crate::domain::ids::ExecutionId;
 use crate::domain::run::RunEvent;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Cascade {
     pub store: Arc<dyn ExecutionStore>,
-    pub running: Arc<RunningExecutions>,
+    pub running: Arc<LiveExecutions>,
     pub bus: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
 }

@@ -3,7 +3,7 @@
 use super::cascade::Cascade;
 use super::error::ServiceError;
 use super::executor::Executor;
-use super::running::{CancelOutcome, RunningExecutions};
+use super::live_executions::{CancelOutcome, LiveExecutions};
 use crate::domain::budget::BudgetLimits;
 use crate::domain::data::RESERVED_NAMES;
 use crate::domain::execution::{Execution, ExecutionState, NodeResult};
@@ -25,7 +25,7 @@ pub struct ExecutionService {
     executions: Arc<dyn ExecutionStore>,
     bus: Arc<dyn EventBus>,
     executor: Arc<Executor>,
-    running: Arc<RunningExecutions>,
+    running: Arc<LiveExecutions>,
     clock: Arc<dyn Clock>,
     cancel_wait: Duration,
 }
@@ -37,7 +37,7 @@ impl ExecutionService {
         executions: Arc<dyn ExecutionStore>,
         bus: Arc<dyn EventBus>,
         executor: Arc<Executor>,
-        running: Arc<RunningExecutions>,
+        running: Arc<LiveExecutions>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self { workflows, executions, bus, executor, running, clock, cancel_wait: CANCEL_WAIT }
@@ -237,7 +237,7 @@ impl ExecutionService {
         &self.executions
     }
 
-    pub(crate) fn running(&self) -> &Arc<RunningExecutions> {
+    pub(crate) fn running(&self) -> &Arc<LiveExecutions> {
         &self.running
     }
 
@@ -277,7 +277,7 @@ mod tests {
             self.service_with(Arc::default())
         }
 
-        fn service_with(self, running: Arc<RunningExecutions>) -> ExecutionService {
+        fn service_with(self, running: Arc<LiveExecutions>) -> ExecutionService {
             let mut clock = MockClock::new();
             clock.expect_now().returning(Utc::now);
             let clock: Arc<dyn Clock> = Arc::new(clock);
@@ -339,7 +339,7 @@ mod tests {
         let stuck = execution(ExecutionState::Running);
         let id = stuck.id;
         m.executions.expect_get().returning(move |_| Ok(stuck.clone()));
-        let running = Arc::new(RunningExecutions::default());
+        let running = Arc::new(LiveExecutions::default());
         // An executor whose writes keep failing on a full disk: it cannot record the cancel.
         running.launch(id, |stop| async move {
             stop.store_problem.set("storage unavailable: disk is full: database or disk is full".into());

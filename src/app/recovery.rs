@@ -4,7 +4,7 @@
 
 use super::cascade::{Cascade, ending};
 use super::executor::Executor;
-use super::running::RunningExecutions;
+use super::live_executions::LiveExecutions;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::ports::{Clock, EventBus, ExecutionStore, StoreError, WorkflowStore};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub struct Recovery {
     pub workflows: Arc<dyn WorkflowStore>,
     pub executions: Arc<dyn ExecutionStore>,
     pub executor: Arc<Executor>,
-    pub running: Arc<RunningExecutions>,
+    pub running: Arc<LiveExecutions>,
     pub bus: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
 }

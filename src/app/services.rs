@@ -4,9 +4,9 @@
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
 use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
+use super::live_executions::LiveExecutions;
 use super::recovery::Recovery;
 use super::runners::RunnerRegistry;
-use super::running::RunningExecutions;
 use super::workflows::WorkflowService;
 use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, WorkflowStore};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub struct Services {
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
     pub idempotency: Arc<IdempotencyService>,
-    pub running: Arc<RunningExecutions>,
+    pub running: Arc<LiveExecutions>,
     recovery: Arc<Recovery>,
     exclusive: bool,
 }
@@ -43,7 +43,7 @@ pub struct Services {
 impl Services {
     #[must_use]
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
-        let running = Arc::new(RunningExecutions::default());
+        let running = Arc::new(LiveExecutions::default());
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
         let workflows =

@@ -3,7 +3,7 @@
 
 use super::error::ServiceError;
 use super::executions::ExecutionService;
-use super::running::RunningExecutions;
+use super::live_executions::LiveExecutions;
 use crate::domain::execution::{Execution, ExecutionEvent, OutputDelta};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{BusItem, ExecutionStore};
@@ -116,7 +116,7 @@ fn follow(
     after: u64,
     first: Vec<ExecutionEvent>,
     live: Option<BoxStream<'static, BusItem>>,
-    running: Arc<RunningExecutions>,
+    running: Arc<LiveExecutions>,
 ) -> BoxStream<'static, Frame> {
     let stream = async_stream::stream! {
         let mut last = after;

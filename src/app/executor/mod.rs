@@ -8,8 +8,8 @@ mod run;
 #[cfg(test)]
 mod tests;
 
+use super::live_executions::{LiveExecutions, StopSignal};
 use super::runners::RunnerRegistry;
-use super::running::{RunningExecutions, StopSignal};
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::run::RunState;
 use crate::domain::valid::ValidWorkflow;
@@ -57,7 +57,7 @@ pub struct Executor {
     /// Where child executions find their workflows; without it, nodes that run children fail.
     workflows: Option<Arc<dyn WorkflowStore>>,
     /// The executions this process runs, which child executions join.
-    running: Arc<RunningExecutions>,
+    running: Arc<LiveExecutions>,
     /// Itself, to run the child executions it starts.
     me: Weak<Executor>,
     /// Tells the recovery loop to look for runs to wake now (a parked parent whose child ended).
@@ -95,7 +95,7 @@ impl Executor {
     pub fn with_children(
         mut self,
         workflows: Arc<dyn WorkflowStore>,
-        running: Arc<RunningExecutions>,
+        running: Arc<LiveExecutions>,
         wake: Arc<Notify>,
     ) -> Self {
         (self.workflows, self.running, self.wake) = (Some(workflows), running, wake);

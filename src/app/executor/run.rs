@@ -4,7 +4,7 @@
 use super::Executor;
 use super::attempt::{Attempt, Done, Outcome};
 use super::delta_sink::DeltaSink;
-use crate::app::running::StopSignal;
+use crate::app::live_executions::StopSignal;
 use crate::domain::budget::{Budget, BudgetLimits};
 use crate::domain::control;
 use crate::domain::execution::{Execution, ExecutionState, NodeStatus};

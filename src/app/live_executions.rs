@@ -82,14 +82,14 @@ struct Entry {
 }
 
 /// Launches executor tasks and finds them again to cancel them.
-pub struct RunningExecutions {
+pub struct LiveExecutions {
     entries: Arc<Mutex<HashMap<ExecutionId, Entry>>>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
     launches: std::sync::atomic::AtomicU64,
 }
 
-impl Default for RunningExecutions {
+impl Default for LiveExecutions {
     fn default() -> Self {
         Self {
             entries: Arc::default(),
@@ -100,7 +100,7 @@ impl Default for RunningExecutions {
     }
 }
 
-impl RunningExecutions {
+impl LiveExecutions {
     /// Spawns the task that runs execution `id`.
     pub fn launch<F, Fut>(&self, id: ExecutionId, run: F)
     where
@@ -203,7 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_reaches_the_running_task_and_waits_for_it() {
-        let running = RunningExecutions::default();
+        let running = LiveExecutions::default();
         let id = ExecutionId::generate();
         running.launch(id, |stop| async move { stop.cancel.cancelled().await });
         assert_eq!(running.len(), 1);
@@ -218,7 +218,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancel_held_up_by_storage_names_the_problem() {
-        let running = RunningExecutions::default();
+        let running = LiveExecutions::default();
         let id = ExecutionId::generate();
         running.launch(id, |stop| async move {
             stop.store_problem.set("storage unavailable: disk is full".into());
@@ -233,7 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_task_that_ends_after_its_execution_was_launched_again_keeps_the_new_entry() {
-        let running = RunningExecutions::default();
+        let running = LiveExecutions::default();
         let id = ExecutionId::generate();
         let (release, wait) = tokio::sync::oneshot::channel::<()>();
         running.launch(id, |_| async move {
@@ -249,7 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_interrupts_executions_that_outlive_the_grace_period() {
-        let running = RunningExecutions::default();
+        let running = LiveExecutions::default();
         running.launch(ExecutionId::generate(), |stop| async move { stop.shutdown.cancelled().await });
         running.launch(ExecutionId::generate(), |_| async {});
         running.shutdown(Duration::from_millis(50)).await;
