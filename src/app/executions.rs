@@ -232,18 +232,6 @@ impl ExecutionService {
     pub async fn ping(&self) -> Result<(), ServiceError> {
         Ok(self.executions.ping().await?)
     }
-
-    pub(crate) fn store(&self) -> &Arc<dyn ExecutionStore> {
-        &self.executions
-    }
-
-    pub(crate) fn running(&self) -> &Arc<LiveExecutions> {
-        &self.running
-    }
-
-    pub(crate) fn bus(&self) -> &Arc<dyn EventBus> {
-        &self.bus
-    }
 }
 
 fn already_finished(execution: &Execution) -> ServiceError {

@@ -3,6 +3,7 @@
 
 pub mod cascade;
 pub mod error;
+pub mod event_stream;
 pub mod executions;
 pub mod executor;
 pub mod idempotency;
@@ -11,5 +12,4 @@ pub mod parallel;
 pub mod recovery;
 pub mod runners;
 pub mod services;
-pub mod watch;
 pub mod workflows;

@@ -1,6 +1,7 @@
 //! The use cases assembled from the ports they run on. Which adapter stands behind each port is
 //! chosen outside the app (in `startup`), so this layer never names one.
 
+use super::event_stream::EventStreamService;
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
 use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
@@ -34,6 +35,7 @@ pub struct Ports {
 pub struct Services {
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
+    pub event_streams: Arc<EventStreamService>,
     pub idempotency: Arc<IdempotencyService>,
     pub running: Arc<LiveExecutions>,
     recovery: Arc<Recovery>,
@@ -63,6 +65,13 @@ impl Services {
             bus: ports.bus.clone(),
             clock: ports.clock.clone(),
         });
+        // The watchers read the log and the records only, never through the keyed first writes.
+        let event_streams = Arc::new(EventStreamService::new(
+            ports.executions.clone(),
+            ports.executions.clone(),
+            ports.bus.clone(),
+            running.clone(),
+        ));
         let executions = Arc::new(ExecutionService::new(
             ports.workflows,
             ports.executions,
@@ -78,7 +87,7 @@ impl Services {
             ports.clock,
             DEFAULT_TTL,
         ));
-        Self { workflows, executions, idempotency, running, recovery, exclusive: ports.exclusive }
+        Self { workflows, executions, event_streams, idempotency, running, recovery, exclusive: ports.exclusive }
     }
 
     /// Keeps idempotency keys for `ttl` instead of [`DEFAULT_TTL`].

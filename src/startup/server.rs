@@ -44,6 +44,7 @@ impl Server {
         let state = AppState {
             workflows: services.workflows.clone(),
             executions: services.executions.clone(),
+            event_streams: services.event_streams.clone(),
             idempotency: services.idempotency.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),

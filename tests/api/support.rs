@@ -67,6 +67,7 @@ pub fn router_with(services: &Services, settings: HttpSettings) -> Router {
     http::router(AppState {
         workflows: services.workflows.clone(),
         executions: services.executions.clone(),
+        event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),

@@ -17,6 +17,7 @@ pub mod sse;
 mod tests;
 pub mod workflows;
 
+use crate::app::event_stream::EventStreamService;
 use crate::app::executions::ExecutionService;
 use crate::app::idempotency::IdempotencyService;
 use crate::app::workflows::WorkflowService;
@@ -50,6 +51,8 @@ impl Default for HttpSettings {
 pub struct AppState {
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
+    /// Event streams of executions (SSE, with replay).
+    pub event_streams: Arc<EventStreamService>,
     /// Execute requests with an `Idempotency-Key`.
     pub idempotency: Arc<IdempotencyService>,
     pub settings: Arc<HttpSettings>,

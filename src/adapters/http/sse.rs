@@ -11,7 +11,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::event_json;
 use super::extract::{ApiPath, ApiQuery};
-use crate::app::watch::{Frame, Watch};
+use crate::app::event_stream::{Frame, Watch};
 use crate::domain::execution::ExecutionEvent;
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
@@ -75,7 +75,7 @@ pub async fn stream_execution(
         (None, None) => 0,
     };
     let format = params.format.unwrap_or_default();
-    let (execution, events) = match state.executions.watch(id, after).await? {
+    let (execution, events) = match state.event_streams.watch(id, after).await? {
         // 204 tells a browser's EventSource not to reconnect.
         Watch::AllSeen => return Ok(StatusCode::NO_CONTENT.into_response()),
         Watch::Events(execution, events) => (execution, events),

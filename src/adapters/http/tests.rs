@@ -27,6 +27,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
     router(AppState {
         workflows: services.workflows.clone(),
         executions: services.executions.clone(),
+        event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),

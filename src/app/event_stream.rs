@@ -1,12 +1,12 @@
-//! Following an execution's events: history from the store, then live events from the bus, with
-//! no gap and no duplicate, ending after the terminal event.
+//! Following an execution's events (what an SSE client streams, and replays after
+//! `Last-Event-ID`): history from the store's log, then live events from the bus, with no gap
+//! and no duplicate, ending after the terminal event.
 
 use super::error::ServiceError;
-use super::executions::ExecutionService;
 use super::live_executions::LiveExecutions;
 use crate::domain::execution::{Execution, ExecutionEvent, OutputDelta};
 use crate::domain::ids::ExecutionId;
-use crate::ports::{BusItem, ExecutionStore};
+use crate::ports::{BusItem, EventBus, ExecutionLog, ExecutionRecords};
 use futures::stream::{BoxStream, StreamExt};
 use std::sync::Arc;
 
@@ -41,7 +41,25 @@ pub enum Frame {
     },
 }
 
-impl ExecutionService {
+/// Streams executions' events to their watchers. It reads the records and the log only.
+pub struct EventStreamService {
+    records: Arc<dyn ExecutionRecords>,
+    log: Arc<dyn ExecutionLog>,
+    bus: Arc<dyn EventBus>,
+    running: Arc<LiveExecutions>,
+}
+
+impl EventStreamService {
+    #[must_use]
+    pub fn new(
+        records: Arc<dyn ExecutionRecords>,
+        log: Arc<dyn ExecutionLog>,
+        bus: Arc<dyn EventBus>,
+        running: Arc<LiveExecutions>,
+    ) -> Self {
+        Self { records, log, bus, running }
+    }
+
     /// Events of execution `id` with `seq > after`: first those stored, then those still to come,
     /// until the terminal event (or a [`Frame::Interrupted`] saying why not).
     ///
@@ -49,10 +67,10 @@ impl ExecutionService {
     /// `NotFound`; `BadRequest` when `after` is beyond the end of the event log (it names the
     /// last id there is); storage failures while reading the history.
     pub async fn watch(&self, id: ExecutionId, after: u64) -> Result<Watch, ServiceError> {
-        let store = self.store().clone();
-        let execution = store.get(id).await?;
+        let store = self.log.clone();
+        let execution = self.records.get(id).await?;
         // Subscribe before reading the history, so nothing falls between the two.
-        let live = (!execution.state.is_terminal()).then(|| self.bus().subscribe(id));
+        let live = (!execution.state.is_terminal()).then(|| self.bus.subscribe(id));
         let first = store.events_after(id, after, PAGE).await?;
         if first.is_empty() && after > 0 && !logged(&store, id, after).await? {
             let last = last_logged(&store, id, after).await?;
@@ -64,18 +82,18 @@ impl ExecutionService {
         if first.is_empty() && execution.state.is_terminal() {
             return Ok(Watch::AllSeen);
         }
-        let stream = follow(store, id, after, first, live, self.running().clone());
+        let stream = follow(store, id, after, first, live, self.running.clone());
         Ok(Watch::Events(Box::new(execution), stream))
     }
 }
 
 /// Whether event `seq` is in the log (ids run from 1 without gaps).
-async fn logged(store: &Arc<dyn ExecutionStore>, id: ExecutionId, seq: u64) -> Result<bool, ServiceError> {
+async fn logged(store: &Arc<dyn ExecutionLog>, id: ExecutionId, seq: u64) -> Result<bool, ServiceError> {
     Ok(store.events_after(id, seq - 1, 1).await?.first().is_some_and(|e| e.seq == seq))
 }
 
 /// The last id in the log, known to be below `above`: a binary search, on this error path only.
-async fn last_logged(store: &Arc<dyn ExecutionStore>, id: ExecutionId, above: u64) -> Result<u64, ServiceError> {
+async fn last_logged(store: &Arc<dyn ExecutionLog>, id: ExecutionId, above: u64) -> Result<u64, ServiceError> {
     let (mut low, mut high) = (0, above);
     while high - low > 1 {
         let mid = low + (high - low) / 2;
@@ -87,7 +105,7 @@ async fn last_logged(store: &Arc<dyn ExecutionStore>, id: ExecutionId, above: u6
 /// Reads events after `last`, retrying while the store is unavailable, for up to
 /// [`STORE_PATIENCE`]; the error is what to tell the client when it gives up.
 async fn read_patiently(
-    store: &Arc<dyn ExecutionStore>,
+    store: &Arc<dyn ExecutionLog>,
     id: ExecutionId,
     last: u64,
     limit: u32,
@@ -111,7 +129,7 @@ async fn read_patiently(
 }
 
 fn follow(
-    store: Arc<dyn ExecutionStore>,
+    store: Arc<dyn ExecutionLog>,
     id: ExecutionId,
     after: u64,
     first: Vec<ExecutionEvent>,
@@ -210,7 +228,7 @@ mod tests {
     use super::*;
     use crate::domain::execution::{EventKind, ExecutionState, NewEvent};
     use crate::domain::run::RunEvent;
-    use crate::ports::{MockExecutionStore, StoreError};
+    use crate::ports::{MockExecutionLog, StoreError};
     use chrono::Utc;
 
     fn event(seq: u64, kind: EventKind) -> ExecutionEvent {
@@ -223,7 +241,7 @@ mod tests {
         event.stored(ExecutionId(uuid::Uuid::nil()), seq)
     }
 
-    async fn frames(store: MockExecutionStore, first: Vec<ExecutionEvent>) -> Vec<Frame> {
+    async fn frames(store: MockExecutionLog, first: Vec<ExecutionEvent>) -> Vec<Frame> {
         let live: BoxStream<'static, BusItem> = futures::stream::pending().boxed();
         let id = ExecutionId(uuid::Uuid::nil());
         let stream = follow(Arc::new(store), id, 0, first, Some(live), Arc::default());
@@ -232,7 +250,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_store_that_stays_down_interrupts_the_stream_with_its_reason() {
-        let mut store = MockExecutionStore::new();
+        let mut store = MockExecutionLog::new();
         store.expect_events_after().returning(|_, _, _| Err(StoreError::Unavailable("disk is full".into())));
         let frames = frames(store, vec![event(1, EventKind::ExecutionStarted)]).await;
         assert!(matches!(&frames[0], Frame::Event(e) if e.seq == 1));
@@ -248,7 +266,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_store_that_comes_back_lets_the_stream_reach_its_terminal_event() {
-        let mut store = MockExecutionStore::new();
+        let mut store = MockExecutionLog::new();
         let calls = std::sync::atomic::AtomicU32::new(0);
         store.expect_events_after().returning(move |_, after, _| {
             match calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
