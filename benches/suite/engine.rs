@@ -6,12 +6,12 @@ use oxify_api::adapters::events::BroadcastEventBus;
 use oxify_api::adapters::store::InMemoryStore;
 use oxify_api::app::executor::{Executor, ExecutorLimits};
 use oxify_api::app::live_executions::StopSignal;
-use oxify_api::app::runners::RunnerRegistry;
+use oxify_api::app::runner_registry::RunnerRegistry;
 use oxify_api::domain::execution::{Execution, ExecutionUpdate};
 use oxify_api::domain::ids::WorkflowId;
 use oxify_api::domain::valid::ValidWorkflow;
 use oxify_api::domain::validation::validate;
-use oxify_api::domain::workflow::{NodeKind, WorkflowDraft};
+use oxify_api::domain::workflow::{NodeKind, NodeKindTag, WorkflowDraft};
 use oxify_api::ports::{ExecutionLog, Lease, NodeInput, NodeOutput, NodeRunner, RunnerError, WorkflowStore};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -139,7 +139,7 @@ impl Engine {
 
     fn build(runner: Arc<dyn NodeRunner>, max_concurrent: usize) -> Self {
         let store = Arc::new(InMemoryStore::new());
-        let runners = RunnerRegistry::new().with("Code", runner);
+        let runners = RunnerRegistry::new().with(NodeKindTag::Code, runner);
         let limits = ExecutorLimits {
             max_concurrent_nodes: max_concurrent,
             default_node_timeout: None,

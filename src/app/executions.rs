@@ -242,7 +242,7 @@ fn already_finished(execution: &Execution) -> ServiceError {
 mod tests {
     use super::*;
     use crate::app::executor::ExecutorLimits;
-    use crate::app::runners::RunnerRegistry;
+    use crate::app::runner_registry::RunnerRegistry;
     use crate::ports::{MockClock, MockEventBus, MockExecutionStore, MockWorkflowStore, StoreError};
     use chrono::Utc;
 

@@ -10,6 +10,6 @@ pub mod idempotency;
 pub mod live_executions;
 pub mod parallel;
 pub mod recovery;
-pub mod runners;
+pub mod runner_registry;
 pub mod services;
 pub mod workflows;

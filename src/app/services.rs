@@ -7,7 +7,7 @@ use super::executor::{Executor, ExecutorLimits};
 use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
 use super::live_executions::LiveExecutions;
 use super::recovery::Recovery;
-use super::runners::RunnerRegistry;
+use super::runner_registry::RunnerRegistry;
 use super::workflows::WorkflowService;
 use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, WorkflowStore};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Workflow use cases: create, read, update (a new version), delete and list.
 
 use super::error::ServiceError;
-use super::runners::RunnerRegistry;
+use super::runner_registry::RunnerRegistry;
 use crate::domain::ids::WorkflowId;
 use crate::domain::run::composite;
 use crate::domain::valid::ValidWorkflow;

@@ -9,8 +9,9 @@ use crate::adapters::runners::llm::settings::{LlmSettings, limits_setting, price
 use crate::adapters::runners::llm::{self, LlmRunner};
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
 use crate::app::executor::ExecutorLimits;
-use crate::app::runners::RunnerRegistry;
+use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
+use crate::domain::workflow::NodeKindTag;
 use crate::ports::{ExecutionStore, IdempotencyStore, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +78,9 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
     settings.prices = prices_setting(&config.llm_prices).map_err(StartupError::Config)?;
     settings.default_concurrency = config.llm_concurrency;
     let llm = LlmRunner::new(settings).map_err(StartupError::Config)?;
-    Ok(RunnerRegistry::new().with("LLM", Arc::new(llm)).with_default_retry("LLM", llm::default_retry()))
+    Ok(RunnerRegistry::new()
+        .with(NodeKindTag::Llm, Arc::new(llm))
+        .with_default_retry(NodeKindTag::Llm, llm::default_retry()))
 }
 
 /// Builds the services the configuration asks for.

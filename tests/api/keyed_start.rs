@@ -7,7 +7,7 @@ use oxify_api::adapters::store::InMemoryStore;
 use oxify_api::app::error::ServiceError;
 use oxify_api::app::executor::ExecutorLimits;
 use oxify_api::app::idempotency::{KeyedRequest, KeyedStart};
-use oxify_api::app::runners::RunnerRegistry;
+use oxify_api::app::runner_registry::RunnerRegistry;
 use oxify_api::app::services::Services;
 use oxify_api::domain::budget::BudgetLimits;
 use oxify_api::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate};

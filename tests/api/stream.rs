@@ -243,13 +243,14 @@ async fn a_last_event_id_beyond_the_log_is_refused_naming_the_last_id() {
 #[tokio::test]
 async fn shutdown_with_durable_storage_ends_streams_with_a_resumable_frame() {
     use oxify_api::app::executor::ExecutorLimits;
-    use oxify_api::app::runners::RunnerRegistry;
+    use oxify_api::app::runner_registry::RunnerRegistry;
     use oxify_api::app::services::Services;
+    use oxify_api::domain::workflow::NodeKindTag;
     use oxify_api::startup::config::Config;
     use oxify_api::startup::wiring;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("oxify.db").display());
-    let runners = RunnerRegistry::new().with("Code", std::sync::Arc::new(crate::support::ScriptRunner));
+    let runners = RunnerRegistry::new().with(NodeKindTag::Code, std::sync::Arc::new(crate::support::ScriptRunner));
     let ports = wiring::open(&url, 2, runners).await.unwrap();
     let services = Services::assemble(ports, ExecutorLimits::default(), Duration::from_secs(30));
     let mut config = Config::defaults();

@@ -7,10 +7,10 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use oxify_api::adapters::http::{self, AppState, HttpSettings};
 use oxify_api::app::executor::ExecutorLimits;
-use oxify_api::app::runners::RunnerRegistry;
+use oxify_api::app::runner_registry::RunnerRegistry;
 use oxify_api::app::services::Services;
 use oxify_api::domain::template;
-use oxify_api::domain::workflow::NodeKind;
+use oxify_api::domain::workflow::{NodeKind, NodeKindTag};
 use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
 use oxify_api::startup::config::Config;
 use oxify_api::startup::server::Server;
@@ -55,7 +55,7 @@ impl ScriptRunner {
 /// In-memory services with their maintenance running (it wakes parked runs), as the server runs
 /// them. Needs a tokio runtime.
 pub fn services() -> Services {
-    let runners = RunnerRegistry::new().with("Code", Arc::new(ScriptRunner));
+    let runners = RunnerRegistry::new().with(NodeKindTag::Code, Arc::new(ScriptRunner));
     let services =
         Services::assemble(wiring::in_memory(runners), ExecutorLimits::default(), std::time::Duration::from_secs(30));
     let maintained = services.clone();

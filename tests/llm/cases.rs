@@ -2,6 +2,7 @@
 
 use crate::provider::{Reply, anthropic, openai};
 use crate::*;
+use oxify_api::domain::workflow::NodeKindTag;
 use serde_json::json;
 use std::time::Duration;
 
@@ -156,6 +157,6 @@ async fn unknown_providers_and_missing_keys_are_refused_at_save() {
     assert!(body["details"][0]["problem"].as_str().unwrap().contains("unknown LLM provider 'mystery-ai'"));
     let bare = oxify_api::startup::wiring::runners_with_env(&Config::defaults(), |_| None).unwrap();
     let node = serde_json::from_value(llm("a", "openai", "hi", json!({}))).unwrap();
-    let problems = bare.get("LLM").unwrap().check(&node);
+    let problems = bare.get(NodeKindTag::Llm).unwrap().check(&node);
     assert_eq!(problems.as_deref(), Some("provider openai needs OPENAI_API_KEY on the server, which is not set"));
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
 use crate::app::executor::ExecutorLimits;
-use crate::app::runners::RunnerRegistry;
+use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::ports::{MockExecutionStore, MockIdempotencyStore, MockWorkflowStore, StoreError};
 use axum::body::Body;

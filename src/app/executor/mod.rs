@@ -9,7 +9,7 @@ mod run;
 mod tests;
 
 use super::live_executions::{LiveExecutions, StopSignal};
-use super::runners::RunnerRegistry;
+use super::runner_registry::RunnerRegistry;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::run::RunState;
 use crate::domain::valid::ValidWorkflow;

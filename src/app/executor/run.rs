@@ -293,7 +293,7 @@ impl<'e> Run<'e> {
                     }
                     Err(e) => self.fail(idx, attempt, e),
                 }
-            } else if self.ex.runners.get(kind.name()).is_some() {
+            } else if self.ex.runners.get(kind.tag()).is_some() {
                 self.in_flight += 1;
                 self.to_spawn.push((idx, attempt, None));
             } else {
@@ -309,7 +309,7 @@ impl<'e> Run<'e> {
         for (idx, attempt, delay) in std::mem::take(&mut self.to_spawn) {
             let wf = self.rs.workflow().clone();
             let node = wf.node(idx);
-            let Some(runner) = self.ex.runners.get(node.kind.name()) else {
+            let Some(runner) = self.ex.runners.get(node.kind.tag()) else {
                 continue;
             };
             let timeout = node
@@ -373,7 +373,7 @@ impl<'e> Run<'e> {
         };
         let wf = self.rs.workflow().clone();
         let node = wf.node(idx);
-        let default = self.ex.runners.default_retry(node.kind.name());
+        let default = self.ex.runners.default_retry(node.kind.tag());
         match policy::after_failure(node, default, attempt, &failure, fastrand::f64()) {
             Next::Retry { attempt, delay, error } => {
                 let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);

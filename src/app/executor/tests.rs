@@ -6,6 +6,7 @@ use crate::domain::execution::{EventKind, ExecutionState, ExecutionUpdate, NodeS
 use crate::domain::ids::WorkflowId;
 use crate::domain::validation::tests::{edge, node, workflow};
 use crate::domain::validation::validate;
+use crate::domain::workflow::NodeKindTag;
 use crate::ports::{
     MockClock, MockEventBus, MockExecutionStore, MockNodeRunner, NodeInput, NodeOutput, NodeRunner, RunnerError,
     StoreError,
@@ -100,7 +101,7 @@ fn executor(
     runner: Arc<dyn NodeRunner>,
     limits: ExecutorLimits,
 ) -> Executor {
-    let runners = RunnerRegistry::new().with("Code", runner);
+    let runners = RunnerRegistry::new().with(NodeKindTag::Code, runner);
     Executor::new(Arc::new(store), Arc::new(bus(rec)), runners, Arc::new(clock()), limits, lease())
 }
 

@@ -29,30 +29,6 @@ pub enum NodeKind {
     Vision(VisionConfig),
 }
 
-impl NodeKind {
-    /// The wire name of the kind (`"LLM"`, `"IfElse"`, ...).
-    #[must_use]
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Start => "Start",
-            Self::End => "End",
-            Self::Llm(_) => "LLM",
-            Self::Retriever(_) => "Retriever",
-            Self::Code(_) => "Code",
-            Self::IfElse(_) => "IfElse",
-            Self::Tool(_) => "Tool",
-            Self::Loop(_) => "Loop",
-            Self::TryCatch(_) => "TryCatch",
-            Self::SubWorkflow(_) => "SubWorkflow",
-            Self::Switch(_) => "Switch",
-            Self::Parallel(_) => "Parallel",
-            Self::Approval(_) => "Approval",
-            Self::Form(_) => "Form",
-            Self::Vision(_) => "Vision",
-        }
-    }
-}
-
 /// Config of an `LLM` node.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LlmConfig {

@@ -3,47 +3,47 @@
 
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::Problem;
-use crate::domain::workflow::RetryConfig;
+use crate::domain::workflow::{NodeKindTag, RetryConfig};
 use crate::ports::NodeRunner;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Runners by node kind name (`"LLM"`, `"Code"`, ...).
+/// Runners by node kind.
 #[derive(Clone, Default)]
 pub struct RunnerRegistry {
-    runners: HashMap<String, Arc<dyn NodeRunner>>,
-    retries: HashMap<String, RetryConfig>,
+    runners: HashMap<NodeKindTag, Arc<dyn NodeRunner>>,
+    retries: HashMap<NodeKindTag, RetryConfig>,
 }
 
 impl RunnerRegistry {
     /// The built-in runners: Parallel nodes that set `max_concurrency` or `timeout_ms`.
     #[must_use]
     pub fn new() -> Self {
-        Self::default().with("Parallel", Arc::new(super::parallel::ParallelRunner))
+        Self::default().with(NodeKindTag::Parallel, Arc::new(super::parallel::ParallelRunner))
     }
 
     /// Serves `kind` with `runner`, replacing any earlier one.
     #[must_use]
-    pub fn with(mut self, kind: &str, runner: Arc<dyn NodeRunner>) -> Self {
-        self.runners.insert(kind.to_owned(), runner);
+    pub fn with(mut self, kind: NodeKindTag, runner: Arc<dyn NodeRunner>) -> Self {
+        self.runners.insert(kind, runner);
         self
     }
 
     /// Retries nodes of `kind` that have no `retry_config` of their own this way.
     #[must_use]
-    pub fn with_default_retry(mut self, kind: &str, retry: RetryConfig) -> Self {
-        self.retries.insert(kind.to_owned(), retry);
+    pub fn with_default_retry(mut self, kind: NodeKindTag, retry: RetryConfig) -> Self {
+        self.retries.insert(kind, retry);
         self
     }
 
     #[must_use]
-    pub fn get(&self, kind: &str) -> Option<Arc<dyn NodeRunner>> {
-        self.runners.get(kind).cloned()
+    pub fn get(&self, kind: NodeKindTag) -> Option<Arc<dyn NodeRunner>> {
+        self.runners.get(&kind).cloned()
     }
 
     #[must_use]
-    pub fn default_retry(&self, kind: &str) -> Option<&RetryConfig> {
-        self.retries.get(kind)
+    pub fn default_retry(&self, kind: NodeKindTag) -> Option<&RetryConfig> {
+        self.retries.get(&kind)
     }
 
     /// What keeps this server from running the workflow's nodes as configured.
@@ -52,7 +52,7 @@ impl RunnerRegistry {
         let nodes = workflow.workflow().nodes.iter().enumerate();
         nodes
             .filter_map(|(i, node)| {
-                let problem = self.runners.get(node.kind.name())?.check(node)?;
+                let problem = self.runners.get(&node.kind.tag())?.check(node)?;
                 Some(Problem {
                     node_id: Some(node.id.clone()),
                     path: format!("workflow.nodes[{i}].kind.config"),
