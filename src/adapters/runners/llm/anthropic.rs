@@ -1,9 +1,9 @@
 //! Anthropic Messages (`POST {base}/v1/messages`), streamed (`message_start`,
 //! `content_block_start/delta/stop`, `message_delta`, `message_stop`) or not.
 
-use super::Call;
-use super::http::{self, events};
+use super::call::Call;
 use super::reply::{Reply, Tokens};
+use super::transport::{self, events};
 use crate::ports::{OutputSink, RunnerError};
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
@@ -55,16 +55,16 @@ pub(super) async fn complete(
     if let Some(key) = call.api_key {
         request = request.header("x-api-key", key);
     }
-    let response = http::send(request, provider).await?;
+    let response = transport::send(request, provider).await?;
     if !stream {
-        return whole(&http::json_body(response, provider).await?, provider);
+        return whole(&transport::json_body(response, provider).await?, provider);
     }
     let mut reply = Reply::default();
     let mut stopped = false;
     let mut stream = std::pin::pin!(events(response, idle, provider.to_owned()));
     while let Some(event) = stream.next().await {
         let event = event?;
-        let data = http::chunk(&event.data, provider)?;
+        let data = transport::chunk(&event.data, provider)?;
         let kind = data.get("type").and_then(Value::as_str).unwrap_or(event.event.as_str()).to_owned();
         match kind.as_str() {
             "message_start" => {
@@ -141,7 +141,7 @@ fn stream_error(data: &Value, provider: &str) -> RunnerError {
 
 /// Usage fields present in `usage` override those of `earlier` (message_delta carries only some).
 fn tokens(usage: &Value, earlier: Tokens) -> Tokens {
-    let n = |k: &str| usage.get(k).map(|v| http::token_count(Some(v)));
+    let n = |k: &str| usage.get(k).map(|v| transport::token_count(Some(v)));
     let cached =
         n("cache_read_input_tokens").unwrap_or(0).saturating_add(n("cache_creation_input_tokens").unwrap_or(0));
     Tokens {

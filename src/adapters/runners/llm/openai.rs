@@ -1,9 +1,9 @@
 //! OpenAI Chat Completions (`POST {base}/chat/completions`), streamed or not: OpenAI itself and
 //! every compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter).
 
-use super::Call;
-use super::http::{self, events};
+use super::call::Call;
 use super::reply::{Reply, Tokens};
+use super::transport::{self, events};
 use crate::ports::{OutputSink, RunnerError};
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
@@ -50,9 +50,9 @@ pub(super) async fn complete(
         request = request.bearer_auth(key);
     }
     let provider = call.provider;
-    let response = http::send(request, provider).await?;
+    let response = transport::send(request, provider).await?;
     if !stream {
-        return whole(&http::json_body(response, provider).await?, provider);
+        return whole(&transport::json_body(response, provider).await?, provider);
     }
     let mut reply = Reply::default();
     let mut done = false;
@@ -63,9 +63,9 @@ pub(super) async fn complete(
             done = true;
             break;
         }
-        let chunk = http::chunk(&event.data, provider)?;
+        let chunk = transport::chunk(&event.data, provider)?;
         if let Some(error) = chunk.get("error") {
-            let message = http::provider_message(&json!({ "error": error }).to_string());
+            let message = transport::provider_message(&json!({ "error": error }).to_string());
             return Err(RunnerError::retryable(format!("{provider} stream error: {message}")));
         }
         apply_chunk(&mut reply, &chunk, sink, provider)?;
@@ -116,8 +116,8 @@ fn apply_chunk(reply: &mut Reply, chunk: &Value, sink: &dyn OutputSink, provider
 
 fn tokens(usage: &Value) -> Tokens {
     Tokens {
-        input: http::token_count(usage.get("prompt_tokens")),
-        output: http::token_count(usage.get("completion_tokens")),
+        input: transport::token_count(usage.get("prompt_tokens")),
+        output: transport::token_count(usage.get("completion_tokens")),
     }
 }
 
