@@ -1,9 +1,10 @@
 //! Storage adapters, one per backend.
 
+mod json_columns;
 mod memory;
 mod postgres;
-pub(crate) mod sql_common;
 mod sqlite;
+mod version_cache;
 
 pub use memory::InMemoryStore;
 pub use postgres::PostgresStore;

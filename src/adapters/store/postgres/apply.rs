@@ -2,9 +2,9 @@
 //! counters in step, upsert node results and append events numbered from the execution's row.
 
 use super::codec::{self, col};
+use super::errors::store_error;
 use super::nul::escape;
 use super::writes::count;
-use crate::adapters::store::sql_common::store_error;
 use crate::domain::execution::{ExecutionEvent, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, Signal};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{Lease, StoreError};

@@ -3,7 +3,7 @@
 //! domain's unsigned counts.
 
 use super::nul::{unescape, unescape_opt};
-use crate::adapters::store::sql_common::ExecutionOptions;
+use crate::adapters::store::json_columns::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NewEvent, NodeResult, ParentLink};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::run::RunEvent;

@@ -3,8 +3,8 @@
 //! on its primary key: the second waits for the first, then finds the key taken and rolls back.
 
 use super::codec::{self, col};
+use super::errors::store_error;
 use super::{PostgresStore, apply, finish, writes};
-use crate::adapters::store::sql_common::store_error;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate};
 use crate::domain::idempotency::{Fingerprint, IdempotencyKey, KeyScope};
 use crate::domain::ids::{ExecutionId, WorkflowId};

@@ -2,7 +2,7 @@
 //! statement (atomic on its own) timed by the database's `now()`, since process clocks differ.
 
 use super::codec::{self, EXECUTION_COLUMNS};
-use crate::adapters::store::sql_common::store_error;
+use super::errors::store_error;
 use crate::domain::execution::Execution;
 use crate::domain::ids::ExecutionId;
 use crate::ports::{Lease, StoreError};

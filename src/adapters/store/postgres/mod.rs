@@ -4,13 +4,15 @@
 
 mod apply;
 mod codec;
+mod errors;
 mod idempotency;
 mod leases;
 mod nul;
 mod reads;
 mod writes;
 
-use super::sql_common::{VersionCache, encode_workflow, store_error};
+use super::json_columns::encode_workflow;
+use super::version_cache::VersionCache;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
@@ -18,6 +20,7 @@ use crate::ports::{
     ExecutionFilter, ExecutionLog, ExecutionRecords, ExpectedVersion, Lease, Leases, Page, PageRequest, StoreError,
     StoreHealth, VersionInfo, VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
+use errors::store_error;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 //! The read statements, each a single query on the pool (no transaction needed).
 
 use super::codec::{self, EXECUTION_COLUMNS, col};
-use crate::adapters::store::sql_common::store_error;
+use super::errors::store_error;
 use crate::domain::execution::{Execution, ExecutionEvent, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::workflow::WorkflowMetadata;

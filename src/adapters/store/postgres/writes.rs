@@ -1,8 +1,9 @@
 //! Workflow writes, execution creation and the per-(workflow, state) counters, each run inside
 //! the caller's transaction.
 
+use super::errors::store_error;
 use super::{codec, nul};
-use crate::adapters::store::sql_common::{ExecutionOptions, store_error};
+use crate::adapters::store::json_columns::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::WorkflowId;
 use crate::ports::{ExpectedVersion, Lease, StoreError};

@@ -1,6 +1,6 @@
 //! Rows to domain values and back: UUIDs as text, times as Unix microseconds, JSON as text.
 
-use crate::adapters::store::sql_common::ExecutionOptions;
+use crate::adapters::store::json_columns::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, NewEvent, NodeResult, ParentLink};
 use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use crate::domain::run::RunEvent;

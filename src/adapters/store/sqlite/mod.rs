@@ -9,12 +9,13 @@ mod errors;
 mod idempotency;
 mod latest;
 mod migrate;
-mod readers;
+mod read_pool;
 mod reads;
-mod writer;
+mod writer_thread;
 mod writes;
 
-use super::sql_common::{VersionCache, encode_workflow};
+use super::json_columns::encode_workflow;
+use super::version_cache::VersionCache;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
@@ -23,19 +24,19 @@ use crate::ports::{
     StoreHealth, VersionInfo, VersionedWorkflow, WorkflowStore, WorkflowSummary,
 };
 use latest::LatestVersions;
-use readers::Readers;
+use read_pool::ReadPool;
 use rusqlite::{Connection, OpenFlags};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use writer::Writer;
+use writer_thread::WriterThread;
 use writes::NewVersion;
 
 /// Workflows and executions in one SQLite file.
 pub struct SqliteStore {
-    readers: Arc<Readers>,
-    writer: Writer,
+    readers: Arc<ReadPool>,
+    writer: WriterThread,
     cache: VersionCache,
     /// Latest version of each workflow: only this process writes the file.
     latest: LatestVersions,
@@ -96,8 +97,8 @@ impl SqliteStore {
         .await
         .map_err(|e| e.to_string())??;
         Ok(Self {
-            readers: Readers::new(path, readers as usize),
-            writer: Writer::start(conn)?,
+            readers: ReadPool::new(path, readers as usize),
+            writer: WriterThread::start(conn)?,
             cache: VersionCache::default(),
             latest: LatestVersions::default(),
             _lock: lock,

@@ -3,7 +3,7 @@
 
 use super::codec::{self, EXECUTION_COLUMNS, micros};
 use super::errors::store_error;
-use crate::adapters::store::sql_common::ExecutionOptions;
+use crate::adapters::store::json_columns::ExecutionOptions;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::ports::{ExpectedVersion, Lease, StoreError};

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-pub(super) struct Readers {
+pub(super) struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     max_idle: usize,
 }
 
-impl Readers {
+impl ReadPool {
     pub(super) fn new(path: PathBuf, max_idle: usize) -> Arc<Self> {
         Arc::new(Self { path, idle: Mutex::default(), max_idle: max_idle.max(1) })
     }

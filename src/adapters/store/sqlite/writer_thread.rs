@@ -56,11 +56,11 @@ where
 
 /// Hands writes to the writer thread.
 #[derive(Clone)]
-pub(super) struct Writer {
+pub(super) struct WriterThread {
     jobs: mpsc::Sender<Box<dyn Job>>,
 }
 
-impl Writer {
+impl WriterThread {
     /// Starts the writer thread on `conn`.
     pub(super) fn start(conn: Connection) -> Result<Self, String> {
         let (jobs, rx) = mpsc::channel(4096);
@@ -80,7 +80,7 @@ impl Writer {
         self.write_then(work, |_: &T| {}).await
     }
 
-    /// Like [`Writer::write`], and runs `committed` on the writer thread once the write is
+    /// Like [`WriterThread::write`], and runs `committed` on the writer thread once the write is
     /// durable, before the next transaction starts: what it does (updating a cache) happens in
     /// commit order, which the callers, woken later and in any order, could not guarantee.
     pub(super) async fn write_then<T, F, A>(&self, work: F, committed: A) -> Result<T, StoreError>
