@@ -112,7 +112,8 @@ impl RunningExecutions {
         let (done_tx, done_rx) = watch::channel(false);
         let (signals, inbox) = tokio::sync::mpsc::unbounded_channel();
         let launch = self.launches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let entry = Entry { cancel: cancel.clone(), done: done_rx, signals, launch, store_problem: store_problem.clone() };
+        let entry =
+            Entry { cancel: cancel.clone(), done: done_rx, signals, launch, store_problem: store_problem.clone() };
         self.lock().insert(id, entry);
         let inbox = Inbox(Some(Arc::new(tokio::sync::Mutex::new(inbox))));
         let future = run(StopSignal { cancel, shutdown: self.shutdown.clone(), inbox, store_problem });
