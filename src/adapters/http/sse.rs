@@ -58,7 +58,7 @@ pub struct StreamParams {
            ("Last-Event-ID" = Option<String>, Header, pattern = r"^[0-9]{1,19}(\.[0-9]{1,19})?$",
             description = "Resume after this id, exactly as the stream sent it (`12`, or `12.3` for a delta)")),
     responses(
-        (status = 200, description = "Event stream", content_type = "text/event-stream", body = String),
+        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events: one frame per stored event, `event: <name>` (see the `RunEvent` schema's `type`), `id: <position in the log>`, `data: <EventData JSON>`; with `?format=seed` unnamed frames with the seed's fields only. Ends after the terminal event (`execution_completed`, `execution_failed`, `execution_cancelled`) or a `stream_interrupted` frame."),
         (status = 204, description = "The execution finished and every event was already received"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
     )
