@@ -4,10 +4,11 @@
 
 use super::error::ServiceError;
 use super::live_executions::LiveExecutions;
-use crate::domain::execution::{Execution, ExecutionEvent, OutputDelta};
+use crate::domain::execution::{Execution, ExecutionEvent, OutputDelta, StreamPosition};
 use crate::domain::ids::ExecutionId;
-use crate::ports::{BusItem, EventBus, ExecutionLog, ExecutionRecords};
+use crate::ports::{BusItem, EventBus, ExecutionLog, ExecutionRecords, Subscription};
 use futures::stream::{BoxStream, StreamExt};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Events read from the store per query.
@@ -23,7 +24,7 @@ const STORE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 pub enum Watch {
     /// The execution finished and the watcher has already seen its last event.
     AllSeen,
-    /// Events after the given sequence number, ending with the terminal event.
+    /// What follows the given position, ending with the terminal event.
     Events(Box<Execution>, BoxStream<'static, Frame>),
 }
 
@@ -34,10 +35,10 @@ pub enum Frame {
     Event(Arc<ExecutionEvent>),
     Delta(Arc<OutputDelta>),
     /// The stream cannot go on (the store stayed unreachable, the server is stopping); the last
-    /// event id sent is `last_seq`, from which a client resumes.
+    /// frame sent is at `last`, from which a client resumes.
     Interrupted {
         reason: String,
-        last_seq: u64,
+        last: StreamPosition,
     },
 }
 
@@ -60,26 +61,27 @@ impl EventStreamService {
         Self { records, log, bus, running }
     }
 
-    /// Events of execution `id` with `seq > after`: first those stored, then those still to come,
-    /// until the terminal event (or a [`Frame::Interrupted`] saying why not).
+    /// What follows position `after` in execution `id`'s stream: the stored events, with the
+    /// partial output of node attempts still running in its place among them, then what is still
+    /// to come, until the terminal event (or a [`Frame::Interrupted`] saying why not).
     ///
     /// # Errors
     /// `NotFound`; `BadRequest` when `after` is beyond the end of the event log (it names the
     /// last id there is); storage failures while reading the history.
-    pub async fn watch(&self, id: ExecutionId, after: u64) -> Result<Watch, ServiceError> {
+    pub async fn watch(&self, id: ExecutionId, after: StreamPosition) -> Result<Watch, ServiceError> {
         let store = self.log.clone();
         let execution = self.records.get(id).await?;
         // Subscribe before reading the history, so nothing falls between the two.
         let live = (!execution.state.is_terminal()).then(|| self.bus.subscribe(id));
-        let first = store.events_after(id, after, PAGE).await?;
-        if first.is_empty() && after > 0 && !logged(&store, id, after).await? {
-            let last = last_logged(&store, id, after).await?;
+        let first = store.events_after(id, after.seq, PAGE).await?;
+        if first.is_empty() && after.seq > 0 && !logged(&store, id, after.seq).await? {
+            let last = last_logged(&store, id, after.seq).await?;
             return Err(ServiceError::BadRequest(format!(
                 "Last-Event-ID {after} is beyond the end of execution {id}'s event log, whose last event id is \
                  {last}; resume with an id this stream sent"
             )));
         }
-        if first.is_empty() && execution.state.is_terminal() {
+        if first.is_empty() && live.is_none() {
             return Ok(Watch::AllSeen);
         }
         let stream = follow(store, id, after, first, live, self.running.clone());
@@ -131,19 +133,31 @@ async fn read_patiently(
 fn follow(
     store: Arc<dyn ExecutionLog>,
     id: ExecutionId,
-    after: u64,
+    after: StreamPosition,
     first: Vec<ExecutionEvent>,
-    live: Option<BoxStream<'static, BusItem>>,
+    subscription: Option<Subscription>,
     running: Arc<LiveExecutions>,
 ) -> BoxStream<'static, Frame> {
     let stream = async_stream::stream! {
-        let mut last = after;
+        let mut last = after.seq;
+        let mut sent = after;
+        let (mut kept, live) = match subscription {
+            Some(s) => (VecDeque::from(s.kept), Some(s.live)),
+            None => (VecDeque::new(), None),
+        };
+        // Partial output the client already has (it resumes after one of these).
+        kept.retain(|d| d.position() > after);
         let mut batch = first;
-        // History: page through the store until it has nothing more.
+        // History: page through the store until it has nothing more, each kept delta in its
+        // place (before the first event stored after it).
         loop {
             let full = batch.len() == PAGE as usize;
             for event in batch.drain(..) {
+                while kept.front().is_some_and(|d| d.after_seq < event.seq) {
+                    yield Frame::Delta(kept.pop_front().expect("a front delta"));
+                }
                 last = event.seq;
+                sent = StreamPosition::event(last);
                 let terminal = event.kind().is_terminal();
                 yield Frame::Event(Arc::new(event));
                 if terminal {
@@ -156,10 +170,14 @@ fn follow(
             match read_patiently(&store, id, last, PAGE).await {
                 Ok(more) => batch = more,
                 Err(reason) => {
-                    yield Frame::Interrupted { reason, last_seq: last };
+                    yield Frame::Interrupted { reason, last: sent };
                     return;
                 }
             }
+        }
+        for delta in kept {
+            sent = delta.position();
+            yield Frame::Delta(delta);
         }
         // A finished execution whose history was all read: nothing live will come.
         let Some(mut live) = live else { return };
@@ -193,6 +211,10 @@ fn follow(
             };
             let catch_up = match &item {
                 BusItem::Delta(delta) => {
+                    // A delta placed before an event this watcher read from the store ahead of
+                    // the bus keeps its place's id: resuming from it repeats that event rather
+                    // than skip one.
+                    sent = delta.position();
                     yield Frame::Delta(delta.clone());
                     continue;
                 }
@@ -205,13 +227,14 @@ fn follow(
                 _ => match read_patiently(&store, id, last, u32::MAX).await {
                     Ok(events) => events.into_iter().map(Arc::new).collect(),
                     Err(reason) => {
-                        yield Frame::Interrupted { reason, last_seq: last };
+                        yield Frame::Interrupted { reason, last: sent };
                         return;
                     }
                 },
             };
             for event in events {
                 last = event.seq;
+                sent = StreamPosition::event(last);
                 let terminal = event.kind().is_terminal();
                 yield Frame::Event(event);
                 if terminal {
@@ -242,9 +265,9 @@ mod tests {
     }
 
     async fn frames(store: MockExecutionLog, first: Vec<ExecutionEvent>) -> Vec<Frame> {
-        let live: BoxStream<'static, BusItem> = futures::stream::pending().boxed();
+        let live = Subscription { kept: Vec::new(), live: futures::stream::pending().boxed() };
         let id = ExecutionId(uuid::Uuid::nil());
-        let stream = follow(Arc::new(store), id, 0, first, Some(live), Arc::default());
+        let stream = follow(Arc::new(store), id, StreamPosition::default(), first, Some(live), Arc::default());
         tokio::time::timeout(std::time::Duration::from_secs(600), stream.collect()).await.expect("the stream ends")
     }
 
@@ -255,8 +278,8 @@ mod tests {
         let frames = frames(store, vec![event(1, EventKind::ExecutionStarted)]).await;
         assert!(matches!(&frames[0], Frame::Event(e) if e.seq == 1));
         match &frames[1] {
-            Frame::Interrupted { reason, last_seq } => {
-                assert_eq!(*last_seq, 1);
+            Frame::Interrupted { reason, last } => {
+                assert_eq!(*last, StreamPosition::event(1));
                 assert!(reason.contains("disk is full"), "{reason}");
             }
             other => panic!("expected an interruption, got {other:?}"),
@@ -279,5 +302,35 @@ mod tests {
             matches!(frames.last(), Some(Frame::Event(e)) if e.kind() == EventKind::ExecutionCompleted),
             "{frames:?}"
         );
+    }
+
+    fn delta(after_seq: u64, n: u64) -> Arc<OutputDelta> {
+        Arc::new(OutputDelta {
+            execution_id: ExecutionId(uuid::Uuid::nil()),
+            node_id: "llm".into(),
+            after_seq,
+            n,
+            index: n,
+            data: "{}".into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn kept_deltas_take_their_place_among_stored_events_after_the_resume_point() {
+        let kept = vec![delta(1, 1), delta(1, 2), delta(2, 1), delta(2, 2)];
+        let subscription = Subscription { kept, live: futures::stream::pending().boxed() };
+        let history = vec![event(2, EventKind::NodeStarted), event(3, EventKind::ExecutionCompleted)];
+        let id = ExecutionId(uuid::Uuid::nil());
+        let after = StreamPosition { seq: 1, delta: 1 };
+        let stream = follow(Arc::new(MockExecutionLog::new()), id, after, history, Some(subscription), Arc::default());
+        let ids: Vec<String> = stream
+            .map(|f| match f {
+                Frame::Event(e) => e.seq.to_string(),
+                Frame::Delta(d) => d.position().to_string(),
+                Frame::Interrupted { .. } => "interrupted".into(),
+            })
+            .collect()
+            .await;
+        assert_eq!(ids, ["1.2", "2", "2.1", "2.2", "3"]);
     }
 }

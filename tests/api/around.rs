@@ -158,3 +158,18 @@ async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
     let reply = send_request(&app, req).await;
     assert_eq!(reply.headers["x-request-id"], "trace-me-42");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_event() {
+    let doc = get(&app(), "/api-docs/openapi.json").await.body;
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["EventData"]["properties"]["node_results_count"].is_object(), "frame data described");
+    let variants = schemas["RunEvent"]["oneOf"].as_array().expect("RunEvent is a union of its events");
+    let mut names: Vec<String> =
+        variants.iter().filter_map(|v| v["properties"]["type"]["enum"][0].as_str().map(str::to_owned)).collect();
+    names.sort();
+    let mut expected: Vec<String> =
+        oxify_api::domain::execution::EventKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
+    expected.sort();
+    assert_eq!(names, expected, "one schema per event the stream can send");
+}

@@ -3,6 +3,7 @@
 
 mod cases;
 mod faults;
+mod late;
 mod provider;
 mod rerun;
 mod upstream;

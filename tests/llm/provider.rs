@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 pub enum Reply {
     /// OpenAI streamed completion: these text pieces, `gap` apart, then usage (input, output).
     OpenAiStream { pieces: Vec<String>, gap: Duration, usage: (u64, u64) },
+    /// OpenAI streamed completion whose first `burst` pieces come at once, the rest `pause`
+    /// apart: a provider that answers before a client had time to open the stream.
+    OpenAiBurst { pieces: Vec<String>, burst: usize, pause: Duration, usage: (u64, u64) },
     /// A whole OpenAI completion.
     OpenAiWhole { text: String, usage: (u64, u64) },
     /// Anthropic streamed message.
@@ -143,6 +146,14 @@ async fn handle(State(provider): State<Provider>, uri: axum::http::Uri, headers:
     let model = request.body["model"].as_str().unwrap_or("unknown").to_owned();
     match reply {
         Reply::OpenAiStream { pieces, gap, usage } => stream(guard, openai_frames(&model, &pieces, usage), gap),
+        Reply::OpenAiBurst { pieces, burst, pause, usage } => {
+            let frames = openai_frames(&model, &pieces, usage);
+            // The role chunk and `burst` pieces at once, then each later piece after a pause
+            // (the closing frames follow the last piece at once).
+            let last_piece = pieces.len();
+            let delays = (0..frames.len()).map(|i| if i > burst && i <= last_piece { pause } else { Duration::ZERO });
+            paced(guard, frames, delays.collect())
+        }
         Reply::AnthropicStream { pieces, gap, usage } => stream(guard, anthropic_frames(&model, &pieces, usage), gap),
         Reply::OpenAiWhole { text, usage } => {
             guard.finished = true;
@@ -184,12 +195,18 @@ fn json_response(code: u16, retry_after: Option<String>, body: String) -> Respon
 }
 
 /// Sends the frames `gap` apart; the guard notes whether the client stayed to the end.
-fn stream(mut guard: InFlight, frames: Vec<String>, gap: Duration) -> Response {
+fn stream(guard: InFlight, frames: Vec<String>, gap: Duration) -> Response {
+    let delays = (0..frames.len()).map(|i| if i > 0 { gap } else { Duration::ZERO }).collect();
+    paced(guard, frames, delays)
+}
+
+/// Sends frame `i` after waiting `delays[i]`.
+fn paced(mut guard: InFlight, frames: Vec<String>, delays: Vec<Duration>) -> Response {
     let body = async_stream::stream! {
         let last = frames.len();
-        for (i, frame) in frames.into_iter().enumerate() {
-            if i > 0 {
-                tokio::time::sleep(gap).await;
+        for (i, (frame, delay)) in frames.into_iter().zip(delays).enumerate() {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
             }
             if i + 1 == last {
                 guard.finished = true;

@@ -8,7 +8,7 @@ use oxify_api::app::executor::ExecutorLimits;
 use oxify_api::app::runner_registry::RunnerRegistry;
 use oxify_api::app::services::Services;
 use oxify_api::domain::budget::BudgetLimits;
-use oxify_api::domain::execution::{EventKind, Execution, NodeResult};
+use oxify_api::domain::execution::{EventKind, Execution, NodeResult, StreamPosition};
 use oxify_api::domain::workflow::Node;
 use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
 use oxify_api::startup::wiring;
@@ -48,7 +48,9 @@ pub async fn run(runners: RunnerRegistry, kind: Value) -> Ran {
     .await
     .expect("the run ends: nothing hangs");
     let node = results.into_iter().find(|r| r.node_id.as_str() == NODE).expect("the subject node ran");
-    let Watch::Events(_, frames) = services.event_streams.watch(execution.id, 0).await.expect("the log") else {
+    let Watch::Events(_, frames) =
+        services.event_streams.watch(execution.id, StreamPosition::default()).await.expect("the log")
+    else {
         panic!("a run that ended has events");
     };
     let events = frames

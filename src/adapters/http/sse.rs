@@ -1,7 +1,9 @@
 //! `GET /api/v1/executions/{id}/stream`: an execution's events as Server-Sent Events.
 //!
-//! Each stored event is one frame whose `id:` is its sequence number, so a client cut anywhere
-//! resumes exactly after the last frame it read. By default the frame is named
+//! Each stored event is one frame whose `id:` is its sequence number, and each piece of partial
+//! output of a running node (`node_output_delta`, never stored) has the id `seq.n`: the n-th
+//! delta after event `seq`. A client cut anywhere resumes exactly after the last frame it read,
+//! partial output included while its node still runs. By default the frame is named
 //! (`event: node_completed`) and its data is the event's JSON, which carries every field of the
 //! seed's frame too (`execution_id`, `workflow_id`, `state`, `node_results_count`, `timestamp`).
 //! `?format=seed` asks for the seed README's frames instead: unnamed (`onmessage` in a browser),
@@ -12,7 +14,7 @@ use super::error::{ApiError, ErrorBody};
 use super::event_json;
 use super::extract::{ApiPath, ApiQuery};
 use crate::app::event_stream::{Frame, Watch};
-use crate::domain::execution::ExecutionEvent;
+use crate::domain::execution::{ExecutionEvent, StreamPosition};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use axum::extract::State;
@@ -58,7 +60,7 @@ pub struct StreamParams {
            ("Last-Event-ID" = Option<String>, Header, pattern = r"^[0-9]{1,19}(\.[0-9]{1,19})?$",
             description = "Resume after this id, exactly as the stream sent it (`12`, or `12.3` for a delta)")),
     responses(
-        (status = 200, description = "Event stream", content_type = "text/event-stream", body = String),
+        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events: one frame per stored event, `event: <name>` (see the `RunEvent` schema's `type`), `id: <position in the log>`, `data: <EventData JSON>`; with `?format=seed` unnamed frames with the seed's fields only. Ends after the terminal event (`execution_completed`, `execution_failed`, `execution_cancelled`) or a `stream_interrupted` frame."),
         (status = 204, description = "The execution finished and every event was already received"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
     )
@@ -72,7 +74,7 @@ pub async fn stream_execution(
     let after = match (headers.get("last-event-id"), params.last_event_id.as_deref()) {
         (Some(header), _) => position(header.to_str().unwrap_or("\u{FFFD}"), "Last-Event-ID")?,
         (None, Some(query)) => position(query, "last_event_id")?,
-        (None, None) => 0,
+        (None, None) => StreamPosition::default(),
     };
     let format = params.format.unwrap_or_default();
     let (execution, events) = match state.event_streams.watch(id, after).await? {
@@ -83,17 +85,21 @@ pub async fn stream_execution(
     let workflow_id = execution.workflow_id;
     // Node names and kinds come from the version the execution runs (cached by the store).
     let workflow = state.workflows.version(workflow_id, execution.workflow_version).await.ok().map(|v| v.workflow);
+    let events = match format {
+        // The seed had no partial output: its clients resume from event ids only.
+        StreamFormat::Seed => events.filter(|f| std::future::ready(!matches!(f, Frame::Delta(_)))).boxed(),
+        StreamFormat::Events => events,
+    };
     let frames = until_closing(events, state.streams_closing.clone(), after).filter_map(move |frame| {
         let sse = match (frame, format) {
             (Frame::Event(event), StreamFormat::Events) => Some(named(&event, workflow_id, workflow.as_ref())),
             (Frame::Event(event), StreamFormat::Seed) => Some(seed(&event, workflow_id)),
             (Frame::Delta(delta), StreamFormat::Events) => {
-                let id = format!("{}.{}", delta.after_seq, delta.index);
+                let id = delta.position().to_string();
                 Some(Event::default().event("node_output_delta").id(id).data(&*delta.data))
             }
-            // The seed had no partial output.
             (Frame::Delta(_), StreamFormat::Seed) => None,
-            (Frame::Interrupted { reason, last_seq }, _) => Some(interrupted(&reason, last_seq)),
+            (Frame::Interrupted { reason, last }, _) => Some(interrupted(&reason, last)),
         };
         std::future::ready(sse.map(Ok::<_, Infallible>))
     });
@@ -110,16 +116,18 @@ pub async fn stream_execution(
 fn until_closing(
     mut events: BoxStream<'static, Frame>,
     closing: CancellationToken,
-    after: u64,
+    after: StreamPosition,
 ) -> BoxStream<'static, Frame> {
     async_stream::stream! {
-        let mut last_seq = after;
+        let mut last = after;
         loop {
             tokio::select! {
                 frame = events.next() => match frame {
                     Some(frame) => {
-                        if let Frame::Event(e) = &frame {
-                            last_seq = e.seq;
+                        match &frame {
+                            Frame::Event(e) => last = StreamPosition::event(e.seq),
+                            Frame::Delta(d) => last = d.position(),
+                            Frame::Interrupted { .. } => {}
                         }
                         yield frame;
                     }
@@ -127,7 +135,7 @@ fn until_closing(
                 },
                 () = closing.cancelled() => {
                     let reason = "the server is shutting down".to_owned();
-                    yield Frame::Interrupted { reason, last_seq };
+                    yield Frame::Interrupted { reason, last };
                     return;
                 }
             }
@@ -137,16 +145,16 @@ fn until_closing(
 }
 
 /// The frame ending a stream before its terminal event: no `id:` (it is not in the log), so a
-/// client's `Last-Event-ID` stays on the last event it received, from which it resumes.
-fn interrupted(reason: &str, last_seq: u64) -> Event {
-    let data = serde_json::json!({"reason": reason, "last_event_id": last_seq.to_string(), "resumable": true});
+/// client's `Last-Event-ID` stays on the last frame it received, from which it resumes.
+fn interrupted(reason: &str, last: StreamPosition) -> Event {
+    let data = serde_json::json!({"reason": reason, "last_event_id": last.to_string(), "resumable": true});
     Event::default().event("stream_interrupted").data(data.to_string())
 }
 
-/// The stored event a position refers to: `12` for a stored event, `12.3` for partial output
-/// sent after event 12 (never stored, so a reconnect resumes after event 12). The header and the
-/// query parameter take the same forms ([`EVENT_ID_PATTERN`]).
-fn position(id: &str, name: &str) -> Result<u64, ApiError> {
+/// The place in the stream an id names: `12` for stored event 12, `12.3` for the third delta
+/// (partial output) sent after it. The header and the query parameter take the same forms
+/// ([`EVENT_ID_PATTERN`]).
+fn position(id: &str, name: &str) -> Result<StreamPosition, ApiError> {
     let bad = || {
         ApiError::bad_request(format!(
             "{name} must be an id this stream sent: an event id such as 12, or a delta id such as 12.3"
@@ -157,7 +165,9 @@ fn position(id: &str, name: &str) -> Result<u64, ApiError> {
     if !digits(stored) || delta.is_some_and(|d| !digits(d)) {
         return Err(bad());
     }
-    stored.parse().map_err(|_| bad())
+    let seq = stored.parse().map_err(|_| bad())?;
+    let delta = delta.map_or(Ok(0), str::parse).map_err(|_| bad())?;
+    Ok(StreamPosition { seq, delta })
 }
 
 fn named(event: &ExecutionEvent, workflow_id: WorkflowId, workflow: Option<&ValidWorkflow>) -> Event {
@@ -178,13 +188,14 @@ fn seed(event: &ExecutionEvent, workflow_id: WorkflowId) -> Event {
 
 #[cfg(test)]
 mod tests {
-    use super::{EVENT_ID_PATTERN, position};
+    use super::{EVENT_ID_PATTERN, StreamPosition, position};
 
     #[test]
     fn positions_take_the_same_forms_as_header_and_query() {
-        assert_eq!(position("0", "h").unwrap(), 0);
-        assert_eq!(position("12", "h").unwrap(), 12);
-        assert_eq!(position("12.3", "h").unwrap(), 12);
+        assert_eq!(position("0", "h").unwrap(), StreamPosition::event(0));
+        assert_eq!(position("12", "h").unwrap(), StreamPosition::event(12));
+        assert_eq!(position("12.3", "h").unwrap(), StreamPosition { seq: 12, delta: 3 });
+        assert_eq!(position("12.3", "h").unwrap().to_string(), "12.3");
         let pattern = regex::Regex::new(EVENT_ID_PATTERN).unwrap();
         for bad in ["", " 12", "12.", ".3", "-1", "1e3", "12.3.4", "abc", "99999999999999999999", "\u{FFFD}"] {
             assert!(position(bad, "last_event_id").is_err(), "{bad:?}");

@@ -38,6 +38,7 @@ impl OutputSink for DeltaSink {
             execution_id: self.execution_id,
             node_id: self.node_id.clone(),
             after_seq: self.last_seq.load(Ordering::Relaxed),
+            n: 0,
             index,
             data: data.to_string().into(),
         }));

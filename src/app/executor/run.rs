@@ -87,6 +87,14 @@ pub(super) struct Run<'e> {
     timers: usize,
 }
 
+impl Drop for Run<'_> {
+    /// However the run stops here (it ended, parked, was handed over or lost its lease), its
+    /// node attempts are over: their partial output is no longer live.
+    fn drop(&mut self) {
+        self.ex.bus.discard_deltas(self.id);
+    }
+}
+
 impl<'e> Run<'e> {
     pub(super) fn new(ex: &'e Executor, execution: &Execution, wf: ValidWorkflow, stop: StopSignal) -> Self {
         let rs = RunState::new(wf, execution.variables.clone(), execution.state);

@@ -72,6 +72,7 @@ fn bus(rec: &Recorded) -> MockEventBus {
     let mut bus = MockEventBus::new();
     let published = rec.published.clone();
     bus.expect_publish().returning(move |e| published.lock().unwrap().push(e.kind()));
+    bus.expect_discard_deltas().return_const(());
     bus
 }
 

@@ -1,5 +1,6 @@
 //! An execution's events: the kinds, an event before and after it is appended to the log, the
-//! signal one execution's step sends another, and the live-only partial output of a node.
+//! signal one execution's step sends another, and the live-only partial output of a node with
+//! its place in the stream.
 
 use super::state::ExecutionState;
 use crate::domain::ids::{ExecutionId, NodeId};
@@ -169,14 +170,54 @@ pub struct Signal {
 }
 
 /// Partial output of a running node (streamed LLM tokens), delivered live and never stored.
+///
+/// Its place in the execution's stream is `(after_seq, n)`: after stored event `after_seq` and
+/// after `n - 1` other deltas of the execution since that event. The stream sends it with the
+/// id `after_seq.n`, so a client that reconnects with that id resumes right after it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutputDelta {
     pub execution_id: ExecutionId,
     pub node_id: NodeId,
-    /// The last stored event's sequence number when this was produced.
+    /// The last stored event's sequence number before this delta (the event bus fixes it, so
+    /// that it agrees with the order in which events and deltas are delivered).
     pub after_seq: u64,
+    /// Counts the execution's deltas since event `after_seq`, from 1 (set by the event bus).
+    pub n: u64,
     /// Counts this node attempt's deltas from 1.
     pub index: u64,
     /// The delta's JSON object, as sent in the SSE `data:` field.
     pub data: Arc<str>,
+}
+
+impl OutputDelta {
+    /// Where this delta stands in its execution's stream.
+    #[must_use]
+    pub fn position(&self) -> StreamPosition {
+        StreamPosition { seq: self.after_seq, delta: self.n }
+    }
+}
+
+/// A place in an execution's stream: stored event `seq`, then `delta` deltas after it (0 for
+/// the event itself). Ordered as the stream is; written `12` or `12.3` (the SSE id).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamPosition {
+    pub seq: u64,
+    pub delta: u64,
+}
+
+impl StreamPosition {
+    /// The place of stored event `seq`.
+    #[must_use]
+    pub const fn event(seq: u64) -> Self {
+        Self { seq, delta: 0 }
+    }
+}
+
+impl std::fmt::Display for StreamPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.delta {
+            0 => write!(f, "{}", self.seq),
+            n => write!(f, "{}.{n}", self.seq),
+        }
+    }
 }

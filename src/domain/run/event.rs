@@ -186,6 +186,21 @@ impl RunEvent {
         }
     }
 
+    /// The node whose attempt this event ends (it completed, failed, will be retried, was skipped
+    /// or cancelled, or waits), so that its partial output is no longer live.
+    #[must_use]
+    pub fn ends_attempt_of(&self) -> Option<&NodeId> {
+        match self {
+            Self::NodeCompleted { node_id, .. }
+            | Self::NodeFailed { node_id, .. }
+            | Self::NodeRetrying { node_id, .. }
+            | Self::NodeSkipped { node_id, .. }
+            | Self::NodeCancelled { node_id, .. }
+            | Self::NodeWaiting { node_id, .. } => Some(node_id),
+            _ => None,
+        }
+    }
+
     /// An event of `kind` with placeholder fields (node `n`), for tests and documentation.
     #[must_use]
     pub fn example(kind: EventKind) -> Self {

@@ -7,7 +7,10 @@ mod unions;
 pub use finish::{ERROR_KINDS, finish};
 
 use super::error::ErrorBody;
+use super::event_json::EventData;
 use super::sse::StreamFormat;
+use crate::domain::run::{RunEvent, Wait};
+use crate::domain::usage::Usage;
 use crate::domain::validation::Problem;
 use utoipa::OpenApi;
 
@@ -24,6 +27,8 @@ use utoipa::OpenApi;
         (name = "health", description = "Liveness")
     ),
     // `StreamFormat` is a query parameter's type, which the path macro references but does not add.
-    components(schemas(ErrorBody, Problem, StreamFormat))
+    // The event stream's frames are text; `EventData` is the JSON of each frame's `data:` field and
+    // `RunEvent` the typed event each frame renders (named by the frame's `event:` field).
+    components(schemas(ErrorBody, Problem, StreamFormat, EventData, RunEvent, Wait, Usage))
 )]
 pub struct ApiDoc;

@@ -86,7 +86,6 @@ impl Run<'_> {
                 tracing::warn!(error = %e, "reading signals written meanwhile failed; they are read on resume");
             }
             self.log_end = self.log_end.max(last);
-            self.last_seq.store(last, Ordering::Relaxed);
         }
         for event in events {
             let event = Arc::new(event);
@@ -96,6 +95,8 @@ impl Run<'_> {
             }
             self.ex.bus.publish(event);
         }
+        // Only now: a delta never claims a place after an event not yet published.
+        self.last_seq.store(self.log_end, Ordering::Relaxed);
     }
 
     pub(super) async fn stop_nodes(&mut self) {
