@@ -99,7 +99,7 @@ fn event(kind: EventKind, state: ExecutionState, n: u32) -> NewEvent {
 fn result(node: &str, status: NodeStatus, output: Option<serde_json::Value>) -> NodeResult {
     NodeResult {
         node_id: node.into(),
-        node_name: node.to_uppercase(),
+        node_name: node.to_uppercase().into(),
         kind: "Code".into(),
         status,
         output: output.map(Arc::new),

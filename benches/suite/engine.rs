@@ -1,5 +1,6 @@
-//! The engine in process: our executor (in-memory store, event bus, scheduler, events) against a
-//! minimal tokio DAG executor that spawns one task per node and keeps no records.
+//! The engine in process: our executor (in-memory store, event bus, scheduler, events) against
+//! the honest floor ([`Floor`]): a coordinator with one task per node and JSON outputs, keeping
+//! no records.
 
 use oxify_api::adapters::clock::SystemClock;
 use oxify_api::adapters::events::BroadcastEventBus;
@@ -172,24 +173,74 @@ impl Engine {
     }
 }
 
-/// The floor: one tokio task per node, in dependency order, no records at all.
-pub async fn floor_run(wf: &ValidWorkflow) {
-    let graph = wf.graph();
-    let mut remaining = graph.in_degree.clone();
-    let mut tasks = JoinSet::new();
-    for (i, d) in remaining.iter().enumerate() {
-        if *d == 0 {
-            tasks.spawn(async move { i });
+/// The floor: the fastest honest executor we could write for the same graphs, on the same
+/// runtime flavour as the server (multi-threaded tokio, driven from a worker task as each
+/// execution is). A coordinator counts each node's unfinished predecessors and spawns one task
+/// per ready node, handing it its predecessors' JSON outputs (shared, not copied); the task
+/// returns its own JSON output, which the coordinator keeps for the node's successors.
+///
+/// What it leaves out is everything the engine adds around that: no record of the run (no
+/// event log, no node results, no store), nothing published to subscribers, no templates,
+/// conditions or routes, no retries, timeouts, cancellation or concurrency limit, no lease.
+pub struct Floor {
+    successors: Vec<Vec<usize>>,
+    predecessors: Vec<Vec<usize>>,
+    in_degree: Vec<u32>,
+}
+
+impl Floor {
+    pub fn new(wf: &ValidWorkflow) -> Self {
+        let graph = wf.graph();
+        let mut predecessors = vec![Vec::new(); graph.in_degree.len()];
+        for (from, successors) in graph.successors.iter().enumerate() {
+            for &to in successors {
+                predecessors[to].push(from);
+            }
         }
+        Self { successors: graph.successors.clone(), predecessors, in_degree: graph.in_degree.clone() }
     }
-    while let Some(Ok(i)) = tasks.join_next().await {
-        for &s in &graph.successors[i] {
-            remaining[s] -= 1;
-            if remaining[s] == 0 {
-                tasks.spawn(async move { s });
+
+    pub async fn run(&self) {
+        let n = self.in_degree.len();
+        let mut remaining = self.in_degree.clone();
+        let mut outputs: Vec<Option<Arc<Value>>> = vec![None; n];
+        let mut tasks = JoinSet::new();
+        let spawn = |tasks: &mut JoinSet<(usize, Arc<Value>)>, i: usize, outputs: &[Option<Arc<Value>>]| {
+            let inputs: Vec<Arc<Value>> = self.predecessors[i].iter().filter_map(|&p| outputs[p].clone()).collect();
+            tasks.spawn(async move {
+                let output = inputs.first().map_or(Value::Null, |first| Value::clone(first));
+                (i, Arc::new(output))
+            });
+        };
+        for (i, _) in remaining.iter().enumerate().filter(|&(_, &r)| r == 0) {
+            spawn(&mut tasks, i, &outputs);
+        }
+        while let Some(Ok((i, output))) = tasks.join_next().await {
+            outputs[i] = Some(output);
+            for &s in &self.successors[i] {
+                remaining[s] -= 1;
+                if remaining[s] == 0 {
+                    spawn(&mut tasks, s, &outputs);
+                }
             }
         }
     }
+}
+
+/// Runs `work` on a runtime worker, as the server runs each execution; returns the seconds it
+/// took there (the hop onto the worker and back is not counted).
+pub async fn on_worker<F, Fut>(work: F) -> f64
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let start = std::time::Instant::now();
+        work().await;
+        start.elapsed().as_secs_f64()
+    })
+    .await
+    .expect("the benchmark task")
 }
 
 /// Node kinds count, to report per-node costs.

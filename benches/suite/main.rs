@@ -58,6 +58,12 @@ async fn main() {
     if servers::serve_mode(&args).await {
         return;
     }
+    // `--profile chain:1000:500` runs only our engine on that shape (chain, fan, lattice) that
+    // many times, for a profiler to watch.
+    if let Some(spec) = args.iter().position(|a| a == "--profile").and_then(|i| args.get(i + 1)) {
+        engine_suite::profile(spec).await;
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     // `--only engine,http` runs some suites (engine, memory, floors, http, e2e, sse, growth).
     let only: Option<Vec<String>> = args

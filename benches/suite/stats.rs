@@ -1,7 +1,5 @@
 //! Interleaved rounds and their summary: median with min and max.
 
-use std::time::Instant;
-
 /// The values one measurement took over its rounds.
 #[derive(Clone, Debug, Default)]
 pub struct Sample(pub Vec<f64>);
@@ -72,11 +70,4 @@ where
         sb.push(b().await);
     }
     (Sample(sa), Sample(sb))
-}
-
-/// Seconds an async block takes.
-pub async fn seconds<F: std::future::Future<Output = T>, T>(f: F) -> (f64, T) {
-    let start = Instant::now();
-    let out = f.await;
-    (start.elapsed().as_secs_f64(), out)
 }

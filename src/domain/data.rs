@@ -3,9 +3,9 @@
 //! Outputs live in write-once slots shared by every node of an execution, so handing the data to a
 //! node costs two reference-count increments, whatever the size of the workflow or its payloads.
 
+use crate::domain::graph::NodeIndex;
 use crate::domain::ids::NodeId;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 /// Names with a meaning of their own in templates and expressions; variables may not use them.
@@ -14,13 +14,13 @@ pub const RESERVED_NAMES: [&str; 2] = ["nodes", "variables"];
 /// The outputs of an execution's nodes, each set at most once, by node index.
 #[derive(Debug)]
 pub struct NodeOutputs {
-    index: Arc<HashMap<NodeId, usize>>,
+    index: Arc<NodeIndex>,
     slots: Box<[OnceLock<Arc<Value>>]>,
 }
 
 impl NodeOutputs {
     #[must_use]
-    pub fn new(index: Arc<HashMap<NodeId, usize>>) -> Self {
+    pub fn new(index: Arc<NodeIndex>) -> Self {
         let slots = (0..index.len()).map(|_| OnceLock::new()).collect();
         Self { index, slots }
     }
@@ -120,8 +120,7 @@ pub(crate) mod tests {
     use serde_json::json;
 
     pub(crate) fn context(variables: Value, outputs: &[(&str, Value)]) -> DataContext {
-        let index: HashMap<NodeId, usize> =
-            outputs.iter().enumerate().map(|(i, (id, _))| (NodeId::from(*id), i)).collect();
+        let index: NodeIndex = outputs.iter().enumerate().map(|(i, (id, _))| (NodeId::from(*id), i)).collect();
         let slots = NodeOutputs::new(Arc::new(index));
         for (i, (_, v)) in outputs.iter().enumerate() {
             if !v.is_null() {

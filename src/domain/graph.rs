@@ -5,11 +5,15 @@ use crate::domain::ids::NodeId;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+/// Node id to its position in `workflow.nodes`. Looked up for every event a run records, so it
+/// hashes with foldhash (seeded per process), cheaper than SipHash on short keys.
+pub type NodeIndex = HashMap<NodeId, usize, foldhash::quality::RandomState>;
+
 /// Adjacency of a workflow whose edges all join existing nodes.
 #[derive(Debug)]
 pub struct Graph {
     /// Node id to its position in `workflow.nodes`.
-    pub index: Arc<HashMap<NodeId, usize>>,
+    pub index: Arc<NodeIndex>,
     /// Successors of each node, one entry per edge, in edge order.
     pub successors: Vec<Vec<usize>>,
     /// Number of incoming edges of each node.
@@ -19,7 +23,7 @@ pub struct Graph {
 impl Graph {
     /// Builds the graph of `n` nodes from `(from, to)` index pairs.
     #[must_use]
-    pub fn new(index: Arc<HashMap<NodeId, usize>>, n: usize, edges: &[(usize, usize)]) -> Self {
+    pub fn new(index: Arc<NodeIndex>, n: usize, edges: &[(usize, usize)]) -> Self {
         let mut successors = vec![Vec::new(); n];
         let mut in_degree = vec![0u32; n];
         for &(from, to) in edges {

@@ -49,7 +49,8 @@ uuid_id!(
 /// A node id: a UUID (as the seed writes them) or a short readable slug such as `fetch_docs`,
 /// so that templates can say `{{ nodes.fetch_docs.output }}`.
 ///
-/// Any string deserializes; [`NodeId::problem`] says whether it is well formed, so that
+/// Shared, not copied: cloning one (into every event and result of a run) costs a reference
+/// count. Any string deserializes; [`NodeId::problem`] says whether it is well formed, so that
 /// validation can report every bad id at once instead of failing on the first.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]
@@ -58,7 +59,7 @@ uuid_id!(
     example = "fetch_docs",
     pattern = r"^([A-Za-z_][A-Za-z0-9_-]{0,63}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32})$"
 )]
-pub struct NodeId(String);
+pub struct NodeId(std::sync::Arc<str>);
 
 /// Longest slug a node id may be.
 pub const MAX_NODE_ID_LEN: usize = 64;
@@ -66,7 +67,7 @@ pub const MAX_NODE_ID_LEN: usize = 64;
 impl NodeId {
     #[must_use]
     pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
+        Self(id.into().into())
     }
 
     #[must_use]
@@ -79,7 +80,7 @@ impl NodeId {
     /// OpenAPI document gives.
     #[must_use]
     pub fn problem(&self) -> Option<String> {
-        let s = self.0.as_str();
+        let s = &*self.0;
         if matches!(s.len(), 32 | 36) && Uuid::parse_str(s).is_ok() {
             return None;
         }
@@ -110,7 +111,7 @@ impl fmt::Display for NodeId {
 
 impl From<&str> for NodeId {
     fn from(s: &str) -> Self {
-        Self(s.to_owned())
+        Self(s.into())
     }
 }
 

@@ -171,8 +171,10 @@ impl Plan {
     }
 
     fn decide_edges(&mut self, workflow: &ValidWorkflow, idx: usize, rule: Live<'_>) {
-        let mut decided = vec![(idx, rule)];
-        while let Some((from, rule)) = decided.pop() {
+        // Skips propagate through `decided`; a node that succeeded needs no list (no allocation).
+        let mut decided = Vec::new();
+        let mut next = Some((idx, rule));
+        while let Some((from, rule)) = next.take().or_else(|| decided.pop()) {
             let branches = workflow.branch_targets(from);
             for &to in &workflow.graph().successors[from] {
                 let live = match rule {

@@ -82,6 +82,8 @@ struct Inner {
     compiled: Vec<Compiled>,
     branch_targets: Vec<Vec<usize>>,
     inputs: Option<InputSchema>,
+    /// Node names, shared by every record of every run of this version.
+    names: Vec<Arc<str>>,
 }
 
 /// A validated workflow; cheap to clone.
@@ -112,7 +114,14 @@ impl ValidWorkflow {
                 t
             })
             .collect();
-        Self(Arc::new(Inner { workflow, graph, topo, compiled, branch_targets, inputs }))
+        let names = workflow.nodes.iter().map(|n| Arc::from(n.name.as_str())).collect();
+        Self(Arc::new(Inner { workflow, graph, topo, compiled, branch_targets, inputs, names }))
+    }
+
+    /// Node `idx`'s name, shared rather than copied.
+    #[must_use]
+    pub fn name_of(&self, idx: usize) -> &Arc<str> {
+        &self.0.names[idx]
     }
 
     #[must_use]

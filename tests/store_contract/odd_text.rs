@@ -64,7 +64,7 @@ async fn round_trip(s: Stores, text: &str) {
     s.executions.create_with(&execution, &me, &ExecutionUpdate::default()).await.unwrap();
     let result = NodeResult {
         node_id: NodeId::from("s"),
-        node_name: text.to_owned(),
+        node_name: text.into(),
         kind: "Start".into(),
         status: NodeStatus::Failed,
         output: Some(Arc::new(odd_value(text))),

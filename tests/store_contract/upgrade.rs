@@ -86,7 +86,7 @@ async fn postgres_rows_from_before_exact_text_read_back_unchanged() {
     assert_eq!(got.error.as_deref(), Some(old_text));
     assert_eq!(got.budget.max_tokens, Some(7));
     let result = &store.node_results(execution).await.unwrap()[0];
-    assert_eq!((result.node_name.as_str(), result.error.as_deref()), (old_text, Some(old_text)));
+    assert_eq!((&*result.node_name, result.error.as_deref()), (old_text, Some(old_text)));
     assert_eq!(result.output.as_deref(), Some(&variables));
     let events = store.events_after(execution, 0, 10).await.unwrap();
     let RunEvent::NodeFailed { error, .. } = events[0].event.as_ref() else { panic!("{:?}", events[0].event) };

@@ -164,10 +164,13 @@ pub struct RerunResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NodeResultBody {
     pub node_id: NodeId,
-    pub node_name: String,
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub node_name: std::sync::Arc<str>,
+    #[schema(value_type = String)]
+    pub kind: std::borrow::Cow<'static, str>,
     pub status: NodeStatus,
-    pub output: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<std::sync::Arc<Value>>,
     pub error: Option<String>,
     /// Attempts started (retries + 1).
     pub attempts: u32,
@@ -189,7 +192,7 @@ impl From<NodeResult> for NodeResultBody {
             node_name: r.node_name,
             kind: r.kind,
             status: r.status,
-            output: r.output.map(|o| o.as_ref().clone()),
+            output: r.output,
             error: r.error,
             attempts: r.attempts,
             retry_count: r.attempts.saturating_sub(1),

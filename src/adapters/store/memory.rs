@@ -259,7 +259,12 @@ impl Inner {
         }
         let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
         if let Some(lease) = lease {
-            entry.owner = Some((lease.owner.clone(), Instant::now() + lease.ttl));
+            let expires = Instant::now() + lease.ttl;
+            match &mut entry.owner {
+                // Checked above: it is this lease's owner; only its expiry moves.
+                Some((_, at)) => *at = expires,
+                None => entry.owner = Some((lease.owner.clone(), expires)),
+            }
         }
         if let Some(change) = &update.state {
             if change.state.is_terminal() || change.state == ExecutionState::Paused {
@@ -267,8 +272,8 @@ impl Inner {
             }
             entry.wake_at = change.wake_at.filter(|_| change.state == ExecutionState::Paused);
         }
-        let old = entry.execution.clone();
         if let Some(change) = &update.state {
+            let old = entry.execution.clone();
             let mut new = old.clone();
             new.state = change.state;
             new.error.clone_from(&change.error);

@@ -33,7 +33,8 @@ mod finish;
 mod resume;
 mod step;
 
-/// Steps of runners finishing at once after which the loop lets other tasks run.
+/// Steps of runners finishing at once after which the loop commits them and lets other tasks
+/// run.
 const YIELD_EVERY: u32 = 64;
 
 /// Retry delays at least this long wait on a durable timer instead of in a task.
@@ -56,6 +57,8 @@ pub(super) struct Run<'e> {
     tasks: JoinSet<Done>,
     in_flight: usize,
     to_spawn: Vec<(usize, u32, Option<Duration>)>,
+    /// Attempts that finished when first polled, for the loop to take in.
+    done_at_once: Vec<Done>,
     /// Attempt numbers of nodes that ran before a resume (they run again as a new attempt).
     next_attempt: HashMap<usize, u32>,
     stop: StopSignal,
@@ -121,6 +124,7 @@ impl<'e> Run<'e> {
             tasks: JoinSet::new(),
             in_flight: 0,
             to_spawn: Vec::new(),
+            done_at_once: Vec::new(),
             next_attempt: HashMap::new(),
             stop,
             nodes_cancel: CancellationToken::new(),
@@ -164,6 +168,8 @@ impl<'e> Run<'e> {
 
     pub(super) async fn run_loop(mut self) {
         let mut inline_steps = 0u32;
+        // Whether the last step's runners all finished at once (nothing was awaited).
+        let mut inline = false;
         loop {
             self.schedule();
             if let Some(failure) = self.rs.failure().map(str::to_owned) {
@@ -187,7 +193,11 @@ impl<'e> Run<'e> {
                     Err(e) => return self.abandon(e).await,
                 }
             }
-            if let Err(e) = self.commit().await {
+            // Steps of runners that finish at once (pure computations) are committed together,
+            // every YIELD_EVERY steps: the log is durable before anything is awaited, and a
+            // crash in between only runs those computations again.
+            let batching = inline && self.launches.is_empty() && self.stopping.is_empty();
+            if !batching && let Err(e) = self.commit().await {
                 return self.abandon(e).await;
             }
             self.cancel_stopping().await;
@@ -195,19 +205,30 @@ impl<'e> Run<'e> {
                 self.launch_children().await;
                 continue;
             }
-            let done_at_once = self.spawn_pending();
-            if !done_at_once.is_empty() {
-                for done in done_at_once {
-                    self.on_joined(Ok(done));
-                }
+            let mut done_at_once = self.spawn_pending();
+            let any_at_once = !done_at_once.is_empty();
+            inline = any_at_once && self.tasks.is_empty();
+            for done in done_at_once.drain(..) {
+                self.on_joined(Ok(done));
+            }
+            self.done_at_once = done_at_once;
+            if any_at_once {
                 inline_steps += 1;
                 if inline_steps.is_multiple_of(YIELD_EVERY) {
+                    inline = false;
+                    if let Err(e) = self.commit().await {
+                        return self.abandon(e).await;
+                    }
                     // Runners that never wait would otherwise keep this worker thread to themselves.
                     tokio::task::yield_now().await;
                 }
                 if !self.stop.cancel.is_cancelled() && !self.stop.shutdown.is_cancelled() {
                     continue;
                 }
+            }
+            inline = false;
+            if let Err(e) = self.commit().await {
+                return self.abandon(e).await;
             }
             let stop = self.stop.clone();
             let next_timer = self.next_timer();
@@ -313,8 +334,10 @@ impl<'e> Run<'e> {
     /// Starts the queued attempts. Each is polled once here first: one that finishes at once (a
     /// cached or trivial runner) is returned instead of paying for a task and a thread hop.
     fn spawn_pending(&mut self) -> Vec<Done> {
-        let mut done_at_once = Vec::new();
-        for (idx, attempt, delay) in std::mem::take(&mut self.to_spawn) {
+        // Both lists keep their capacity from step to step.
+        let mut done_at_once = std::mem::take(&mut self.done_at_once);
+        let mut to_spawn = std::mem::take(&mut self.to_spawn);
+        for (idx, attempt, delay) in to_spawn.drain(..) {
             let wf = self.rs.workflow().clone();
             let node = wf.node(idx);
             let Some(runner) = self.ex.runners.get(node.kind.tag()) else {
@@ -343,7 +366,7 @@ impl<'e> Run<'e> {
                 sink,
                 budget: self.budget.clone(),
             };
-            let cancel = self.nodes_cancel.child_token();
+            let cancel = self.nodes_cancel.clone();
             let mut attempt: Pin<Box<dyn Future<Output = Done> + Send>> =
                 Box::pin(Attempt { runner, input, cancel, delay, timeout }.run());
             // Polling with a no-op waker is safe: a pending future registers the task's real
@@ -355,6 +378,7 @@ impl<'e> Run<'e> {
                 }
             }
         }
+        self.to_spawn = to_spawn;
         done_at_once
     }
 

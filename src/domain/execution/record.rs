@@ -77,8 +77,9 @@ impl Execution {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeResult {
     pub node_id: NodeId,
-    pub node_name: String,
-    pub kind: String,
+    pub node_name: Arc<str>,
+    /// The node kind's name (`LLM`, `Code`...): a constant, or as a store read it.
+    pub kind: std::borrow::Cow<'static, str>,
     pub status: NodeStatus,
     pub output: Option<Arc<Value>>,
     pub error: Option<String>,
@@ -91,13 +92,14 @@ pub struct NodeResult {
 }
 
 impl NodeResult {
-    /// A first record of `node`, with no output or error yet.
+    /// A first record of node `idx` of `wf`, with no output or error yet.
     #[must_use]
-    pub fn of(node: &crate::domain::workflow::Node, status: NodeStatus, attempts: u32) -> Self {
+    pub fn of(wf: &crate::domain::valid::ValidWorkflow, idx: usize, status: NodeStatus, attempts: u32) -> Self {
+        let node = wf.node(idx);
         Self {
             node_id: node.id.clone(),
-            node_name: node.name.clone(),
-            kind: node.kind.name().into(),
+            node_name: wf.name_of(idx).clone(),
+            kind: std::borrow::Cow::Borrowed(node.kind.name()),
             status,
             output: None,
             error: None,

@@ -362,14 +362,14 @@ impl RunState {
     /// The result row of node `idx`, as the API shows it.
     #[must_use]
     pub fn result(&self, idx: usize) -> NodeResult {
-        let (node, n) = (self.wf.node(idx), &self.nodes[idx]);
+        let n = &self.nodes[idx];
         NodeResult {
             output: n.output.clone(),
             error: n.error.clone(),
             started_at: n.started_at,
             completed_at: n.completed_at,
             usage: n.usage,
-            ..NodeResult::of(node, self.plan.status(idx), n.attempts)
+            ..NodeResult::of(&self.wf, idx, self.plan.status(idx), n.attempts)
         }
     }
 

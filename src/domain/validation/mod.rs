@@ -6,13 +6,12 @@ mod references;
 
 pub use problem::{Problem, ValidationError};
 
-use crate::domain::graph::Graph;
+use crate::domain::graph::{Graph, NodeIndex};
 use crate::domain::ids::NodeId;
 use crate::domain::inputs::InputSchema;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::{NodeKind, Workflow};
 use problem::{Problems, node_path};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Which rules apply.
@@ -86,8 +85,8 @@ fn input_schema(workflow: &Workflow, problems: &mut Problems) -> Option<InputSch
     }
 }
 
-fn index_nodes(workflow: &Workflow, problems: &mut Problems) -> HashMap<NodeId, usize> {
-    let mut index = HashMap::with_capacity(workflow.nodes.len());
+fn index_nodes(workflow: &Workflow, problems: &mut Problems) -> NodeIndex {
+    let mut index = NodeIndex::with_capacity_and_hasher(workflow.nodes.len(), Default::default());
     for (i, node) in workflow.nodes.iter().enumerate() {
         if let Some(p) = node.id.problem() {
             problems.node(&node.id, format!("{}.id", node_path(i)), p);
@@ -105,7 +104,7 @@ fn index_nodes(workflow: &Workflow, problems: &mut Problems) -> HashMap<NodeId, 
     index
 }
 
-fn resolve_edges(workflow: &Workflow, index: &HashMap<NodeId, usize>, problems: &mut Problems) -> Vec<(usize, usize)> {
+fn resolve_edges(workflow: &Workflow, index: &NodeIndex, problems: &mut Problems) -> Vec<(usize, usize)> {
     let mut edges = Vec::with_capacity(workflow.edges.len());
     for (i, edge) in workflow.edges.iter().enumerate() {
         let mut end = |id: &NodeId, field: &str| {

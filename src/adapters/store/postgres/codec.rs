@@ -106,8 +106,8 @@ pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
 pub(super) fn node_result(row: &PgRow) -> Result<NodeResult, StoreError> {
     Ok(NodeResult {
         node_id: NodeId::new(unescape(col(row, "node_id")?)),
-        node_name: unescape(col(row, "node_name")?),
-        kind: unescape(col(row, "kind")?),
+        node_name: unescape(col(row, "node_name")?).into(),
+        kind: unescape(col(row, "kind")?).into(),
         status: parse(&col::<String>(row, "status")?, "node status")?,
         output: json_opt(row, "output")?.map(Arc::new),
         error: unescape_opt(col(row, "error")?),

@@ -87,8 +87,8 @@ pub(super) fn node_result(row: &Row<'_>) -> Result<NodeResult, StoreError> {
     let output: Option<String> = col(row, "output")?;
     Ok(NodeResult {
         node_id: NodeId::new(col::<String>(row, "node_id")?),
-        node_name: col(row, "node_name")?,
-        kind: col(row, "kind")?,
+        node_name: col::<String>(row, "node_name")?.into(),
+        kind: col::<String>(row, "kind")?.into(),
         status: parse(&col::<String>(row, "status")?, "node status")?,
         output: output.as_deref().map(json).transpose()?.map(Arc::new),
         error: col(row, "error")?,

@@ -90,6 +90,9 @@ impl Run<'_> {
 
     /// Cancels the queued children, each with its own children; waits only for the writes.
     pub(super) async fn cancel_stopping(&mut self) {
+        if self.stopping.is_empty() {
+            return;
+        }
         let cascade = Cascade {
             store: self.ex.store.clone(),
             running: self.ex.running.clone(),
