@@ -80,6 +80,11 @@ pub struct Config {
     #[arg(long, env = "OXIFY_MAX_CONCURRENT_NODES", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_nodes: u32,
 
+    /// How many levels deep child executions (SubWorkflow nodes, Loop bodies that are workflows) may
+    /// nest; a child that would go deeper fails its parent node with a clear message.
+    #[arg(long, env = "OXIFY_MAX_SUBWORKFLOW_DEPTH", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_subworkflow_depth: u32,
+
     /// Deadline in seconds for each attempt of a node without its own `timeout_config` (0: none).
     #[arg(long, env = "OXIFY_NODE_TIMEOUT_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
     pub node_timeout_secs: u64,
@@ -200,6 +205,7 @@ impl fmt::Debug for Config {
             .field("database_max_connections", &self.database_max_connections)
             .field("lease_secs", &self.lease_secs)
             .field("max_concurrent_nodes", &self.max_concurrent_nodes)
+            .field("max_subworkflow_depth", &self.max_subworkflow_depth)
             .field("node_timeout_secs", &self.node_timeout_secs)
             .field("cors_origins", &self.cors_origins)
             .field("max_body_bytes", &self.max_body_bytes)

@@ -83,17 +83,37 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
         .with_default_retry(NodeKindTag::Llm, llm::default_retry()))
 }
 
+/// The executor's limits from the configuration.
+fn limits(config: &Config) -> ExecutorLimits {
+    ExecutorLimits {
+        max_concurrent_nodes: config.max_concurrent_nodes as usize,
+        default_node_timeout: config.node_timeout(),
+        max_depth: config.max_subworkflow_depth,
+        ..ExecutorLimits::default()
+    }
+}
+
 /// Builds the services the configuration asks for.
 ///
 /// # Errors
 /// An unsupported or unreachable database.
 pub async fn build(config: &Config) -> Result<Services, StartupError> {
     let ports = open(&config.database_url, config.database_max_connections, runners(config)?).await?;
-    let limits = ExecutorLimits {
-        max_concurrent_nodes: config.max_concurrent_nodes as usize,
-        default_node_timeout: config.node_timeout(),
-        ..ExecutorLimits::default()
-    };
-    Ok(Services::assemble(ports, limits, Duration::from_secs(config.lease_secs))
+    Ok(Services::assemble(ports, limits(config), Duration::from_secs(config.lease_secs))
         .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl_secs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn the_subworkflow_depth_limit_comes_from_the_configuration() {
+        assert_eq!(limits(&Config::defaults()).max_depth, 8);
+        let config = Config::parse_from(["oxify-api", "--max-subworkflow-depth", "3", "--max-concurrent-nodes", "4"]);
+        let limits = limits(&config);
+        assert_eq!((limits.max_depth, limits.max_concurrent_nodes), (3, 4));
+        assert!(Config::try_parse_from(["oxify-api", "--max-subworkflow-depth", "0"]).is_err());
+    }
 }
