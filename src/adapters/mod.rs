@@ -1,6 +1,7 @@
 //! Implementations of the ports: storage, event delivery, HTTP, node runners, clock, and the
 //! client for calls to other servers.
 
+pub mod auth;
 pub mod clock;
 pub mod events;
 pub mod http;

@@ -1,5 +1,6 @@
 //! The traits the app needs from the outside world, and their error types.
 
+mod authenticator;
 mod clock;
 mod events;
 mod execution_store;
@@ -9,6 +10,7 @@ mod runner;
 mod store_error;
 mod workflow_store;
 
+pub use authenticator::*;
 pub use clock::*;
 pub use events::*;
 pub use execution_store::*;

@@ -65,6 +65,7 @@ pub fn services() -> Services {
 
 pub fn router_with(services: &Services, settings: HttpSettings) -> Router {
     http::router(AppState {
+        auth: std::sync::Arc::new(oxify_api::adapters::auth::OpenAccess::default()),
         workflows: services.workflows.clone(),
         executions: services.executions.clone(),
         event_streams: services.event_streams.clone(),

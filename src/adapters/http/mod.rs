@@ -1,5 +1,6 @@
 //! The HTTP adapter: axum routes, the error format, SSE, the OpenAPI document and Swagger UI.
 
+pub mod caller;
 pub mod dto;
 pub mod error;
 pub mod event_json;
@@ -49,6 +50,8 @@ impl Default for HttpSettings {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// Who each request acts as.
+    pub auth: Arc<dyn crate::ports::Authenticator>,
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
     /// Event streams of executions (SSE, with replay).

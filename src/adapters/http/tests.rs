@@ -25,6 +25,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
     };
     let services = Services::assemble(ports, ExecutorLimits::default(), Duration::from_secs(30));
     router(AppState {
+        auth: std::sync::Arc::new(crate::adapters::auth::OpenAccess::default()),
         workflows: services.workflows.clone(),
         executions: services.executions.clone(),
         event_streams: services.event_streams.clone(),
