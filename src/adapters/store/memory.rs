@@ -14,6 +14,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 mod idempotency;
+mod identities;
 
 type OrderKey = (DateTime<Utc>, Uuid);
 
@@ -21,6 +22,8 @@ type OrderKey = (DateTime<Utc>, Uuid);
 #[derive(Default)]
 pub struct InMemoryStore {
     inner: RwLock<Inner>,
+    /// Workspaces, users, memberships, API keys and settings, under a lock of their own.
+    identities: identities::Identities,
 }
 
 #[derive(Default)]

@@ -6,6 +6,8 @@ mod apply;
 mod codec;
 mod errors;
 mod idempotency;
+mod identities;
+mod identity_sql;
 mod leases;
 mod nul;
 mod reads;

@@ -7,6 +7,8 @@ mod apply;
 mod codec;
 mod errors;
 mod idempotency;
+mod identities;
+mod identity_sql;
 mod latest;
 mod migrate;
 mod read_pool;
