@@ -9,7 +9,7 @@ use super::live_executions::LiveExecutions;
 use super::recovery::Recovery;
 use super::runner_registry::RunnerRegistry;
 use super::workflows::WorkflowService;
-use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, WorkflowStore};
+use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,8 @@ pub struct Ports {
     /// Idempotency keys, kept by the same store as the executions (a key is written with its
     /// execution, atomically).
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Workspaces, users, memberships, API keys and server settings.
+    pub identities: Arc<dyn IdentityStore>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -38,6 +40,8 @@ pub struct Services {
     pub event_streams: Arc<EventStreamService>,
     pub idempotency: Arc<IdempotencyService>,
     pub running: Arc<LiveExecutions>,
+    /// The identity store, for the access use cases the composition root builds beside these.
+    pub identities: Arc<dyn IdentityStore>,
     recovery: Arc<Recovery>,
     exclusive: bool,
 }
@@ -46,6 +50,7 @@ impl Services {
     #[must_use]
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(LiveExecutions::default());
+        let identities = ports.identities.clone();
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
         let workflows =
@@ -87,7 +92,16 @@ impl Services {
             ports.clock,
             DEFAULT_TTL,
         ));
-        Self { workflows, executions, event_streams, idempotency, running, recovery, exclusive: ports.exclusive }
+        Self {
+            workflows,
+            executions,
+            event_streams,
+            idempotency,
+            running,
+            identities,
+            recovery,
+            exclusive: ports.exclusive,
+        }
     }
 
     /// Keeps idempotency keys for `ttl` instead of [`DEFAULT_TTL`].

@@ -151,6 +151,10 @@ pub struct Config {
     /// the hard limit; 0 leaves it as it is). Each connection holds one open file.
     #[arg(long, env = "OXIFY_OPEN_FILES")]
     pub open_files: Option<u64>,
+
+    /// Users, tokens, single sign-on, the first start's key, anonymous access and request limits.
+    #[command(flatten)]
+    pub access: super::access_config::AccessConfig,
 }
 
 /// Longest duration setting, in seconds (a week).
@@ -221,6 +225,7 @@ impl fmt::Debug for Config {
             .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("open_files", &self.open_files)
+            .field("access", &self.access)
             .finish()
     }
 }

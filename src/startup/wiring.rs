@@ -12,7 +12,7 @@ use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
-use crate::ports::{ExecutionStore, IdempotencyStore, WorkflowStore};
+use crate::ports::{ExecutionStore, IdempotencyStore, IdentityStore, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,12 +46,13 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + 'static,
+    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + 'static,
 {
     Ports {
         workflows: store.clone(),
         executions: store.clone(),
-        idempotency: store,
+        idempotency: store.clone(),
+        identities: store,
         bus: Arc::new(BroadcastEventBus::default()),
         runners,
         clock: Arc::new(SystemClock),

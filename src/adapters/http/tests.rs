@@ -17,6 +17,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         workflows: Arc::new(workflows),
         executions: Arc::new(executions),
         idempotency: Arc::new(MockIdempotencyStore::new()),
+        identities: Arc::new(crate::adapters::store::InMemoryStore::new()),
         bus: Arc::new(BroadcastEventBus::default()),
         runners: RunnerRegistry::new(),
         clock: Arc::new(SystemClock),
@@ -30,6 +31,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         executions: services.executions.clone(),
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
+        identity: crate::startup::access::local_identity(services.identities.clone()),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

@@ -1,6 +1,13 @@
 //! Display names (of users, workspaces and API keys): trimmed, not empty, not too long, no
 //! control characters, so that lists and logs show them as given.
 
+/// Longest workspace name, in characters.
+pub const MAX_WORKSPACE_NAME: usize = 100;
+/// Longest user name, in characters.
+pub const MAX_USER_NAME: usize = 200;
+/// Longest API key name, in characters.
+pub const MAX_KEY_NAME: usize = 100;
+
 /// `text` trimmed, when it is a usable name of at most `max` characters; `what` names the field
 /// in the error (`"name"`, `"workspace name"`).
 ///
