@@ -1,7 +1,7 @@
 //! Execution routes: start, read, list, cancel.
 
 use super::AppState;
-use super::caller::Caller;
+use super::caller::{Caller, Writer};
 use super::dto::{
     CancelResponse, ExecuteRequest, ExecuteResponse, ExecutionList, ExecutionResponse, RerunRequest, RerunResponse,
 };
@@ -9,7 +9,6 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use super::idempotency::{IdempotencyKeyHeader, KEY_DESCRIPTION, execute_once, location};
 use super::pagination::{PageParams, encode};
-use crate::domain::access::Role;
 use crate::domain::budget::BudgetLimits;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::{ExecutionId, WorkflowId};
@@ -86,12 +85,11 @@ fn list_body(page: Page<Execution>) -> ExecutionList {
 )]
 pub async fn execute_workflow(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(scope): Writer,
     ApiPath(id): ApiPath<WorkflowId>,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     OptionalJson(request): OptionalJson<ExecuteRequest>,
 ) -> Result<Response, ApiError> {
-    let scope = caller.require(Role::Write)?;
     let budget = BudgetLimits { max_tokens: request.max_tokens, max_cost_usd: request.max_cost_usd };
     if let Some(key) = key {
         return execute_once(&state, scope, id, key, request.variables, budget).await;
@@ -154,10 +152,10 @@ pub async fn list_workflow_executions(
 )]
 pub async fn cancel_execution(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(scope): Writer,
     ApiPath(id): ApiPath<ExecutionId>,
 ) -> Result<Json<CancelResponse>, ApiError> {
-    let execution = state.executions.cancel(caller.require(Role::Write)?, id).await?;
+    let execution = state.executions.cancel(scope, id).await?;
     Ok(Json(CancelResponse {
         message: "Execution cancelled successfully".into(),
         execution_id: execution.id,
@@ -181,11 +179,10 @@ pub async fn cancel_execution(
 )]
 pub async fn rerun_execution(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(scope): Writer,
     ApiPath(id): ApiPath<ExecutionId>,
     ApiJson(request): ApiJson<RerunRequest>,
 ) -> Result<(StatusCode, axum::http::HeaderMap, Json<RerunResponse>), ApiError> {
-    let scope = caller.require(Role::Write)?;
     let budget = (request.max_tokens.is_some() || request.max_cost_usd.is_some())
         .then_some(BudgetLimits { max_tokens: request.max_tokens, max_cost_usd: request.max_cost_usd });
     let execution = state.executions.rerun(scope, id, &request.from_node, request.variables, budget).await?;

@@ -1,7 +1,7 @@
 //! Workflow routes: CRUD under `/api/v1/workflows`.
 
 use super::AppState;
-use super::caller::Caller;
+use super::caller::{Caller, Writer};
 use super::dto::{
     MessageResponse, VersionList, WorkflowCreated, WorkflowList, WorkflowRequest, WorkflowResponse, WorkflowUpdated,
 };
@@ -9,7 +9,6 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{PageParams, encode};
 use super::preconditions::{IfMatch, IfNoneMatch, etag};
-use crate::domain::access::Role;
 use crate::domain::ids::WorkflowId;
 use crate::ports::VersionedWorkflow;
 use axum::Json;
@@ -43,10 +42,10 @@ fn representation(stored: VersionedWorkflow, if_none_match: &IfNoneMatch) -> Res
 )]
 pub async fn create_workflow(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(scope): Writer,
     ApiJson(request): ApiJson<WorkflowRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<WorkflowCreated>), ApiError> {
-    let stored = state.workflows.create(caller.require(Role::Write)?, request.workflow).await?;
+    let stored = state.workflows.create(scope, request.workflow).await?;
     let id = stored.workflow.id();
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/workflows/{id}")) {
@@ -118,12 +117,12 @@ const IF_MATCH: &str = "Write only if the workflow is still at one of these vers
 )]
 pub async fn update_workflow(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(scope): Writer,
     ApiPath(id): ApiPath<WorkflowId>,
     IfMatch(expected): IfMatch,
     ApiJson(request): ApiJson<WorkflowRequest>,
 ) -> Result<([(header::HeaderName, HeaderValue); 1], Json<WorkflowUpdated>), ApiError> {
-    let stored = state.workflows.update(caller.require(Role::Write)?, id, request.workflow, &expected).await?;
+    let stored = state.workflows.update(scope, id, request.workflow, &expected).await?;
     let body = WorkflowUpdated { message: "Workflow updated successfully".into(), workflow_version: stored.version };
     Ok(([(header::ETAG, etag(stored.version))], Json(body)))
 }
@@ -142,11 +141,11 @@ pub async fn update_workflow(
 )]
 pub async fn delete_workflow(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(scope): Writer,
     ApiPath(id): ApiPath<WorkflowId>,
     IfMatch(expected): IfMatch,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    state.workflows.delete(caller.require(Role::Write)?, id, &expected).await?;
+    state.workflows.delete(scope, id, &expected).await?;
     Ok(Json(MessageResponse { message: "Workflow deleted successfully".into() }))
 }
 
