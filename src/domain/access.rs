@@ -69,6 +69,9 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The default workspace: data written before workspaces existed, and anonymous access.
+    pub const DEFAULT: Self = Self::new(WorkspaceId::DEFAULT);
+
     #[must_use]
     pub const fn new(workspace: WorkspaceId) -> Self {
         Self { workspace }

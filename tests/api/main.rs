@@ -16,5 +16,6 @@ mod order;
 mod startup;
 mod stream;
 mod support;
+mod tenancy;
 mod text;
 mod workflows;

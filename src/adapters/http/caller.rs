@@ -64,6 +64,31 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller with at least the `Write` role: its workspace's scope. Checked before the body is
+/// read, so a caller without the role learns nothing from validation errors.
+#[derive(Clone, Copy, Debug)]
+pub struct Writer(pub Scope);
+
+/// A caller with the `Admin` role: its workspace's scope.
+#[derive(Clone, Copy, Debug)]
+pub struct Admin(pub Scope);
+
+impl FromRequestParts<AppState> for Writer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Caller::from_request_parts(parts, state).await?.require(Role::Write).map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Caller::from_request_parts(parts, state).await?.require(Role::Admin).map(Self)
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` header (RFC 6750: the scheme is
 /// case-insensitive, the token is one non-empty word).
 pub(super) fn bearer_token(value: Option<&str>) -> Result<&str, ApiError> {

@@ -181,7 +181,7 @@ impl Executor {
         workflow: ValidWorkflow,
         stop: StopSignal,
     ) -> Result<(), StoreError> {
-        let events = self.store.events_after(execution.id, 0, u32::MAX).await?;
+        let events = self.store.events_after(execution.scope(), execution.id, 0, u32::MAX).await?;
         let last_seq = events.last().map_or(0, |e| e.seq);
         let log = events.iter().map(|e| (e.event.as_ref(), e.at));
         match RunState::fold(workflow.clone(), execution.variables.clone(), log) {

@@ -51,6 +51,8 @@ pub(super) struct FirstCommit {
 pub(super) struct Run<'e> {
     ex: &'e Executor,
     id: ExecutionId,
+    /// The execution's workspace: every store call of the run, and its children, stay in it.
+    scope: crate::domain::access::Scope,
     workflow_id: WorkflowId,
     rs: RunState,
     step: StepBuffer,
@@ -108,6 +110,7 @@ impl<'e> Run<'e> {
         Self {
             ex,
             id: execution.id,
+            scope: execution.scope(),
             workflow_id: execution.workflow_id,
             budget: Arc::new(Mutex::new(Budget::new(execution.budget, rs.usage()))),
             budget_limits: execution.budget,
