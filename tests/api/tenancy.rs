@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use oxify_api::adapters::http::HttpSettings;
 use oxify_api::domain::access::{Principal, Role, Subject};
+use oxify_api::domain::identity::{ApiKeyRecord, ApiKeySecret, Workspace};
 use oxify_api::domain::ids::{ApiKeyId, WorkspaceId};
 use oxify_api::ports::{AuthError, Authenticator, Credentials};
 use serde_json::{Value, json};
@@ -57,15 +58,31 @@ async fn call(
     (reply.status, reply.text)
 }
 
-/// Workspace A's workflow and finished execution, made by A's writer.
+/// Workspace A's workflow and finished execution, made by A's writer; an API key of A; a user
+/// who may sign in (and whom A's admin may add).
 struct Fixture {
     app: Router,
     workflow: String,
     execution: String,
+    api_key: ApiKeyId,
+    user: String,
 }
 
+/// The fixture user's email and password.
+const USER: (&str, &str) = ("matrix@example.com", "a matrix passphrase");
+
 async fn fixture() -> Fixture {
-    let app = router_authenticating(&services(), HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let services = services();
+    for (id, name) in [(a_ws(), "A"), (b_ws(), "B")] {
+        let workspace = Workspace { id, name: name.into(), created_at: chrono::Utc::now() };
+        services.identities.create_workspace(&workspace, None).await.unwrap();
+    }
+    let api_key = a_key(&services).await;
+    let app = router_authenticating(&services, HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let register = json!({"email": USER.0, "password": USER.1});
+    let (status, text) = call(&app, None, &Method::POST, "/api/v1/auth/register", Some(&register)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let user = serde_json::from_str::<Value>(&text).unwrap()["user"]["id"].as_str().unwrap().to_owned();
     let (status, text) = call(&app, Some("a-write"), &Method::POST, "/api/v1/workflows", Some(&chain("echo hi"))).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     let workflow = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
@@ -77,11 +94,29 @@ async fn fixture() -> Fixture {
         let (_, text) =
             call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
         if text.contains("\"Completed\"") {
-            return Fixture { app, workflow, execution };
+            return Fixture { app, workflow, execution, api_key, user };
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("the fixture's execution never completed");
+}
+
+/// An API key of workspace A, stored as the server stores them.
+async fn a_key(services: &oxify_api::app::services::Services) -> ApiKeyId {
+    let secret = ApiKeySecret::from_random(&[7; oxify_api::domain::identity::api_key::RANDOM_BYTES]);
+    let record = ApiKeyRecord {
+        id: ApiKeyId::generate(),
+        workspace: a_ws(),
+        prefix: secret.prefix().to_owned(),
+        hash: secret.hash(),
+        name: "A's key".into(),
+        role: Role::Read,
+        created_at: chrono::Utc::now(),
+        expires_at: None,
+        revoked_at: None,
+    };
+    services.identities.create_api_key(&record).await.unwrap();
+    record.id
 }
 
 fn a_ws() -> WorkspaceId {
@@ -109,22 +144,51 @@ async fn routes(app: &Router) -> Vec<(Method, String)> {
     routes
 }
 
-/// A request to `path` about workspace A's resources, with a body that route accepts.
+/// A request to `path` about workspace A's resources, with a body that route accepts (a new
+/// account's each time for register).
 fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Value>) {
-    let id = if path.starts_with("/api/v1/executions/") { &f.execution } else { &f.workflow };
-    let uri = path.replace("{id}", id).replace("{workflow_version}", "1");
+    let a = a_ws().to_string();
+    let key = f.api_key.to_string();
+    let id = if path.starts_with("/api/v1/executions/") {
+        &f.execution
+    } else if path.starts_with("/api/v1/workspaces/") {
+        &a
+    } else if path.starts_with("/api/v1/api-keys/") {
+        &key
+    } else {
+        &f.workflow
+    };
+    let uri = path.replace("{id}", id).replace("{workflow_version}", "1").replace("{user_id}", &f.user);
     let body = match (method.as_str(), path) {
         ("POST", "/api/v1/workflows") | ("PUT", "/api/v1/workflows/{id}") => Some(chain("echo again")),
         ("POST", "/api/v1/executions/{id}/rerun") => Some(json!({"from_node": "work"})),
+        ("POST", "/api/v1/auth/register") => {
+            Some(json!({"email": format!("{}@example.com", uuid::Uuid::now_v7()), "password": "long enough"}))
+        }
+        ("POST", "/api/v1/auth/login") => Some(json!({"email": USER.0, "password": USER.1})),
+        ("POST", "/api/v1/api-keys") => Some(json!({"name": "matrix", "role": "Read"})),
+        ("POST", "/api/v1/workspaces") => Some(json!({"name": "matrix"})),
+        ("POST", "/api/v1/workspaces/{id}/members") => Some(json!({"email": USER.0, "role": "Read"})),
         ("POST", _) => Some(json!({})),
         _ => None,
     };
     (uri, body)
 }
 
-/// Routes anyone may call.
+/// Routes anyone may call (register takes credentials when sent, and checks them).
 fn public(path: &str) -> bool {
-    path == "/health"
+    matches!(path, "/health" | "/api/v1/auth/login" | "/api/v1/auth/register")
+}
+
+/// Routes for the workspace's Admins only, reads included (API keys, members).
+fn admin_only(method: &Method, path: &str) -> bool {
+    path.starts_with("/api/v1/api-keys")
+        || (path.starts_with("/api/v1/workspaces/{id}/members") && *method != Method::GET)
+}
+
+/// Routes for signed-in users only: an API key, whatever its role, is refused (403).
+fn users_only(method: &Method, path: &str) -> bool {
+    *method == Method::POST && path == "/api/v1/workspaces"
 }
 
 /// Routes that name a resource of A by id (the others list, or create).
@@ -138,20 +202,21 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
     let routes = routes(&f.app).await;
     assert!(routes.len() >= 12, "{routes:?}");
     for (method, path) in &routes {
-        let reads = *method == Method::GET;
-        let (uri, body) = request_for(&f, method, path);
-        let (status, text) = call(&f.app, None, method, &uri, body.as_ref()).await;
+        let reads = *method == Method::GET && !admin_only(method, path);
+        let (uri, _) = request_for(&f, method, path);
+        let body = || request_for(&f, method, path).1;
+        let (status, text) = call(&f.app, None, method, &uri, body().as_ref()).await;
         if public(path) {
             assert!(status.is_success(), "{method} {path} without credentials: {status} {text}");
         } else {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without credentials: {text}");
             assert!(text.contains("\"Unauthorized\""), "{text}");
         }
-        let (status, text) = call(&f.app, Some("not-a-token"), method, &uri, body.as_ref()).await;
+        let (status, text) = call(&f.app, Some("not-a-token"), method, &uri, body().as_ref()).await;
         if !public(path) {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a bad token: {text}");
         }
-        let (status, text) = call(&f.app, Some("a-read"), method, &uri, body.as_ref()).await;
+        let (status, text) = call(&f.app, Some("a-read"), method, &uri, body().as_ref()).await;
         if !reads && !public(path) {
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as A's reader: {text}");
             assert!(text.contains("\"Forbidden\""), "{text}");
@@ -161,11 +226,13 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
                 "{method} {path} as A's reader: {status} {text}"
             );
         }
-        let (status, text) = call(&f.app, Some("b-admin"), method, &uri, body.as_ref()).await;
-        if names_a_resource(path) {
+        let (status, text) = call(&f.app, Some("b-admin"), method, &uri, body().as_ref()).await;
+        if users_only(method, path) {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as B's admin (an API key): {text}");
+        } else if names_a_resource(path) {
             // As if it did not exist: the answer B gets for an id nobody ever used.
             let ghost = path.replace("{id}", &uuid::Uuid::now_v7().to_string()).replace("{workflow_version}", "1");
-            let (nobody, nobody_text) = call(&f.app, Some("b-admin"), method, &ghost, body.as_ref()).await;
+            let (nobody, nobody_text) = call(&f.app, Some("b-admin"), method, &ghost, body().as_ref()).await;
             assert_eq!(status, nobody, "{method} {path} as B's admin: {text}; for an unused id: {nobody_text}");
             if path != "/api/v1/workflows/{id}/executions" {
                 assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as B's admin: {text}");
@@ -185,7 +252,11 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
     for token in ["a-admin", "a-write"] {
         let f = fixture().await;
         // Deletes last: the other writes need the workflow.
-        let mut writes: Vec<_> = routes.iter().filter(|(m, p)| *m != Method::GET && !public(p)).collect();
+        let mut writes: Vec<_> = routes
+            .iter()
+            .filter(|(m, p)| *m != Method::GET && !public(p) && !users_only(m, p))
+            .filter(|(m, p)| token == "a-admin" || !admin_only(m, p))
+            .collect();
         writes.sort_by_key(|(m, _)| *m == Method::DELETE);
         for (method, path) in writes {
             let (uri, body) = request_for(&f, method, path);

@@ -5,11 +5,12 @@
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
-use super::identified::{Identified, optional_principal};
+use super::identified::{Identified, optional_principal, refusal};
 use crate::app::identity::{Profile, Registering, Session};
-use crate::domain::access::{Role, Subject};
+use crate::domain::access::{Principal, Role, Subject};
 use crate::domain::identity::{Membership, User};
 use crate::domain::ids::{UserId, WorkspaceId};
+use crate::ports::Credentials;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -90,17 +91,30 @@ impl From<Membership> for WorkspaceBody {
     }
 }
 
-/// The signed-in user and their workspaces.
+/// What kind of caller a request comes from.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+pub enum CallerKind {
+    User,
+    ApiKey,
+    Anonymous,
+}
+
+/// The caller and the workspaces they act in: a signed-in user (with the seed's user fields), an
+/// API key, or (with anonymous access) nobody in particular.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeResponse {
-    pub id: UserId,
+    pub kind: CallerKind,
+    /// The user's or the API key's id; `null` for an anonymous caller.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub id: Option<uuid::Uuid>,
     pub email: Option<String>,
+    /// The user's name, or the API key's.
     pub name: Option<String>,
-    /// The roles the user holds in any workspace, highest first.
+    /// The roles held in any workspace, highest first.
     pub roles: Vec<Role>,
-    pub created_at: DateTime<Utc>,
-    /// The user's workspaces, the first joined first: requests without `X-Oxify-Workspace` act in
-    /// the first.
+    pub created_at: Option<DateTime<Utc>>,
+    /// The workspaces the caller acts in, the first joined first: a user's requests without
+    /// `X-Oxify-Workspace` act in the first; an API key has its one.
     pub workspaces: Vec<WorkspaceBody>,
 }
 
@@ -109,11 +123,12 @@ impl From<Profile> for MeResponse {
         let roles = p.roles();
         let user = p.user;
         Self {
-            id: user.id,
+            kind: CallerKind::User,
+            id: Some(user.id.0),
             email: user.email.map(|e| e.as_str().to_owned()),
             name: user.name,
             roles,
-            created_at: user.created_at,
+            created_at: Some(user.created_at),
             workspaces: p.memberships.into_iter().map(Into::into).collect(),
         }
     }
@@ -160,19 +175,42 @@ pub async fn login(
     Ok(Json(session.into()))
 }
 
-/// The signed-in user and their workspaces with their role in each.
-#[utoipa::path(
-    get, path = "/api/v1/auth/me", tag = "auth",
-    responses(
-        (status = 200, body = MeResponse),
-        (status = 403, description = "`Forbidden`: the credentials are an API key (or none, with anonymous access), not a user", body = ErrorBody),
-    )
-)]
-pub async fn me(State(state): State<AppState>, Identified(who): Identified) -> Result<Json<MeResponse>, ApiError> {
-    let Subject::User(user) = who else {
-        return Err(ApiError::forbidden(
-            "GET /api/v1/auth/me describes a signed-in user; these credentials are not one (GET /api/v1/workspaces lists where they act)",
-        ));
+/// Who the caller is and the workspaces they act in, with their role in each.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = MeResponse)))]
+pub async fn me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Identified(who): Identified,
+) -> Result<Json<MeResponse>, ApiError> {
+    if let Subject::User(user) = who {
+        return Ok(Json(state.identity.accounts.profile(user).await?.into()));
+    }
+    let (principal, workspace) = acting(&state, &headers).await?;
+    let key = match principal.subject {
+        Subject::ApiKey(id) => state.identity.api_keys.list(principal.scope()).await?.into_iter().find(|k| k.id == id),
+        _ => None,
     };
-    Ok(Json(state.identity.accounts.profile(user).await?.into()))
+    Ok(Json(MeResponse {
+        kind: if matches!(principal.subject, Subject::ApiKey(_)) { CallerKind::ApiKey } else { CallerKind::Anonymous },
+        id: match principal.subject {
+            Subject::ApiKey(id) => Some(id.0),
+            _ => None,
+        },
+        email: None,
+        name: key.as_ref().map(|k| k.name.clone()),
+        roles: vec![principal.role],
+        created_at: key.map(|k| k.created_at),
+        workspaces: vec![workspace.into()],
+    }))
+}
+
+/// The principal of a caller that is not a user (an API key, or anonymous), and its workspace.
+///
+/// # Errors
+/// 401 for refused credentials; 404 when the workspace is gone.
+pub(super) async fn acting(state: &AppState, headers: &HeaderMap) -> Result<(Principal, Membership), ApiError> {
+    let bearer = super::identified::bearer(headers)?;
+    let principal = state.auth.authenticate(Credentials { bearer, workspace: None }).await.map_err(refusal)?;
+    let workspace = state.identity.workspaces.get(principal.workspace).await?;
+    Ok((principal, Membership { since: workspace.created_at, workspace, role: principal.role }))
 }

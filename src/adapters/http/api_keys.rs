@@ -2,7 +2,7 @@
 //! create (the key is in the answer once, never again), list (by prefix and name), revoke.
 
 use super::AppState;
-use super::caller::Caller;
+use super::caller::Admin;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::access::Role;
@@ -90,12 +90,11 @@ pub struct ApiKeyList {
 )]
 pub async fn create_api_key(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(scope): Admin,
     ApiJson(request): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
-    let scope = caller.require(Role::Admin)?;
     let created =
-        state.identity.api_keys.create(scope, caller.0.role, &request.name, request.role, request.expires_at).await?;
+        state.identity.api_keys.create(scope, Role::Admin, &request.name, request.role, request.expires_at).await?;
     let k = created.record;
     let body = ApiKeyCreated {
         key: created.secret.expose().to_owned(),
@@ -112,8 +111,7 @@ pub async fn create_api_key(
 
 /// The API keys of the workspace the caller acts in.
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", responses((status = 200, body = ApiKeyList)))]
-pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<ApiKeyList>, ApiError> {
-    let scope = caller.require(Role::Admin)?;
+pub async fn list_api_keys(State(state): State<AppState>, Admin(scope): Admin) -> Result<Json<ApiKeyList>, ApiError> {
     let keys: Vec<ApiKeyBody> = state.identity.api_keys.list(scope).await?.into_iter().map(Into::into).collect();
     Ok(Json(ApiKeyList { total: keys.len(), api_keys: keys }))
 }
@@ -130,9 +128,8 @@ pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Res
 )]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(scope): Admin,
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> Result<Json<ApiKeyBody>, ApiError> {
-    let scope = caller.require(Role::Admin)?;
     Ok(Json(state.identity.api_keys.revoke(scope, id).await?.into()))
 }

@@ -1,15 +1,16 @@
 //! Who a request comes from, for the routes about identities: the caller themselves (a user who
 //! belongs to no workspace yet may ask about themselves), and the caller in the workspace named
-//! by the path (a workspace they are not a member of answers 404, as if it did not exist).
+//! by the path (a workspace they are not a member of answers 404, as if it did not exist). Each
+//! is an extractor, so that a caller without the right is refused before the body is read.
 
 use super::AppState;
 use super::caller::bearer_token;
 use super::error::ApiError;
 use crate::app::error::ServiceError;
-use crate::domain::access::{Principal, Subject};
-use crate::domain::ids::WorkspaceId;
+use crate::domain::access::{Principal, Role, Scope, Subject};
+use crate::domain::ids::{UserId, WorkspaceId};
 use crate::ports::{AuthError, Credentials};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
@@ -45,6 +46,55 @@ impl FromRequestParts<AppState> for Identified {
     }
 }
 
+/// A signed-in user (not an API key, not an anonymous caller): for what only a person does.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedIn(pub UserId);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Identified::from_request_parts(parts, state).await?.0 {
+            Subject::User(user) => Ok(Self(user)),
+            _ => Err(ApiError::forbidden(
+                "only a signed-in user may do this (an API key acts in its one workspace; sign in with POST /api/v1/auth/login)",
+            )),
+        }
+    }
+}
+
+/// The caller as a member of the workspace the path's `{id}` names, whatever their role.
+#[derive(Clone, Copy, Debug)]
+pub struct Member(pub Principal);
+
+/// The caller as an Admin of the workspace the path's `{id}` names: its scope.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkspaceAdmin(pub Scope);
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("invalid path parameter: {}", e.body_text())))?;
+        let id = params.iter().find(|(name, _)| *name == "id").map(|(_, value)| value).unwrap_or_default();
+        let workspace = id.parse::<WorkspaceId>().map_err(|_| {
+            ApiError::bad_request(format!("invalid path parameter: '{id}' is not a workspace id (a UUID)"))
+        })?;
+        in_workspace(state, &parts.headers, workspace).await.map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for WorkspaceAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Member(principal) = Member::from_request_parts(parts, state).await?;
+        principal.require(Role::Admin).map(Self).map_err(|denied| ApiError::forbidden(denied.to_string()))
+    }
+}
+
 /// The caller as a member of `workspace`; 404 when they are not one (or it does not exist), so
 /// that other workspaces cannot be told apart from missing ones.
 ///
@@ -56,10 +106,14 @@ pub async fn in_workspace(
     workspace: WorkspaceId,
 ) -> Result<Principal, ApiError> {
     let bearer = bearer(headers)?;
-    state.auth.authenticate(Credentials { bearer, workspace: Some(workspace) }).await.map_err(|e| match e {
-        AuthError::NoAccess(_) => ApiError::not_found(format!("workspace {workspace} not found")),
-        other => refusal(other),
-    })
+    let missing = || ApiError::not_found(format!("workspace {workspace} not found"));
+    let principal =
+        state.auth.authenticate(Credentials { bearer, workspace: Some(workspace) }).await.map_err(|e| match e {
+            AuthError::NoAccess(_) => missing(),
+            other => refusal(other),
+        })?;
+    // Whatever the authenticator: a principal of another workspace never reaches this one.
+    if principal.workspace == workspace { Ok(principal) } else { Err(missing()) }
 }
 
 /// The caller's principal when the request carries credentials (a workspace asked for with

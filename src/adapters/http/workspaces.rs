@@ -3,15 +3,15 @@
 //! caller is not a member of answers 404, as if it did not exist.
 
 use super::AppState;
-use super::accounts::WorkspaceBody;
+use super::accounts::{WorkspaceBody, acting};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
-use super::identified::{Identified, in_workspace, refusal};
+use super::identified::{Identified, Member, SignedIn, WorkspaceAdmin};
 use crate::app::identity::MemberRef;
 use crate::domain::access::{Role, Subject};
-use crate::domain::identity::{Member, Membership};
+use crate::domain::identity::Member as StoredMember;
 use crate::domain::ids::{UserId, WorkspaceId};
-use crate::ports::{Credentials, MemberChange};
+use crate::ports::MemberChange;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -45,8 +45,8 @@ pub struct MemberBody {
     pub since: DateTime<Utc>,
 }
 
-impl From<Member> for MemberBody {
-    fn from(m: Member) -> Self {
+impl From<StoredMember> for MemberBody {
+    fn from(m: StoredMember) -> Self {
         Self {
             user_id: m.user.id,
             email: m.user.email.map(|e| e.as_str().to_owned()),
@@ -94,12 +94,7 @@ pub async fn list_workspaces(
 ) -> Result<Json<WorkspaceList>, ApiError> {
     let workspaces: Vec<WorkspaceBody> = match who {
         Subject::User(user) => state.identity.workspaces.of_user(user).await?.into_iter().map(Into::into).collect(),
-        _ => {
-            let bearer = super::identified::bearer(&headers)?;
-            let p = state.auth.authenticate(Credentials { bearer, workspace: None }).await.map_err(refusal)?;
-            let workspace = state.identity.workspaces.get(p.workspace).await?;
-            vec![Membership { since: workspace.created_at, workspace, role: p.role }.into()]
-        }
+        _ => vec![acting(&state, &headers).await?.1.into()],
     };
     Ok(Json(WorkspaceList { total: workspaces.len(), workspaces }))
 }
@@ -116,12 +111,9 @@ pub async fn list_workspaces(
 )]
 pub async fn create_workspace(
     State(state): State<AppState>,
-    Identified(who): Identified,
+    SignedIn(user): SignedIn,
     ApiJson(request): ApiJson<CreateWorkspace>,
 ) -> Result<(StatusCode, Json<WorkspaceBody>), ApiError> {
-    let Subject::User(user) = who else {
-        return Err(ApiError::forbidden("only a signed-in user can create a workspace (an API key belongs to one)"));
-    };
     let created = state.identity.workspaces.create(user, &request.name).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
@@ -137,10 +129,9 @@ pub async fn create_workspace(
 )]
 pub async fn list_members(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<WorkspaceId>,
+    Member(caller): Member,
+    ApiPath(_id): ApiPath<WorkspaceId>,
 ) -> Result<Json<MemberList>, ApiError> {
-    let caller = in_workspace(&state, &headers, id).await?;
     let members: Vec<MemberBody> =
         state.identity.workspaces.members(caller.scope()).await?.into_iter().map(Into::into).collect();
     Ok(Json(MemberList { total: members.len(), members }))
@@ -162,12 +153,10 @@ pub async fn list_members(
 )]
 pub async fn set_member(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<WorkspaceId>,
+    WorkspaceAdmin(scope): WorkspaceAdmin,
+    ApiPath(_id): ApiPath<WorkspaceId>,
     ApiJson(request): ApiJson<SetMember>,
 ) -> Result<(StatusCode, Json<MemberBody>), ApiError> {
-    let caller = in_workspace(&state, &headers, id).await?;
-    let scope = caller.require(Role::Admin).map_err(|d| ApiError::forbidden(d.to_string()))?;
     let who = match (request.user_id, request.email) {
         (Some(user), None) => MemberRef::Id(user),
         (None, Some(email)) => MemberRef::Email(email),
@@ -191,11 +180,9 @@ pub async fn set_member(
 )]
 pub async fn remove_member(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiPath((id, user)): ApiPath<(WorkspaceId, UserId)>,
+    WorkspaceAdmin(scope): WorkspaceAdmin,
+    ApiPath((_id, user)): ApiPath<(WorkspaceId, UserId)>,
 ) -> Result<Json<MemberRemoved>, ApiError> {
-    let caller = in_workspace(&state, &headers, id).await?;
-    let scope = caller.require(Role::Admin).map_err(|d| ApiError::forbidden(d.to_string()))?;
     let role = state.identity.workspaces.remove_member(scope, user).await?;
     Ok(Json(MemberRemoved { message: "Member removed".into(), user_id: user, role }))
 }
