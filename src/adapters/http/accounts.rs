@@ -24,6 +24,7 @@ pub struct RegisterRequest {
     /// Normalised (trimmed, lower case); one account per address.
     pub email: String,
     /// 8 characters at least, 1024 bytes at most, not the email address.
+    #[schema(min_length = 8)]
     pub password: String,
     /// Shown to other members; at most 200 characters.
     #[serde(default)]

@@ -124,6 +124,7 @@ pub async fn create_workspace(
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, body = MemberList),
+        (status = 400, description = "`BadRequest`: the id is not a workspace id", body = ErrorBody),
         (status = 404, description = "`NotFound`: no such workspace, or the caller is not a member", body = ErrorBody),
     )
 )]
