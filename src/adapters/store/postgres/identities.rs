@@ -1,6 +1,7 @@
 //! [`IdentityStore`] on Postgres: reads on the pool, writes of several statements in one
 //! transaction each.
 
+use super::api_key_sql as keys;
 use super::identity_sql as sql;
 use super::{PostgresStore, finish};
 use crate::domain::access::Role;
@@ -82,22 +83,22 @@ impl IdentityStore for PostgresStore {
 
     async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let done = sql::create_api_key(&mut tx, key).await;
+        let done = keys::create_api_key(&mut tx, key).await;
         finish(tx, done).await
     }
 
     async fn create_first_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let done = sql::create_first_api_key(&mut tx, key).await;
+        let done = keys::create_first_api_key(&mut tx, key).await;
         finish(tx, done).await
     }
 
     async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        sql::api_key_by_prefix(&self.pool, prefix).await
+        keys::api_key_by_prefix(&self.pool, prefix).await
     }
 
     async fn api_keys(&self, workspace: WorkspaceId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        sql::api_keys(&self.pool, workspace).await
+        keys::api_keys(&self.pool, workspace).await
     }
 
     async fn revoke_api_key(
@@ -106,10 +107,10 @@ impl IdentityStore for PostgresStore {
         id: ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<ApiKeyRecord, StoreError> {
-        sql::revoke_api_key(&self.pool, workspace, id, now).await
+        keys::revoke_api_key(&self.pool, workspace, id, now).await
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
-        sql::setting_or_insert(&self.pool, name, value).await
+        keys::setting_or_insert(&self.pool, name, value).await
     }
 }

@@ -1,19 +1,17 @@
-//! The identity statements and rows on Postgres. Writes that check before they write (the last
-//! Admin, the first key) run in a transaction that first locks what the check reads, so that
+//! The identity statements and rows on Postgres: workspaces, users, single sign-on identities
+//! and memberships (API keys and settings are in `api_key_sql.rs`). Writes that check before they
+//! write (the last Admin) run in a transaction that first locks what the check reads, so that
 //! processes sharing the database cannot both pass the check.
 
 use super::codec::{self, col};
 use super::errors::store_error;
 use crate::domain::access::Role;
-use crate::domain::identity::{ApiKeyRecord, Email, KeyHash, Member, Membership, User, UserWithPassword, Workspace};
-use crate::domain::ids::{ApiKeyId, UserId, WorkspaceId};
+use crate::domain::identity::{Email, Member, Membership, User, UserWithPassword, Workspace};
+use crate::domain::ids::{UserId, WorkspaceId};
 use crate::ports::{ExternalIdentity, MemberChange, NewUser, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool};
-
-/// The advisory lock the first start's key is stored under (an arbitrary constant of ours).
-const FIRST_KEY_LOCK: i64 = 0x6f78_6b5f_6669_7273;
 
 macro_rules! user_columns {
     () => {
@@ -21,13 +19,7 @@ macro_rules! user_columns {
     };
 }
 
-macro_rules! key_columns {
-    () => {
-        "id, workspace_id, prefix, hash, name, role, created_at, expires_at, revoked_at"
-    };
-}
-
-fn role(text: &str) -> Result<Role, StoreError> {
+pub(super) fn role(text: &str) -> Result<Role, StoreError> {
     Role::parse(text).ok_or_else(|| codec::corrupt(format!("role '{text}'")))
 }
 
@@ -44,21 +36,6 @@ fn user_row(row: &PgRow) -> Result<User, StoreError> {
     })
 }
 
-fn key_row(row: &PgRow) -> Result<ApiKeyRecord, StoreError> {
-    let hash: Vec<u8> = col(row, "hash")?;
-    Ok(ApiKeyRecord {
-        id: ApiKeyId(col(row, "id")?),
-        workspace: WorkspaceId(col(row, "workspace_id")?),
-        prefix: col(row, "prefix")?,
-        hash: KeyHash(hash.try_into().map_err(|_| codec::corrupt("an API key hash is not 32 bytes"))?),
-        name: col(row, "name")?,
-        role: role(&col::<String>(row, "role")?)?,
-        created_at: col(row, "created_at")?,
-        expires_at: col(row, "expires_at")?,
-        revoked_at: col(row, "revoked_at")?,
-    })
-}
-
 async fn user_exists(c: &mut PgConnection, id: UserId) -> Result<(), StoreError> {
     let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
         .bind(id.0)
@@ -70,7 +47,7 @@ async fn user_exists(c: &mut PgConnection, id: UserId) -> Result<(), StoreError>
 
 /// Locks the workspace's row for the rest of the transaction (serialising the membership writes
 /// that count its Admins), or says it does not exist.
-async fn lock_workspace(c: &mut PgConnection, id: WorkspaceId) -> Result<(), StoreError> {
+pub(super) async fn lock_workspace(c: &mut PgConnection, id: WorkspaceId) -> Result<(), StoreError> {
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE")
         .bind(id.0)
         .fetch_optional(c)
@@ -322,94 +299,4 @@ pub(super) async fn remove_member(c: &mut PgConnection, w: WorkspaceId, user: Us
         .await
         .map_err(store_error)?;
     Ok(held)
-}
-
-pub(super) async fn create_api_key(c: &mut PgConnection, k: &ApiKeyRecord) -> Result<(), StoreError> {
-    lock_workspace(c, k.workspace).await?;
-    sqlx::query(
-        "INSERT INTO api_keys (id, workspace_id, prefix, hash, name, role, created_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(k.id.0)
-    .bind(k.workspace.0)
-    .bind(&k.prefix)
-    .bind(k.hash.0.as_slice())
-    .bind(&k.name)
-    .bind(k.role.as_str())
-    .bind(k.created_at)
-    .bind(k.expires_at)
-    .bind(k.revoked_at)
-    .execute(c)
-    .await
-    .map(drop)
-    .map_err(store_error)
-}
-
-pub(super) async fn create_first_api_key(c: &mut PgConnection, k: &ApiKeyRecord) -> Result<bool, StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(FIRST_KEY_LOCK).execute(&mut *c).await.map_err(store_error)?;
-    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM api_keys)")
-        .fetch_one(&mut *c)
-        .await
-        .map_err(store_error)?;
-    if taken {
-        return Ok(false);
-    }
-    create_api_key(c, k).await.map(|()| true)
-}
-
-pub(super) async fn api_key_by_prefix(pool: &PgPool, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys WHERE prefix = $1"))
-        .bind(prefix)
-        .fetch_optional(pool)
-        .await
-        .map_err(store_error)?;
-    row.as_ref().map(key_row).transpose()
-}
-
-pub(super) async fn api_keys(pool: &PgPool, w: WorkspaceId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        key_columns!(),
-        " FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC"
-    ))
-    .bind(w.0)
-    .fetch_all(pool)
-    .await
-    .map_err(store_error)?;
-    rows.iter().map(key_row).collect()
-}
-
-pub(super) async fn revoke_api_key(
-    pool: &PgPool,
-    w: WorkspaceId,
-    id: ApiKeyId,
-    now: DateTime<Utc>,
-) -> Result<ApiKeyRecord, StoreError> {
-    let row = sqlx::query(concat!(
-        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE workspace_id = $1 AND id = $2 RETURNING ",
-        key_columns!()
-    ))
-    .bind(w.0)
-    .bind(id.0)
-    .bind(now)
-    .fetch_optional(pool)
-    .await
-    .map_err(store_error)?;
-    row.as_ref().map(key_row).transpose()?.ok_or_else(|| StoreError::not_found("API key", id))
-}
-
-pub(super) async fn setting_or_insert(pool: &PgPool, name: &str, value: &str) -> Result<String, StoreError> {
-    // The insert waits for a concurrent one of the same name to commit; the select that follows
-    // (a new snapshot) then sees whichever value won.
-    sqlx::query("INSERT INTO server_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(value)
-        .execute(pool)
-        .await
-        .map_err(store_error)?;
-    sqlx::query_scalar("SELECT value FROM server_settings WHERE name = $1")
-        .bind(name)
-        .fetch_one(pool)
-        .await
-        .map_err(store_error)
 }

@@ -2,6 +2,7 @@
 //! database: a connection pool, one transaction per atomic write, row locks to order the writers of
 //! an execution, and leases timed by the database's clock.
 
+mod api_key_sql;
 mod apply;
 mod codec;
 mod errors;

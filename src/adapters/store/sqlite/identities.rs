@@ -3,6 +3,7 @@
 //! connection.
 
 use super::SqliteStore;
+use super::api_key_sql as keys;
 use super::codec::micros;
 use super::identity_sql as sql;
 use crate::domain::access::Role;
@@ -79,21 +80,21 @@ impl IdentityStore for SqliteStore {
 
     async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
         let key = key.clone();
-        self.writer.write(move |c| sql::create_api_key(c, &key)).await
+        self.writer.write(move |c| keys::create_api_key(c, &key)).await
     }
 
     async fn create_first_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError> {
         let key = key.clone();
-        self.writer.write(move |c| sql::create_first_api_key(c, &key)).await
+        self.writer.write(move |c| keys::create_first_api_key(c, &key)).await
     }
 
     async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let prefix = prefix.to_owned();
-        self.readers.read(move |c| sql::api_key_by_prefix(c, &prefix)).await
+        self.readers.read(move |c| keys::api_key_by_prefix(c, &prefix)).await
     }
 
     async fn api_keys(&self, workspace: WorkspaceId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.readers.read(move |c| sql::api_keys(c, workspace)).await
+        self.readers.read(move |c| keys::api_keys(c, workspace)).await
     }
 
     async fn revoke_api_key(
@@ -102,11 +103,11 @@ impl IdentityStore for SqliteStore {
         id: ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<ApiKeyRecord, StoreError> {
-        self.writer.write(move |c| sql::revoke_api_key(c, workspace, id, micros(now))).await
+        self.writer.write(move |c| keys::revoke_api_key(c, workspace, id, micros(now))).await
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
         let (name, value) = (name.to_owned(), value.to_owned());
-        self.writer.write(move |c| sql::setting_or_insert(c, &name, &value)).await
+        self.writer.write(move |c| keys::setting_or_insert(c, &name, &value)).await
     }
 }

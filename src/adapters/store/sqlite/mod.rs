@@ -3,6 +3,7 @@
 //! transaction, and read connections on the blocking pool. A lock file keeps a second process off
 //! the same database, which also lets this process cache what only it can change.
 
+mod api_key_sql;
 mod apply;
 mod codec;
 mod errors;
