@@ -27,6 +27,8 @@ mod conditional;
 mod idempotency;
 #[path = "store_contract/odd_text.rs"]
 mod odd_text;
+#[path = "store_contract/secrets.rs"]
+mod secrets;
 #[path = "store_contract/tenancy.rs"]
 mod tenancy;
 #[path = "store_contract/upgrade.rs"]
@@ -35,12 +37,14 @@ mod upgrade;
 use conditional::*;
 use idempotency::*;
 use odd_text::*;
+use secrets::*;
 use tenancy::*;
 
 pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
     pub executions: Arc<dyn ExecutionStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
@@ -541,4 +545,5 @@ contract!(
     workflows_of_another_workspace_do_not_exist,
     executions_of_another_workspace_do_not_exist,
     a_signal_never_crosses_workspaces,
+    secrets_are_kept_per_workspace_and_replaced_in_place,
 );

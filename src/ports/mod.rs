@@ -6,7 +6,9 @@ mod events;
 mod execution_store;
 mod idempotency;
 mod paging;
+pub mod redact;
 mod runner;
+mod secret_store;
 mod store_error;
 mod workflow_store;
 
@@ -17,5 +19,6 @@ pub use execution_store::*;
 pub use idempotency::*;
 pub use paging::*;
 pub use runner::*;
+pub use secret_store::*;
 pub use store_error::*;
 pub use workflow_store::*;

@@ -79,6 +79,7 @@ pub fn router_authenticating(
         executions: services.executions.clone(),
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
+        secrets: services.secrets.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
     })

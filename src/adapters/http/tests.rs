@@ -20,6 +20,8 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         bus: Arc::new(BroadcastEventBus::default()),
         runners: RunnerRegistry::new(),
         clock: Arc::new(SystemClock),
+        secrets: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,
     };
@@ -30,6 +32,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         executions: services.executions.clone(),
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
+        secrets: services.secrets.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

@@ -15,6 +15,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 mod idempotency;
+mod secrets;
 
 type OrderKey = (DateTime<Utc>, Uuid);
 
@@ -36,6 +37,8 @@ struct Inner {
     counts: HashMap<CountKey, u64>,
     /// Idempotency keys, under the same lock as the executions they started.
     keys: idempotency::Keys,
+    /// Sealed secrets by workspace and name.
+    secrets: HashMap<(WorkspaceId, String), crate::ports::SealedSecret>,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);

@@ -9,6 +9,7 @@ mod idempotency;
 mod leases;
 mod nul;
 mod reads;
+mod secrets;
 mod writes;
 
 use super::json_columns::encode_workflow;
