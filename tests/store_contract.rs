@@ -29,6 +29,8 @@ mod idempotency;
 mod identities;
 #[path = "store_contract/odd_text.rs"]
 mod odd_text;
+#[path = "store_contract/secrets.rs"]
+mod secrets;
 #[path = "store_contract/tenancy.rs"]
 mod tenancy;
 #[path = "store_contract/upgrade.rs"]
@@ -38,6 +40,7 @@ use conditional::*;
 use idempotency::*;
 use identities::*;
 use odd_text::*;
+use secrets::*;
 use tenancy::*;
 
 pub struct Stores {
@@ -45,6 +48,7 @@ pub struct Stores {
     pub executions: Arc<dyn ExecutionStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub identities: Arc<dyn oxify_api::ports::IdentityStore>,
+    pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
@@ -558,4 +562,5 @@ contract!(
     workflows_of_another_workspace_do_not_exist,
     executions_of_another_workspace_do_not_exist,
     a_signal_never_crosses_workspaces,
+    secrets_are_kept_per_workspace_and_replaced_in_place,
 );

@@ -6,6 +6,6 @@ pub mod clock;
 pub mod events;
 pub mod http;
 pub mod outgoing;
-pub mod redact;
 pub mod runners;
+pub mod secrets;
 pub mod store;

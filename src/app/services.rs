@@ -8,8 +8,11 @@ use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
 use super::live_executions::LiveExecutions;
 use super::recovery::Recovery;
 use super::runner_registry::RunnerRegistry;
+use super::secrets::SecretService;
 use super::workflows::WorkflowService;
-use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, WorkflowStore};
+use crate::ports::{
+    Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, SecretCipher, SecretStore, WorkflowStore,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +26,9 @@ pub struct Ports {
     pub idempotency: Arc<dyn IdempotencyStore>,
     /// Workspaces, users, memberships, API keys and server settings.
     pub identities: Arc<dyn IdentityStore>,
+    /// Workspace secrets, sealed by `cipher`.
+    pub secrets: Arc<dyn SecretStore>,
+    pub cipher: Arc<dyn SecretCipher>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -39,6 +45,7 @@ pub struct Services {
     pub executions: Arc<ExecutionService>,
     pub event_streams: Arc<EventStreamService>,
     pub idempotency: Arc<IdempotencyService>,
+    pub secrets: Arc<SecretService>,
     pub running: Arc<LiveExecutions>,
     /// The identity store, for the access use cases the composition root builds beside these.
     pub identities: Arc<dyn IdentityStore>,
@@ -58,9 +65,11 @@ impl Services {
         // The executor writes through the store that adds an idempotency key to the first write
         // of the execution it started.
         let first_writes = Arc::new(KeyedFirstWrites::new(ports.executions.clone(), ports.idempotency.clone()));
+        let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher, ports.clock.clone()));
         let executor =
             Executor::new(first_writes.clone(), ports.bus.clone(), ports.runners, ports.clock.clone(), limits, lease)
                 .with_children(ports.workflows.clone(), running.clone(), Arc::default())
+                .with_secrets(secrets.clone())
                 .into_arc();
         let recovery = Arc::new(Recovery {
             workflows: ports.workflows.clone(),
@@ -97,6 +106,7 @@ impl Services {
             executions,
             event_streams,
             idempotency,
+            secrets,
             running,
             identities,
             recovery,

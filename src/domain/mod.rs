@@ -16,6 +16,7 @@ pub mod number;
 pub mod retry;
 pub mod run;
 pub mod scheduler;
+pub mod secrets;
 pub mod template;
 pub mod usage;
 pub mod valid;

@@ -106,4 +106,11 @@ pub trait NodeRunner: Send + Sync {
     fn check(&self, _node: &Node) -> Option<String> {
         None
     }
+
+    /// Workspace secrets this runner uses when the workspace has them (a provider key that
+    /// replaces the server's), besides those the node's configuration names. They reach the
+    /// runner in `input.data.secrets`, and are redacted from what it produces.
+    fn workspace_secrets(&self) -> &'static [&'static str] {
+        &[]
+    }
 }

@@ -59,6 +59,7 @@ impl Server {
             executions: services.executions.clone(),
             event_streams: services.event_streams.clone(),
             idempotency: services.idempotency.clone(),
+            secrets: services.secrets.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),
         };

@@ -7,12 +7,13 @@ use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
 use crate::adapters::runners::llm::settings::{LlmSettings, limits_setting, prices_setting};
 use crate::adapters::runners::llm::{self, LlmRunner};
+use crate::adapters::secrets::XChaCha;
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
 use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
-use crate::ports::{ExecutionStore, IdempotencyStore, IdentityStore, WorkflowStore};
+use crate::ports::{ExecutionStore, IdempotencyStore, IdentityStore, SecretStore, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,13 +47,16 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + 'static,
+    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + SecretStore + 'static,
 {
     Ports {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
-        identities: store,
+        identities: store.clone(),
+        secrets: store,
+        // Replaced by the configured key for storage that outlives the process (see `build`).
+        cipher: Arc::new(XChaCha::ephemeral()),
         bus: Arc::new(BroadcastEventBus::default()),
         runners,
         clock: Arc::new(SystemClock),
@@ -99,7 +103,14 @@ fn limits(config: &Config) -> ExecutorLimits {
 /// # Errors
 /// An unsupported or unreachable database.
 pub async fn build(config: &Config) -> Result<Services, StartupError> {
-    let ports = open(&config.database_url, config.database_max_connections, runners(config)?).await?;
+    let mut ports = open(&config.database_url, config.database_max_connections, runners(config)?).await?;
+    if ports.durable {
+        let key = match &config.secrets_key {
+            Some(text) => crate::adapters::secrets::key_file::decode(text),
+            None => crate::adapters::secrets::key_file::load_or_create(&config.secrets_key_path()),
+        };
+        ports.cipher = Arc::new(XChaCha::new(&key.map_err(StartupError::Config)?));
+    }
     Ok(Services::assemble(ports, limits(config), Duration::from_secs(config.lease_secs))
         .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl_secs)))
 }

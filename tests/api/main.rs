@@ -13,6 +13,7 @@ mod idempotent_restart;
 mod inputs;
 mod keyed_start;
 mod order;
+mod secrets;
 mod startup;
 mod stream;
 mod support;

@@ -80,6 +80,7 @@ pub fn router_authenticating(
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
         identity: oxify_api::startup::access::local_identity(services.identities.clone()),
+        secrets: services.secrets.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
     })

@@ -58,8 +58,8 @@ async fn call(
     (reply.status, reply.text)
 }
 
-/// Workspace A's workflow and finished execution, made by A's writer; an API key of A; a user
-/// who may sign in (and whom A's admin may add).
+/// Workspace A's workflow and finished execution, made by A's writer, and A's secret; an API
+/// key of A; a user who may sign in (and whom A's admin may add).
 struct Fixture {
     app: Router,
     workflow: String,
@@ -90,6 +90,9 @@ async fn fixture() -> Fixture {
     let (status, text) = call(&app, Some("a-write"), &Method::POST, &execute, Some(&json!({}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
     let execution = serde_json::from_str::<Value>(&text).unwrap()["execution_id"].as_str().unwrap().to_owned();
+    let secret = json!({"name": "A_SECRET", "value": "a-secret-value-0001"});
+    let (status, text) = call(&app, Some("a-admin"), &Method::POST, "/api/v1/secrets", Some(&secret)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
     for _ in 0..500 {
         let (_, text) =
             call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
@@ -158,9 +161,14 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
     } else {
         &f.workflow
     };
-    let uri = path.replace("{id}", id).replace("{workflow_version}", "1").replace("{user_id}", &f.user);
+    let uri = path
+        .replace("{id}", id)
+        .replace("{workflow_version}", "1")
+        .replace("{name}", "A_SECRET")
+        .replace("{user_id}", &f.user);
     let body = match (method.as_str(), path) {
         ("POST", "/api/v1/workflows") | ("PUT", "/api/v1/workflows/{id}") => Some(chain("echo again")),
+        ("POST", "/api/v1/secrets") => Some(json!({"name": "A_SECRET", "value": "a-secret-value-0002"})),
         ("POST", "/api/v1/executions/{id}/rerun") => Some(json!({"from_node": "work"})),
         ("POST", "/api/v1/auth/register") => {
             Some(json!({"email": format!("{}@example.com", uuid::Uuid::now_v7()), "password": "long enough"}))
@@ -180,12 +188,6 @@ fn public(path: &str) -> bool {
     matches!(path, "/health" | "/api/v1/auth/login" | "/api/v1/auth/register")
 }
 
-/// Routes for the workspace's Admins only, reads included (API keys, members).
-fn admin_only(method: &Method, path: &str) -> bool {
-    path.starts_with("/api/v1/api-keys")
-        || (path.starts_with("/api/v1/workspaces/{id}/members") && *method != Method::GET)
-}
-
 /// Routes for signed-in users only: an API key, whatever its role, is refused (403).
 fn users_only(method: &Method, path: &str) -> bool {
     *method == Method::POST && path == "/api/v1/workspaces"
@@ -193,7 +195,22 @@ fn users_only(method: &Method, path: &str) -> bool {
 
 /// Routes that name a resource of A by id (the others list, or create).
 fn names_a_resource(path: &str) -> bool {
-    path.contains("{id}")
+    path.contains("{id}") || path.contains("{name}")
+}
+
+/// The role a route needs: reading needs `Read`, except secrets' names (`Write`); changing needs
+/// `Write`, except secrets (`Admin`); API keys and changes to members need `Admin`.
+fn needs(method: &Method, path: &str) -> Role {
+    if path.starts_with("/api/v1/api-keys")
+        || (path.starts_with("/api/v1/workspaces/{id}/members") && *method != Method::GET)
+    {
+        return Role::Admin;
+    }
+    match (*method == Method::GET, path.starts_with("/api/v1/secrets")) {
+        (true, false) => Role::Read,
+        (true, true) | (false, false) => Role::Write,
+        (false, true) => Role::Admin,
+    }
 }
 
 #[tokio::test]
@@ -202,7 +219,7 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
     let routes = routes(&f.app).await;
     assert!(routes.len() >= 12, "{routes:?}");
     for (method, path) in &routes {
-        let reads = *method == Method::GET && !admin_only(method, path);
+        let reads = *method == Method::GET;
         let (uri, _) = request_for(&f, method, path);
         let body = || request_for(&f, method, path).1;
         let (status, text) = call(&f.app, None, method, &uri, body().as_ref()).await;
@@ -216,23 +233,36 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
         if !public(path) {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a bad token: {text}");
         }
-        let (status, text) = call(&f.app, Some("a-read"), method, &uri, body().as_ref()).await;
-        if !reads && !public(path) {
-            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as A's reader: {text}");
-            assert!(text.contains("\"Forbidden\""), "{text}");
-        } else {
-            assert!(
-                status.is_success() || status == StatusCode::NOT_MODIFIED,
-                "{method} {path} as A's reader: {status} {text}"
-            );
+        for (token, role) in [("a-read", Role::Read), ("a-write", Role::Write)] {
+            if !reads && role == Role::Write {
+                continue; // A's writes are tried below, on fixtures of their own.
+            }
+            let (status, text) = call(&f.app, Some(token), method, &uri, body().as_ref()).await;
+            if role < needs(method, path) && !public(path) {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {token}: {text}");
+                assert!(text.contains("\"Forbidden\""), "{text}");
+            } else {
+                assert!(
+                    status.is_success() || status == StatusCode::NOT_MODIFIED,
+                    "{method} {path} as {token}: {status} {text}"
+                );
+            }
         }
-        let (status, text) = call(&f.app, Some("b-admin"), method, &uri, body().as_ref()).await;
+        // B's own secret gets a name of its own, so that B's later calls by name meet only A's.
+        let body_b = match (method.as_str(), path.as_str()) {
+            ("POST", "/api/v1/secrets") => Some(json!({"name": "B_OWN", "value": "b-own-value-0001"})),
+            _ => body(),
+        };
+        let (status, text) = call(&f.app, Some("b-admin"), method, &uri, body_b.as_ref()).await;
         if users_only(method, path) {
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as B's admin (an API key): {text}");
         } else if names_a_resource(path) {
             // As if it did not exist: the answer B gets for an id nobody ever used.
-            let ghost = path.replace("{id}", &uuid::Uuid::now_v7().to_string()).replace("{workflow_version}", "1");
-            let (nobody, nobody_text) = call(&f.app, Some("b-admin"), method, &ghost, body().as_ref()).await;
+            let ghost = path
+                .replace("{id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{workflow_version}", "1")
+                .replace("{name}", "NOBODY_USED_THIS");
+            let (nobody, nobody_text) = call(&f.app, Some("b-admin"), method, &ghost, body_b.as_ref()).await;
             assert_eq!(status, nobody, "{method} {path} as B's admin: {text}; for an unused id: {nobody_text}");
             if path != "/api/v1/workflows/{id}/executions" {
                 assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as B's admin: {text}");
@@ -242,6 +272,15 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
         }
         // A 404 may repeat the id B sent; nothing else of A's may show.
         assert!(!text.contains("echo hi"), "{method} {path} showed A's workflow to B: {text}");
+        if path == "/api/v1/secrets" && *method == Method::POST {
+            assert_eq!(status, StatusCode::CREATED, "{text}");
+        } else {
+            assert!(
+                !text.contains("A_SECRET") || path.contains("{name}"),
+                "{method} {path} showed A's secret to B: {text}"
+            );
+        }
+        assert!(!text.contains("a-secret-value"), "{method} {path} showed a secret's value: {text}");
         if !names_a_resource(path) {
             assert!(!text.contains(&f.execution), "{method} {path} showed A's execution to B: {text}");
             assert!(!text.contains(&f.workflow), "{method} {path} showed A's workflow to B: {text}");
@@ -249,18 +288,18 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
     }
     // Writes by A's writer and admin are allowed (their outcome depends on the state: a
     // finished execution cannot be cancelled).
-    for token in ["a-admin", "a-write"] {
+    for (token, role) in [("a-admin", Role::Admin), ("a-write", Role::Write)] {
         let f = fixture().await;
         // Deletes last: the other writes need the workflow.
-        let mut writes: Vec<_> = routes
-            .iter()
-            .filter(|(m, p)| *m != Method::GET && !public(p) && !users_only(m, p))
-            .filter(|(m, p)| token == "a-admin" || !admin_only(m, p))
-            .collect();
+        let mut writes: Vec<_> = routes.iter().filter(|(m, p)| *m != Method::GET && !public(p)).collect();
         writes.sort_by_key(|(m, _)| *m == Method::DELETE);
         for (method, path) in writes {
             let (uri, body) = request_for(&f, method, path);
             let (status, text) = call(&f.app, Some(token), method, &uri, body.as_ref()).await;
+            if role < needs(method, path) || users_only(method, path) {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {token}: {text}");
+                continue;
+            }
             assert!(
                 ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN, StatusCode::NOT_FOUND].contains(&status),
                 "{method} {path} as {token}: {status} {text}"

@@ -13,7 +13,8 @@ pub fn memory() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
-        identities: store,
+        identities: store.clone(),
+        secrets: store,
         backend: Backend::Memory,
         _keep: Box::new(()),
     }
@@ -27,7 +28,8 @@ pub async fn sqlite() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
-        identities: store,
+        identities: store.clone(),
+        secrets: store,
         backend: Backend::Sqlite(url),
         _keep: Box::new(dir),
     }
@@ -43,7 +45,8 @@ pub async fn postgres() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
-        identities: store,
+        identities: store.clone(),
+        secrets: store,
         backend: Backend::Postgres(url),
         _keep: Box::new(guard),
     }
@@ -78,23 +81,29 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores { workflows, executions, idempotency, identities, backend, _keep } = s;
-    type Handles = (Arc<dyn WorkflowStore>, Arc<dyn ExecutionStore>, Arc<dyn IdempotencyStore>, Arc<dyn IdentityStore>);
-    let (workflows, executions, idempotency, identities): Handles = match &backend {
-        Backend::Memory => (workflows, executions, idempotency, identities),
+    let Stores { workflows, executions, idempotency, identities, secrets, backend, _keep } = s;
+    type Handles = (
+        Arc<dyn WorkflowStore>,
+        Arc<dyn ExecutionStore>,
+        Arc<dyn IdempotencyStore>,
+        Arc<dyn IdentityStore>,
+        Arc<dyn oxify_api::ports::SecretStore>,
+    );
+    let (workflows, executions, idempotency, identities, secrets): Handles = match &backend {
+        Backend::Memory => (workflows, executions, idempotency, identities, secrets),
         Backend::Sqlite(url) => {
             // The old store's lock file is released once its last handle is gone.
-            drop((workflows, executions, idempotency, identities));
+            drop((workflows, executions, idempotency, identities, secrets));
             let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-            (store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
         Backend::Postgres(url) => {
-            drop((workflows, executions, idempotency, identities));
+            drop((workflows, executions, idempotency, identities, secrets));
             let store = Arc::new(open_postgres(url).await);
-            (store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
     };
-    Stores { workflows, executions, idempotency, identities, backend, _keep }
+    Stores { workflows, executions, idempotency, identities, secrets, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {

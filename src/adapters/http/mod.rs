@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod preconditions;
 pub mod rate_limit;
+pub mod secrets;
 pub mod serve;
 pub mod sse;
 #[cfg(test)]
@@ -83,6 +84,8 @@ pub struct AppState {
     pub idempotency: Arc<IdempotencyService>,
     /// Accounts, API keys, workspaces and members.
     pub identity: IdentityServices,
+    /// Workspace secrets.
+    pub secrets: Arc<crate::app::secrets::SecretService>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
@@ -111,6 +114,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(workspaces::list_workspaces, workspaces::create_workspace))
         .routes(routes!(workspaces::list_members, workspaces::set_member))
         .routes(routes!(workspaces::remove_member))
+        .routes(routes!(secrets::put_secret, secrets::list_secrets))
+        .routes(routes!(secrets::get_secret, secrets::delete_secret))
         .split_for_parts();
     let settings = state.settings.clone();
     let limits = Arc::new(rate_limit::Limits::new(

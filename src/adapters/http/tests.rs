@@ -21,6 +21,8 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         bus: Arc::new(BroadcastEventBus::default()),
         runners: RunnerRegistry::new(),
         clock: Arc::new(SystemClock),
+        secrets: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,
     };
@@ -32,6 +34,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
         identity: crate::startup::access::local_identity(services.identities.clone()),
+        secrets: services.secrets.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 mod idempotency;
 mod identities;
+mod secrets;
 
 type OrderKey = (DateTime<Utc>, Uuid);
 
@@ -39,6 +40,8 @@ struct Inner {
     counts: HashMap<CountKey, u64>,
     /// Idempotency keys, under the same lock as the executions they started.
     keys: idempotency::Keys,
+    /// Sealed secrets by workspace and name.
+    secrets: HashMap<(WorkspaceId, String), crate::ports::SealedSecret>,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);

@@ -62,6 +62,9 @@ pub struct Executor {
     me: Weak<Executor>,
     /// Tells the recovery loop to look for runs to wake now (a parked parent whose child ended).
     wake: Arc<Notify>,
+    /// Where node attempts get the workspace secrets they refer to; without it, a node that
+    /// refers to one fails.
+    secrets: Option<Arc<dyn crate::ports::SecretSource>>,
 }
 
 impl Executor {
@@ -85,7 +88,15 @@ impl Executor {
             running: Arc::default(),
             me: Weak::new(),
             wake: Arc::default(),
+            secrets: None,
         }
+    }
+
+    /// Lets node attempts reveal the workspace secrets they refer to.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Arc<dyn crate::ports::SecretSource>) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Lets the executor run child executions (SubWorkflow, Loop over a workflow): it reads

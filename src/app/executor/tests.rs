@@ -121,6 +121,7 @@ fn mock_runner(results: Vec<Result<Value, RunnerError>>) -> MockNodeRunner {
     let mut runner = MockNodeRunner::new();
     let queue = Mutex::new(results.into_iter());
     let n = queue.lock().unwrap().len();
+    runner.expect_workspace_secrets().return_const(&[][..]);
     runner.expect_run().times(n).returning(move |_, _| queue.lock().unwrap().next().unwrap().map(NodeOutput::of));
     runner
 }

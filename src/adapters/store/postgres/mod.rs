@@ -12,6 +12,7 @@ mod identity_sql;
 mod leases;
 mod nul;
 mod reads;
+mod secrets;
 mod writes;
 
 use super::json_columns::encode_workflow;

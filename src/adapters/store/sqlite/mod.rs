@@ -14,6 +14,7 @@ mod latest;
 mod migrate;
 mod read_pool;
 mod reads;
+mod secrets;
 mod writer_thread;
 mod writes;
 
