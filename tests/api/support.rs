@@ -80,6 +80,7 @@ pub fn router_authenticating(
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
         secrets: services.secrets.clone(),
+        audit: services.audit.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
     })

@@ -136,9 +136,12 @@ fn names_a_resource(path: &str) -> bool {
     path.contains("{id}") || path.contains("{name}")
 }
 
-/// The role a route needs: reading needs `Read`, except secrets' names (`Write`); changing needs
-/// `Write`, except secrets (`Admin`).
+/// The role a route needs: reading needs `Read`, except secrets' names (`Write`) and the audit
+/// log (`Admin`); changing needs `Write`, except secrets (`Admin`).
 fn needs(method: &Method, path: &str) -> Role {
+    if path.starts_with("/api/v1/audit") {
+        return Role::Admin;
+    }
     match (*method == Method::GET, path.starts_with("/api/v1/secrets")) {
         (true, false) => Role::Read,
         (true, true) | (false, false) => Role::Write,

@@ -1,5 +1,6 @@
 //! The HTTP adapter: axum routes, the error format, SSE, the OpenAPI document and Swagger UI.
 
+pub mod audit;
 pub mod caller;
 pub mod dto;
 pub mod error;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub idempotency: Arc<IdempotencyService>,
     /// Workspace secrets.
     pub secrets: Arc<crate::app::secrets::SecretService>,
+    /// Who did what.
+    pub audit: Arc<crate::app::audit::AuditTrail>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
@@ -83,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(sse::stream_execution))
         .routes(routes!(secrets::put_secret, secrets::list_secrets))
         .routes(routes!(secrets::get_secret, secrets::delete_secret))
+        .routes(routes!(audit::list_audit))
         .split_for_parts();
     let settings = state.settings.clone();
     let router = api

@@ -21,6 +21,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         runners: RunnerRegistry::new(),
         clock: Arc::new(SystemClock),
         secrets: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        audit: Arc::new(crate::adapters::store::InMemoryStore::new()),
         cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,
@@ -33,6 +34,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
         secrets: services.secrets.clone(),
+        audit: services.audit.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

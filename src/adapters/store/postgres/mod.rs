@@ -3,6 +3,7 @@
 //! an execution, and leases timed by the database's clock.
 
 mod apply;
+mod audit;
 mod codec;
 mod errors;
 mod idempotency;

@@ -4,6 +4,7 @@
 //! the same database, which also lets this process cache what only it can change.
 
 mod apply;
+mod audit;
 mod codec;
 mod errors;
 mod idempotency;
