@@ -19,6 +19,8 @@ use serde_json::{Map, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "store_contract/audit.rs"]
+mod audit;
 #[path = "store_contract/backends.rs"]
 mod backends;
 #[path = "store_contract/conditional.rs"]
@@ -36,6 +38,7 @@ mod tenancy;
 #[path = "store_contract/upgrade.rs"]
 mod upgrade;
 
+use audit::*;
 use conditional::*;
 use idempotency::*;
 use identities::*;
@@ -49,6 +52,7 @@ pub struct Stores {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub identities: Arc<dyn oxify_api::ports::IdentityStore>,
     pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
+    pub audit: Arc<dyn oxify_api::ports::AuditLog>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
@@ -563,4 +567,5 @@ contract!(
     executions_of_another_workspace_do_not_exist,
     a_signal_never_crosses_workspaces,
     secrets_are_kept_per_workspace_and_replaced_in_place,
+    the_audit_log_pages_newest_first_per_workspace,
 );

@@ -1,6 +1,7 @@
 //! Use cases: workflow and execution services, the executor, recovery, idempotent starts, and
 //! their assembly from the ports.
 
+pub mod audit;
 pub mod cascade;
 pub mod error;
 pub mod event_stream;

@@ -1,6 +1,7 @@
 //! The use cases assembled from the ports they run on. Which adapter stands behind each port is
 //! chosen outside the app (in `startup`), so this layer never names one.
 
+use super::audit::AuditTrail;
 use super::event_stream::EventStreamService;
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
@@ -11,7 +12,8 @@ use super::runner_registry::RunnerRegistry;
 use super::secrets::SecretService;
 use super::workflows::WorkflowService;
 use crate::ports::{
-    Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, SecretCipher, SecretStore, WorkflowStore,
+    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, SecretCipher, SecretStore,
+    WorkflowStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,8 @@ pub struct Ports {
     /// Workspace secrets, sealed by `cipher`.
     pub secrets: Arc<dyn SecretStore>,
     pub cipher: Arc<dyn SecretCipher>,
+    /// Who did what.
+    pub audit: Arc<dyn AuditLog>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -46,6 +50,7 @@ pub struct Services {
     pub event_streams: Arc<EventStreamService>,
     pub idempotency: Arc<IdempotencyService>,
     pub secrets: Arc<SecretService>,
+    pub audit: Arc<AuditTrail>,
     pub running: Arc<LiveExecutions>,
     /// The identity store, for the access use cases the composition root builds beside these.
     pub identities: Arc<dyn IdentityStore>,
@@ -66,6 +71,7 @@ impl Services {
         // of the execution it started.
         let first_writes = Arc::new(KeyedFirstWrites::new(ports.executions.clone(), ports.idempotency.clone()));
         let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher, ports.clock.clone()));
+        let audit = Arc::new(AuditTrail::new(ports.audit, ports.clock.clone()));
         let executor =
             Executor::new(first_writes.clone(), ports.bus.clone(), ports.runners, ports.clock.clone(), limits, lease)
                 .with_children(ports.workflows.clone(), running.clone(), Arc::default())
@@ -107,6 +113,7 @@ impl Services {
             event_streams,
             idempotency,
             secrets,
+            audit,
             running,
             identities,
             recovery,

@@ -1,5 +1,6 @@
 //! The traits the app needs from the outside world, and their error types.
 
+mod audit;
 mod authenticator;
 mod clock;
 mod events;
@@ -15,6 +16,7 @@ mod store_error;
 mod tokens;
 mod workflow_store;
 
+pub use audit::*;
 pub use authenticator::*;
 pub use clock::*;
 pub use events::*;

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod api_keys;
+mod audit;
 mod cross_site;
 mod first_start;
 mod oidc;

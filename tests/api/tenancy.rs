@@ -198,10 +198,12 @@ fn names_a_resource(path: &str) -> bool {
     path.contains("{id}") || path.contains("{name}")
 }
 
-/// The role a route needs: reading needs `Read`, except secrets' names (`Write`); changing needs
-/// `Write`, except secrets (`Admin`); API keys and changes to members need `Admin`.
+/// The role a route needs: reading needs `Read`, except secrets' names (`Write`) and the audit
+/// log (`Admin`); changing needs `Write`, except secrets (`Admin`); API keys and changes to
+/// members need `Admin`.
 fn needs(method: &Method, path: &str) -> Role {
-    if path.starts_with("/api/v1/api-keys")
+    if path.starts_with("/api/v1/audit")
+        || path.starts_with("/api/v1/api-keys")
         || (path.starts_with("/api/v1/workspaces/{id}/members") && *method != Method::GET)
     {
         return Role::Admin;

@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 /// A sign-up. (No `Debug`: it holds a password.)
@@ -155,6 +156,11 @@ pub async fn register(
     let by = optional_principal(&state, &headers).await?;
     let form = Registering { email: form.email, password: form.password, name: form.name };
     let session = state.identity.accounts.register(form, by.as_ref()).await?;
+    let user = session.user.id;
+    if let Some(admin) = &by {
+        state.audit.record(admin, "user.registered", Some(user.to_string()), json!({})).await;
+    }
+    audit_in_every_workspace(&state, user, "auth.registered").await;
     Ok((StatusCode::CREATED, Json(session.into())))
 }
 
@@ -173,7 +179,24 @@ pub async fn login(
     ApiJson(form): ApiJson<LoginRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
     let session = state.identity.accounts.login(&form.email, form.password).await?;
+    audit_in_every_workspace(&state, session.user.id, "auth.signed_in").await;
     Ok(Json(session.into()))
+}
+
+/// Records that `user` did `action` in each of their workspaces (signing in belongs to no one
+/// workspace; each workspace's Admins see their members' sign-ins).
+async fn audit_in_every_workspace(state: &AppState, user: UserId, action: &str) {
+    let memberships = match state.identity.workspaces.of_user(user).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, action, "cannot read the workspaces to audit a sign-in in");
+            return;
+        }
+    };
+    for m in memberships {
+        let as_member = Principal { subject: Subject::User(user), workspace: m.workspace.id, role: m.role };
+        state.audit.record(&as_member, action, Some(user.to_string()), json!({})).await;
+    }
 }
 
 /// Who the caller is and the workspaces they act in, with their role in each.

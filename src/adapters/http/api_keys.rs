@@ -2,7 +2,7 @@
 //! create (the key is in the answer once, never again), list (by prefix and name), revoke.
 
 use super::AppState;
-use super::caller::Admin;
+use super::caller::{Admin, Caller};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::access::Role;
@@ -91,10 +91,14 @@ pub struct ApiKeyList {
 pub async fn create_api_key(
     State(state): State<AppState>,
     Admin(scope): Admin,
+    caller: Caller,
     ApiJson(request): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
     let created =
         state.identity.api_keys.create(scope, Role::Admin, &request.name, request.role, request.expires_at).await?;
+    let details =
+        serde_json::json!({"prefix": created.record.prefix, "name": created.record.name, "role": created.record.role});
+    state.audit.record(&caller.0, "api_key.created", Some(created.record.id.to_string()), details).await;
     let k = created.record;
     let body = ApiKeyCreated {
         key: created.secret.expose().to_owned(),
@@ -129,7 +133,11 @@ pub async fn list_api_keys(State(state): State<AppState>, Admin(scope): Admin) -
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     Admin(scope): Admin,
+    caller: Caller,
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> Result<Json<ApiKeyBody>, ApiError> {
-    Ok(Json(state.identity.api_keys.revoke(scope, id).await?.into()))
+    let revoked = state.identity.api_keys.revoke(scope, id).await?;
+    let details = serde_json::json!({"prefix": revoked.prefix, "name": revoked.name});
+    state.audit.record(&caller.0, "api_key.revoked", Some(id.to_string()), details).await;
+    Ok(Json(revoked.into()))
 }

@@ -7,7 +7,7 @@ use super::AppState;
 use super::caller::bearer_token;
 use super::error::ApiError;
 use crate::app::error::ServiceError;
-use crate::domain::access::{Principal, Role, Scope, Subject};
+use crate::domain::access::{Principal, Role, Subject};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::ports::{AuthError, Credentials};
 use axum::extract::{FromRequestParts, RawPathParams};
@@ -67,9 +67,9 @@ impl FromRequestParts<AppState> for SignedIn {
 #[derive(Clone, Copy, Debug)]
 pub struct Member(pub Principal);
 
-/// The caller as an Admin of the workspace the path's `{id}` names: its scope.
+/// The caller as an Admin of the workspace the path's `{id}` names.
 #[derive(Clone, Copy, Debug)]
-pub struct WorkspaceAdmin(pub Scope);
+pub struct WorkspaceAdmin(pub Principal);
 
 impl FromRequestParts<AppState> for Member {
     type Rejection = ApiError;
@@ -91,7 +91,10 @@ impl FromRequestParts<AppState> for WorkspaceAdmin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Member(principal) = Member::from_request_parts(parts, state).await?;
-        principal.require(Role::Admin).map(Self).map_err(|denied| ApiError::forbidden(denied.to_string()))
+        principal
+            .require(Role::Admin)
+            .map(|_| Self(principal))
+            .map_err(|denied| ApiError::forbidden(denied.to_string()))
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod audit;
 pub mod caller;
 pub mod client_address;
 pub mod cross_site;
@@ -86,6 +87,8 @@ pub struct AppState {
     pub identity: IdentityServices,
     /// Workspace secrets.
     pub secrets: Arc<crate::app::secrets::SecretService>,
+    /// Who did what.
+    pub audit: Arc<crate::app::audit::AuditTrail>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
@@ -116,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(workspaces::remove_member))
         .routes(routes!(secrets::put_secret, secrets::list_secrets))
         .routes(routes!(secrets::get_secret, secrets::delete_secret))
+        .routes(routes!(audit::list_audit))
         .split_for_parts();
     let settings = state.settings.clone();
     let limits = Arc::new(rate_limit::Limits::new(

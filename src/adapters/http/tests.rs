@@ -22,6 +22,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         runners: RunnerRegistry::new(),
         clock: Arc::new(SystemClock),
         secrets: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        audit: Arc::new(crate::adapters::store::InMemoryStore::new()),
         cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,
@@ -35,6 +36,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         idempotency: services.idempotency.clone(),
         identity: crate::startup::access::local_identity(services.identities.clone()),
         secrets: services.secrets.clone(),
+        audit: services.audit.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

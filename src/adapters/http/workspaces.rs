@@ -8,7 +8,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use super::identified::{Identified, Member, SignedIn, WorkspaceAdmin};
 use crate::app::identity::MemberRef;
-use crate::domain::access::{Role, Subject};
+use crate::domain::access::{Principal, Role, Subject};
 use crate::domain::identity::Member as StoredMember;
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::ports::MemberChange;
@@ -17,6 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 /// The caller's workspaces.
@@ -115,6 +116,9 @@ pub async fn create_workspace(
     ApiJson(request): ApiJson<CreateWorkspace>,
 ) -> Result<(StatusCode, Json<WorkspaceBody>), ApiError> {
     let created = state.identity.workspaces.create(user, &request.name).await?;
+    let as_admin = Principal { subject: Subject::User(user), workspace: created.workspace.id, role: Role::Admin };
+    let details = json!({"name": created.workspace.name});
+    state.audit.record(&as_admin, "workspace.created", Some(created.workspace.id.to_string()), details).await;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -154,7 +158,7 @@ pub async fn list_members(
 )]
 pub async fn set_member(
     State(state): State<AppState>,
-    WorkspaceAdmin(scope): WorkspaceAdmin,
+    WorkspaceAdmin(caller): WorkspaceAdmin,
     ApiPath(_id): ApiPath<WorkspaceId>,
     ApiJson(request): ApiJson<SetMember>,
 ) -> Result<(StatusCode, Json<MemberBody>), ApiError> {
@@ -163,7 +167,12 @@ pub async fn set_member(
         (None, Some(email)) => MemberRef::Email(email),
         _ => return Err(ApiError::bad_request("name the user by exactly one of user_id and email")),
     };
-    let (member, change) = state.identity.workspaces.set_member(scope, who, request.role).await?;
+    let (member, change) = state.identity.workspaces.set_member(caller.scope(), who, request.role).await?;
+    let details = match change {
+        MemberChange::Added => json!({"role": member.role}),
+        MemberChange::Changed { previous } => json!({"role": member.role, "previous": previous}),
+    };
+    state.audit.record(&caller, "member.set", Some(member.user.id.to_string()), details).await;
     let status = if change == MemberChange::Added { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(member.into())))
 }
@@ -181,9 +190,10 @@ pub async fn set_member(
 )]
 pub async fn remove_member(
     State(state): State<AppState>,
-    WorkspaceAdmin(scope): WorkspaceAdmin,
+    WorkspaceAdmin(caller): WorkspaceAdmin,
     ApiPath((_id, user)): ApiPath<(WorkspaceId, UserId)>,
 ) -> Result<Json<MemberRemoved>, ApiError> {
-    let role = state.identity.workspaces.remove_member(scope, user).await?;
+    let role = state.identity.workspaces.remove_member(caller.scope(), user).await?;
+    state.audit.record(&caller, "member.removed", Some(user.to_string()), json!({"role": role})).await;
     Ok(Json(MemberRemoved { message: "Member removed".into(), user_id: user, role }))
 }

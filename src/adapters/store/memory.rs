@@ -14,6 +14,7 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Instant;
 use uuid::Uuid;
 
+mod audit;
 mod idempotency;
 mod identities;
 mod secrets;
@@ -42,6 +43,8 @@ struct Inner {
     keys: idempotency::Keys,
     /// Sealed secrets by workspace and name.
     secrets: HashMap<(WorkspaceId, String), crate::ports::SealedSecret>,
+    /// Audit entries of each workspace, oldest first.
+    audit: HashMap<WorkspaceId, Vec<crate::ports::AuditEntry>>,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);

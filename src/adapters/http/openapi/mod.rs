@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         (name = "api-keys", description = "API keys of a workspace, for programs"),
         (name = "workspaces", description = "Workspaces and their members"),
         (name = "secrets", description = "Workspace secrets: set, listed and deleted by name, never shown"),
+        (name = "audit", description = "Who did what in a workspace"),
         (name = "health", description = "Liveness")
     ),
     // `StreamFormat` is a query parameter's type, which the path macro references but does not add.

@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "workspaces", include_str!("../../../../migrations/sqlite/0007_workspaces.sql")),
     (8, "identities", include_str!("../../../../migrations/sqlite/0008_identities.sql")),
     (9, "secrets", include_str!("../../../../migrations/sqlite/0009_secrets.sql")),
+    (10, "audit", include_str!("../../../../migrations/sqlite/0010_audit.sql")),
 ];
 
 pub(super) fn run(conn: &Connection) -> Result<(), String> {

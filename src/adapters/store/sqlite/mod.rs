@@ -5,6 +5,7 @@
 
 mod api_key_sql;
 mod apply;
+mod audit;
 mod codec;
 mod errors;
 mod idempotency;
