@@ -163,6 +163,10 @@ pub struct Config {
     /// without it.
     #[arg(long, env = "OXIFY_SECRETS_KEY_FILE")]
     pub secrets_key_file: Option<std::path::PathBuf>,
+
+    /// Users, tokens, single sign-on, the first start's key, anonymous access and request limits.
+    #[command(flatten)]
+    pub access: super::access_config::AccessConfig,
 }
 
 /// Longest duration setting, in seconds (a week).
@@ -249,6 +253,7 @@ impl fmt::Debug for Config {
             .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("open_files", &self.open_files)
+            .field("access", &self.access)
             .finish()
     }
 }

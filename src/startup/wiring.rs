@@ -13,7 +13,7 @@ use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
-use crate::ports::{AuditLog, ExecutionStore, IdempotencyStore, SecretStore, WorkflowStore};
+use crate::ports::{AuditLog, ExecutionStore, IdempotencyStore, IdentityStore, SecretStore, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,12 +47,13 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + SecretStore + AuditLog + 'static,
+    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + SecretStore + AuditLog + 'static,
 {
     Ports {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
+        identities: store.clone(),
         secrets: store.clone(),
         audit: store,
         // Replaced by the configured key for storage that outlives the process (see `build`).

@@ -27,6 +27,7 @@ fn start(database_url: &str, extra: &[&str]) -> Running {
         .args(["--host", "127.0.0.1", "--port", "0", "--database-url", database_url])
         .args(extra)
         .env("OXIFY_LOG_LEVEL", "warn")
+        .env("OXIFY_ALLOW_ANONYMOUS", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

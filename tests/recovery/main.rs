@@ -41,6 +41,7 @@ fn start(database_url: &str, provider_url: &str) -> Running {
         .env("OXIFY_OLLAMA_URL", format!("{provider_url}/v1"))
         .env("OPENAI_API_KEY", "sk-test")
         .env("OXIFY_LOG_LEVEL", "warn")
+        .env("OXIFY_ALLOW_ANONYMOUS", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
