@@ -65,6 +65,7 @@ impl Services {
         let identities = ports.identities.clone();
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
+        let max_in_flight = limits.max_in_flight_per_workspace;
         let workflows =
             Arc::new(WorkflowService::new(ports.workflows.clone(), ports.clock.clone(), ports.runners.clone()));
         // The executor writes through the store that adds an idempotency key to the first write
@@ -92,14 +93,17 @@ impl Services {
             ports.bus.clone(),
             running.clone(),
         ));
-        let executions = Arc::new(ExecutionService::new(
-            ports.workflows,
-            ports.executions,
-            ports.bus,
-            executor,
-            running.clone(),
-            ports.clock.clone(),
-        ));
+        let executions = Arc::new(
+            ExecutionService::new(
+                ports.workflows,
+                ports.executions,
+                ports.bus,
+                executor,
+                running.clone(),
+                ports.clock.clone(),
+            )
+            .with_max_in_flight(max_in_flight),
+        );
         let idempotency = Arc::new(IdempotencyService::new(
             executions.clone(),
             ports.idempotency,

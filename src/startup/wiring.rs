@@ -95,6 +95,7 @@ fn limits(config: &Config) -> ExecutorLimits {
         max_concurrent_nodes: config.max_concurrent_nodes as usize,
         default_node_timeout: config.node_timeout(),
         max_depth: config.max_subworkflow_depth,
+        max_in_flight_per_workspace: config.max_running_per_workspace,
         ..ExecutorLimits::default()
     }
 }

@@ -340,3 +340,38 @@ async fn a_reader_is_refused_before_the_body_is_read() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
     assert!(text.contains("Write"), "{text}");
 }
+
+#[tokio::test]
+async fn a_workspace_past_its_executions_in_flight_is_told_to_retry() {
+    use oxify_api::app::executor::ExecutorLimits;
+    use oxify_api::app::services::Services;
+    use oxify_api::startup::wiring;
+    let runners = oxify_api::app::runner_registry::RunnerRegistry::new()
+        .with(oxify_api::domain::workflow::NodeKindTag::Code, Arc::new(super::support::ScriptRunner));
+    let limits = ExecutorLimits { max_in_flight_per_workspace: 2, ..ExecutorLimits::default() };
+    let services = Services::assemble(wiring::in_memory(runners), limits, std::time::Duration::from_secs(30));
+    let app = router_authenticating(&services, HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let (_, text) = call(&app, Some("a-write"), &Method::POST, "/api/v1/workflows", Some(&chain("sleep 5000"))).await;
+    let id = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let execute = format!("/api/v1/workflows/{id}/execute");
+    for _ in 0..2 {
+        let (status, text) = call(&app, Some("a-write"), &Method::POST, &execute, Some(&json!({}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    }
+    let request = Request::post(&execute)
+        .header("authorization", "Bearer a-write")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let third = send_request(&app, request).await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS, "{}", third.text);
+    assert_eq!(third.body["error"], "RateLimited");
+    assert_eq!(third.headers["retry-after"], "1");
+    // Another workspace has its own share.
+    let (_, text) = call(&app, Some("b-admin"), &Method::POST, "/api/v1/workflows", Some(&chain("echo b"))).await;
+    let theirs = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, text) =
+        call(&app, Some("b-admin"), &Method::POST, &format!("/api/v1/workflows/{theirs}/execute"), Some(&json!({})))
+            .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+}

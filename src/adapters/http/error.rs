@@ -96,6 +96,10 @@ impl From<ServiceError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "IdempotencyKeyReused", m)
             }
             ServiceError::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m),
+            ServiceError::TooBusy { message, retry_after_secs } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "RateLimited", message)
+                    .with_header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after_secs))
+            }
             ServiceError::Internal(m) => {
                 // The cause goes to the log, inside the request's span; the client learns nothing internal.
                 tracing::error!(error = %m, "internal error");
