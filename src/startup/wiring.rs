@@ -109,7 +109,16 @@ pub async fn build(config: &Config) -> Result<Services, StartupError> {
     if ports.durable {
         let key = match &config.secrets_key {
             Some(text) => crate::adapters::secrets::key_file::decode(text),
-            None => crate::adapters::secrets::key_file::load_or_create(&config.secrets_key_path()),
+            None => {
+                if !ports.exclusive {
+                    tracing::warn!(
+                        "OXIFY_SECRETS_KEY is unset on a shared database: this process keeps its key in {}; every \
+                         process must use the same key (set OXIFY_SECRETS_KEY on all of them)",
+                        config.secrets_key_path().display()
+                    );
+                }
+                crate::adapters::secrets::key_file::load_or_create(&config.secrets_key_path())
+            }
         };
         ports.cipher = Arc::new(XChaCha::new(&key.map_err(StartupError::Config)?));
     }
