@@ -10,7 +10,7 @@ use oxify_api::app::services::Services;
 use oxify_api::domain::budget::BudgetLimits;
 use oxify_api::domain::execution::{EventKind, Execution, NodeResult, StreamPosition};
 use oxify_api::domain::workflow::Node;
-use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
+use oxify_api::ports::{ConfigProblem, NodeInput, NodeOutput, NodeRunner, RunnerError};
 use oxify_api::startup::wiring;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -78,7 +78,7 @@ impl NodeRunner for PanicsMidCall {
         panic!("runner contract: a panic mid-call");
     }
 
-    fn check(&self, node: &Node) -> Option<String> {
+    fn check(&self, node: &Node) -> Vec<ConfigProblem> {
         self.0.check(node)
     }
 }
@@ -105,7 +105,7 @@ impl NodeRunner for UsageShaped {
         Ok(output)
     }
 
-    fn check(&self, node: &Node) -> Option<String> {
+    fn check(&self, node: &Node) -> Vec<ConfigProblem> {
         self.0.check(node)
     }
 }
