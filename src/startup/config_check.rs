@@ -192,7 +192,10 @@ mod tests {
         assert!(check(&[]).unwrap().http_allow.is_empty());
         assert!(check(&["--http-allow", "10.0.0.0/8, api.internal, ::1"]).is_ok());
         let err = check(&["--http-allow", "10.0.0.0/33"]).unwrap_err();
-        assert!(err.starts_with("OXIFY_HTTP_ALLOW (--http-allow): '10.0.0.0/33' is not a CIDR range; expected "), "{err}");
+        assert!(
+            err.starts_with("OXIFY_HTTP_ALLOW (--http-allow): '10.0.0.0/33' is not a CIDR range; expected "),
+            "{err}"
+        );
         let err = check(&["--http-allow", "http://api.internal"]).unwrap_err();
         assert!(err.contains("has a scheme or port"), "{err}");
     }

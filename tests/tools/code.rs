@@ -1,7 +1,7 @@
 //! Code nodes: the seed's runtimes and output shape, JavaScript, errors with positions, save-time
 //! compilation, deadlines and cancellation, through the real server and the runner itself.
 
-use crate::{attempt, attempt_with, chain, code, config, harness, node};
+use crate::{attempt, attempt_with, chain, code, config, harness, node, prepared};
 use oxify_api::ports::RunnerError;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -133,8 +133,9 @@ async fn without_a_node_timeout_the_code_deadline_applies_and_the_script_stops_w
         ("javascript", "while (true) { try { while (true) {} } catch (e) {} }"),
         ("rhai", "loop { try { loop {} } catch {} }"),
     ] {
+        let (runner, input) = prepared(&short, code("spin", runtime, source, &[]), json!({}));
         let started = Instant::now();
-        let result = attempt(&short, code("spin", runtime, source, &[]), json!({})).await;
+        let result = runner.run(input, CancellationToken::new()).await;
         let took = started.elapsed();
         let Err(RunnerError::Permanent(message)) = result else { panic!("{runtime}: {result:?}") };
         assert!(message.starts_with("the script ran past its deadline of 300 ms"), "{message}");

@@ -17,7 +17,7 @@ use oxify_api::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use oxify_api::domain::usage::Usage;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::WorkflowDraft;
-use oxify_api::ports::{NodeInput, NodeOutput, OutputSink, RunnerError};
+use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, OutputSink, RunnerError};
 use oxify_api::startup::config::Config;
 use oxify_api::startup::server::Server;
 use oxify_api::startup::wiring::{self, runners_with_env};
@@ -139,7 +139,14 @@ pub async fn attempt_with(
     variables: Value,
     cancel: CancellationToken,
 ) -> Result<NodeOutput, RunnerError> {
-    let runners = runners_with_env(&config, |_| None).expect("the runners");
+    let (runner, input) = prepared(&config, node, variables);
+    runner.run(input, cancel).await
+}
+
+/// The runner the configuration wires for `node`'s kind, and the input of one attempt of it
+/// over `variables`, ready to run (so a test can time the run alone).
+pub fn prepared(config: &Config, node: Value, variables: Value) -> (Arc<dyn NodeRunner>, NodeInput) {
+    let runners = runners_with_env(config, |_| None).expect("the runners");
     let id = node["id"].as_str().expect("an id").to_owned();
     let draft: WorkflowDraft = serde_json::from_value(chain(vec![node])["workflow"].clone()).expect("a workflow");
     let now = chrono::Utc::now();
@@ -159,5 +166,5 @@ pub async fn attempt_with(
         sink: Arc::new(Discard),
         budget: Arc::new(Mutex::new(Budget::new(BudgetLimits::default(), Usage::default()))),
     };
-    runner.run(input, cancel).await
+    (runner, input)
 }
