@@ -70,6 +70,7 @@ fn input(wf: &ValidWorkflow) -> NodeInput {
         data: DataContext {
             variables: Arc::new(variables()),
             outputs: Arc::new(NodeOutputs::new(wf.graph().index.clone())),
+            secrets: Arc::default(),
         },
         sink: Arc::new(Discard),
         budget: Arc::new(Mutex::new(Budget::new(BudgetLimits::default(), Usage::default()))),

@@ -8,6 +8,7 @@ use oxify_api::adapters::store::InMemoryStore;
 use oxify_api::app::executor::{Executor, ExecutorLimits};
 use oxify_api::app::live_executions::StopSignal;
 use oxify_api::app::runner_registry::RunnerRegistry;
+use oxify_api::domain::access::Scope;
 use oxify_api::domain::execution::{Execution, ExecutionState, ExecutionUpdate};
 use oxify_api::domain::ids::{ExecutionId, WorkflowId};
 use oxify_api::domain::valid::ValidWorkflow;
@@ -161,7 +162,7 @@ impl Engine {
     }
 
     pub async fn register(&self, wf: &ValidWorkflow) {
-        let _ = WorkflowStore::create(self.store.as_ref(), wf).await;
+        let _ = WorkflowStore::create(self.store.as_ref(), Scope::DEFAULT, wf).await;
     }
 
     /// Runs one execution to its end.
@@ -171,7 +172,7 @@ impl Engine {
 
     /// Runs one execution with these variables to its end; returns its id.
     pub async fn run_with(&self, wf: &ValidWorkflow, variables: Map<String, Value>) -> ExecutionId {
-        let execution = Execution::new(wf.id(), 1, variables, chrono::Utc::now());
+        let execution = Execution::new(Scope::DEFAULT, wf.id(), 1, variables, chrono::Utc::now());
         let id = execution.id;
         let lease = self.executor.lease().clone();
         ExecutionLog::create_with(self.store.as_ref(), &execution, &lease, &ExecutionUpdate::default()).await.unwrap();
@@ -183,7 +184,8 @@ impl Engine {
 
     /// How an execution ended, and its error if it failed.
     pub async fn outcome(&self, id: ExecutionId) -> (ExecutionState, Option<String>) {
-        let execution = ExecutionRecords::get(self.store.as_ref(), id).await.expect("a stored execution");
+        let execution =
+            ExecutionRecords::get(self.store.as_ref(), Scope::DEFAULT, id).await.expect("a stored execution");
         (execution.state, execution.error)
     }
 }

@@ -11,5 +11,6 @@ pub mod live_executions;
 pub mod parallel;
 pub mod recovery;
 pub mod runner_registry;
+pub mod secrets;
 pub mod services;
 pub mod workflows;

@@ -106,6 +106,13 @@ pub trait NodeRunner: Send + Sync {
     fn check(&self, _node: &Node) -> Vec<ConfigProblem> {
         Vec::new()
     }
+
+    /// Workspace secrets this runner uses when the workspace has them (a provider key that
+    /// replaces the server's), besides those the node's configuration names. They reach the
+    /// runner in `input.data.secrets`, and are redacted from what it produces.
+    fn workspace_secrets(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// One reason a runner cannot run a node as configured, found when the workflow is saved.

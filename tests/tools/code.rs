@@ -133,13 +133,21 @@ async fn without_a_node_timeout_the_code_deadline_applies_and_the_script_stops_w
         ("javascript", "while (true) { try { while (true) {} } catch (e) {} }"),
         ("rhai", "loop { try { loop {} } catch {} }"),
     ] {
-        let (runner, input) = prepared(&short, code("spin", runtime, source, &[]), json!({}));
-        let started = Instant::now();
-        let result = runner.run(input, CancellationToken::new()).await;
-        let took = started.elapsed();
-        let Err(RunnerError::Permanent(message)) = result else { panic!("{runtime}: {result:?}") };
-        assert!(message.starts_with("the script ran past its deadline of 300 ms"), "{message}");
-        assert!(took < Duration::from_millis(400), "{runtime}: {took:?}");
+        // Up to three tries: on this shared machine a thread may lose the CPU for longer than the
+        // bound now and then; a stop that does not work misses every time.
+        let mut took = Vec::new();
+        for _ in 0..3 {
+            let (runner, input) = prepared(&short, code("spin", runtime, source, &[]), json!({}));
+            let started = Instant::now();
+            let result = runner.run(input, CancellationToken::new()).await;
+            took.push(started.elapsed());
+            let Err(RunnerError::Permanent(message)) = result else { panic!("{runtime}: {result:?}") };
+            assert!(message.starts_with("the script ran past its deadline of 300 ms"), "{message}");
+            if took.last().is_some_and(|t| *t < Duration::from_millis(400)) {
+                break;
+            }
+        }
+        assert!(took.last().is_some_and(|t| *t < Duration::from_millis(400)), "{runtime}: {took:?}");
     }
 }
 

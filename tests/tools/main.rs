@@ -6,6 +6,7 @@ mod code;
 mod end_to_end;
 mod http_tool;
 mod llm_guard;
+mod secrets;
 mod ssrf;
 mod upstream;
 
@@ -162,6 +163,7 @@ pub fn prepared(config: &Config, node: Value, variables: Value) -> (Arc<dyn Node
         data: DataContext {
             variables: Arc::new(variables),
             outputs: Arc::new(NodeOutputs::new(workflow.graph().index.clone())),
+            secrets: Arc::default(),
         },
         sink: Arc::new(Discard),
         budget: Arc::new(Mutex::new(Budget::new(BudgetLimits::default(), Usage::default()))),

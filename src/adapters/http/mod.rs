@@ -1,5 +1,6 @@
 //! The HTTP adapter: axum routes, the error format, SSE, the OpenAPI document and Swagger UI.
 
+pub mod caller;
 pub mod dto;
 pub mod error;
 pub mod event_json;
@@ -11,6 +12,7 @@ pub mod layers;
 pub mod openapi;
 pub mod pagination;
 pub mod preconditions;
+pub mod secrets;
 pub mod serve;
 pub mod sse;
 #[cfg(test)]
@@ -49,12 +51,16 @@ impl Default for HttpSettings {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// Who each request acts as.
+    pub auth: Arc<dyn crate::ports::Authenticator>,
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
     /// Event streams of executions (SSE, with replay).
     pub event_streams: Arc<EventStreamService>,
     /// Execute requests with an `Idempotency-Key`.
     pub idempotency: Arc<IdempotencyService>,
+    /// Workspace secrets.
+    pub secrets: Arc<crate::app::secrets::SecretService>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
@@ -75,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(executions::cancel_execution))
         .routes(routes!(executions::rerun_execution))
         .routes(routes!(sse::stream_execution))
+        .routes(routes!(secrets::put_secret, secrets::list_secrets))
+        .routes(routes!(secrets::get_secret, secrets::delete_secret))
         .split_for_parts();
     let settings = state.settings.clone();
     let router = api

@@ -1,6 +1,7 @@
 //! Workflow routes: CRUD under `/api/v1/workflows`.
 
 use super::AppState;
+use super::caller::{Caller, Writer};
 use super::dto::{
     MessageResponse, VersionList, WorkflowCreated, WorkflowList, WorkflowRequest, WorkflowResponse, WorkflowUpdated,
 };
@@ -41,9 +42,10 @@ fn representation(stored: VersionedWorkflow, if_none_match: &IfNoneMatch) -> Res
 )]
 pub async fn create_workflow(
     State(state): State<AppState>,
+    Writer(scope): Writer,
     ApiJson(request): ApiJson<WorkflowRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<WorkflowCreated>), ApiError> {
-    let stored = state.workflows.create(request.workflow).await?;
+    let stored = state.workflows.create(scope, request.workflow).await?;
     let id = stored.workflow.id();
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/workflows/{id}")) {
@@ -62,9 +64,10 @@ pub async fn create_workflow(
 )]
 pub async fn list_workflows(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<WorkflowList>, ApiError> {
-    let page = state.workflows.list(params.to_request()?).await?;
+    let page = state.workflows.list(caller.scope(), params.to_request()?).await?;
     Ok(Json(WorkflowList {
         workflows: page.items.into_iter().map(Into::into).collect(),
         total: page.total,
@@ -89,10 +92,11 @@ pub async fn list_workflows(
 )]
 pub async fn get_workflow(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    Ok(representation(state.workflows.get(id).await?, &if_none_match))
+    Ok(representation(state.workflows.get(caller.scope(), id).await?, &if_none_match))
 }
 
 /// What `If-Match` does on a write.
@@ -113,11 +117,12 @@ const IF_MATCH: &str = "Write only if the workflow is still at one of these vers
 )]
 pub async fn update_workflow(
     State(state): State<AppState>,
+    Writer(scope): Writer,
     ApiPath(id): ApiPath<WorkflowId>,
     IfMatch(expected): IfMatch,
     ApiJson(request): ApiJson<WorkflowRequest>,
 ) -> Result<([(header::HeaderName, HeaderValue); 1], Json<WorkflowUpdated>), ApiError> {
-    let stored = state.workflows.update(id, request.workflow, &expected).await?;
+    let stored = state.workflows.update(scope, id, request.workflow, &expected).await?;
     let body = WorkflowUpdated { message: "Workflow updated successfully".into(), workflow_version: stored.version };
     Ok(([(header::ETAG, etag(stored.version))], Json(body)))
 }
@@ -136,10 +141,11 @@ pub async fn update_workflow(
 )]
 pub async fn delete_workflow(
     State(state): State<AppState>,
+    Writer(scope): Writer,
     ApiPath(id): ApiPath<WorkflowId>,
     IfMatch(expected): IfMatch,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    state.workflows.delete(id, &expected).await?;
+    state.workflows.delete(scope, id, &expected).await?;
     Ok(Json(MessageResponse { message: "Workflow deleted successfully".into() }))
 }
 
@@ -151,9 +157,10 @@ pub async fn delete_workflow(
 )]
 pub async fn list_versions(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
 ) -> Result<Json<VersionList>, ApiError> {
-    let versions = state.workflows.versions(id).await?;
+    let versions = state.workflows.versions(caller.scope(), id).await?;
     Ok(Json(VersionList { total: versions.len() as u64, versions: versions.into_iter().map(Into::into).collect() }))
 }
 
@@ -174,8 +181,9 @@ pub async fn list_versions(
 )]
 pub async fn get_version(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath((id, version)): ApiPath<(WorkflowId, u32)>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    Ok(representation(state.workflows.version(id, version).await?, &if_none_match))
+    Ok(representation(state.workflows.version(caller.scope(), id, version).await?, &if_none_match))
 }

@@ -62,6 +62,9 @@ pub struct Executor {
     me: Weak<Executor>,
     /// Tells the recovery loop to look for runs to wake now (a parked parent whose child ended).
     wake: Arc<Notify>,
+    /// Where node attempts get the workspace secrets they refer to; without it, a node that
+    /// refers to one fails.
+    secrets: Option<Arc<dyn crate::ports::SecretSource>>,
 }
 
 impl Executor {
@@ -85,7 +88,15 @@ impl Executor {
             running: Arc::default(),
             me: Weak::new(),
             wake: Arc::default(),
+            secrets: None,
         }
+    }
+
+    /// Lets node attempts reveal the workspace secrets they refer to.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Arc<dyn crate::ports::SecretSource>) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Lets the executor run child executions (SubWorkflow, Loop over a workflow): it reads
@@ -181,7 +192,7 @@ impl Executor {
         workflow: ValidWorkflow,
         stop: StopSignal,
     ) -> Result<(), StoreError> {
-        let events = self.store.events_after(execution.id, 0, u32::MAX).await?;
+        let events = self.store.events_after(execution.scope(), execution.id, 0, u32::MAX).await?;
         let last_seq = events.last().map_or(0, |e| e.seq);
         let log = events.iter().map(|e| (e.event.as_ref(), e.at));
         match RunState::fold(workflow.clone(), execution.variables.clone(), log) {

@@ -74,6 +74,7 @@ impl ScriptEngine for JsScripts {
             };
             give("variables", &Value::Object(data.variables.as_ref().clone()))?;
             give("nodes", &data.nodes())?;
+            give("secrets", &Value::Object(data.secrets.as_ref().clone()))?;
             for (name, value) in &data.inputs {
                 give(name, value)?;
             }

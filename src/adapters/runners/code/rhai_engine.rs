@@ -84,13 +84,14 @@ impl ScriptEngine for RhaiScripts {
     }
 }
 
-/// `variables`, `nodes`, the inputs by name, and each finished node's output as
+/// `variables`, `nodes`, `secrets`, the inputs by name, and each finished node's output as
 /// `node_<id>` (the seed's binding, with every character of the id that is not a letter or a
 /// digit as `_`).
 fn scope(data: &ScriptData) -> Result<Scope<'static>, ScriptError> {
     let mut scope = Scope::new();
     scope.push("variables", dynamic("the variables", data.variables.as_ref())?);
     scope.push("nodes", dynamic("the node outputs", &data.nodes())?);
+    scope.push("secrets", dynamic("the secrets", data.secrets.as_ref())?);
     for (id, output) in &data.outputs {
         let name: String = id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         scope.push(format!("node_{name}"), dynamic("a node output", output.as_ref())?);

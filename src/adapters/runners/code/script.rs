@@ -8,10 +8,13 @@ use std::fmt;
 use std::sync::Arc;
 
 /// The data a script sees: `variables` (the execution's variables), `nodes` (`nodes.<id>.output`
-/// for every node that finished, as templates see them) and each declared input under its own name.
+/// for every node that finished, as templates see them), `secrets` (the workspace secrets the
+/// code names as `secrets.NAME`, revealed for this attempt only; what the script returns is
+/// redacted of them by the executor) and each declared input under its own name.
 #[derive(Clone, Debug)]
 pub struct ScriptData {
     pub variables: Arc<Map<String, Value>>,
+    pub secrets: Arc<Map<String, Value>>,
     /// Finished nodes' ids and outputs.
     pub outputs: Vec<(String, Arc<Value>)>,
     /// The declared inputs, by name.
@@ -32,7 +35,7 @@ impl ScriptData {
             })
             .collect::<Result<_, _>>()?;
         let outputs = data.outputs.iter().map(|(id, output)| (id.as_str().to_owned(), output.clone())).collect();
-        Ok(Self { variables: data.variables.clone(), outputs, inputs })
+        Ok(Self { variables: data.variables.clone(), secrets: data.secrets.clone(), outputs, inputs })
     }
 
     /// `nodes` as scripts see it: `{"<id>": {"output": ...}}`.

@@ -12,6 +12,7 @@ fn data() -> ScriptData {
     let Value::Object(variables) = json!({"question": "six times seven", "n": 6}) else { unreachable!() };
     ScriptData {
         variables: Arc::new(variables),
+        secrets: Arc::default(),
         outputs: vec![("fetch-docs".into(), Arc::new(json!({"text": "doc", "count": 7})))],
         inputs: vec![("n".into(), json!(6))],
     }
@@ -25,13 +26,24 @@ fn run(engine: &dyn ScriptEngine, code: &str) -> Result<Value, ScriptError> {
     engine.run(code, &data(), &limits(), &Stop::after(Duration::from_secs(10)))
 }
 
-/// Runs `code` with a deadline of `deadline`; returns the error and how long past the deadline
-/// the script stopped.
-fn stopped(engine: &dyn ScriptEngine, code: &str, deadline: Duration) -> (ScriptError, Duration) {
-    let stop = Stop::after(deadline);
-    let started = Instant::now();
-    let error = engine.run(code, &data(), &limits(), &stop).expect_err("the script is stopped");
-    (error, started.elapsed().saturating_sub(deadline))
+/// How soon after its deadline a script must have stopped.
+const STOP_BOUND: Duration = Duration::from_millis(100);
+
+/// Runs `code` with a deadline of `deadline` and checks it stops within [`STOP_BOUND`] of it.
+/// On this shared 2-core machine a thread can lose the CPU for longer than the bound, so the
+/// run is tried up to three times: a broken stop misses every time, a starved thread rarely.
+fn stops_in_time(name: &str, engine: &dyn ScriptEngine, code: &str, deadline: Duration) {
+    let mut late = Vec::new();
+    for _ in 0..3 {
+        let stop = Stop::after(deadline);
+        let started = Instant::now();
+        engine.run(code, &data(), &limits(), &stop).expect_err("the script is stopped");
+        late.push(started.elapsed().saturating_sub(deadline));
+        if late.last().is_some_and(|l| *l < STOP_BOUND) {
+            return;
+        }
+    }
+    panic!("{name}: stopped {late:?} after its deadline");
 }
 
 #[test]
@@ -91,8 +103,7 @@ fn an_endless_loop_stops_within_100_ms_of_its_deadline() {
     for (name, engine, code) in
         [("rhai", &rhai as &dyn ScriptEngine, "loop {}"), ("javascript", &JsScripts, "while (true) {}")]
     {
-        let (_, late) = stopped(engine, code, Duration::from_millis(300));
-        assert!(late < Duration::from_millis(100), "{name}: stopped {late:?} after its deadline");
+        stops_in_time(name, engine, code, Duration::from_millis(300));
     }
 }
 
@@ -102,8 +113,7 @@ fn a_loop_that_catches_every_error_still_stops() {
     let rhai_code = "loop { try { loop { let x = 1; } } catch (e) { } }";
     let js_code = "while (true) { try { while (true) {} } catch (e) {} finally { } }";
     for (name, engine, code) in [("rhai", &rhai as &dyn ScriptEngine, rhai_code), ("javascript", &JsScripts, js_code)] {
-        let (_, late) = stopped(engine, code, Duration::from_millis(300));
-        assert!(late < Duration::from_millis(100), "{name}: stopped {late:?} after its deadline");
+        stops_in_time(name, engine, code, Duration::from_millis(300));
     }
 }
 
@@ -132,8 +142,7 @@ fn an_allocation_bomb_hits_the_memory_cap() {
 #[test]
 fn a_bomb_that_catches_out_of_memory_still_stops_at_its_deadline() {
     let code = "const keep = []; while (true) { try { keep.push(new Array(100000).fill(keep.length)); } catch (e) {} }";
-    let (_, late) = stopped(&JsScripts, code, Duration::from_millis(500));
-    assert!(late < Duration::from_millis(100), "stopped {late:?} after its deadline");
+    stops_in_time("javascript", &JsScripts, code, Duration::from_millis(500));
 }
 
 #[test]
@@ -145,8 +154,7 @@ fn runaway_recursion_is_stopped() {
     assert!(e.message.contains("nested too deep"), "{e}");
     // Caught at every level (which doubles the work at each), it ends at its deadline.
     let code = "function f(n) { try { return f(n + 1) } catch (e) { return f(n + 1) } } f(0)";
-    let (_, late) = stopped(&JsScripts, code, Duration::from_millis(300));
-    assert!(late < Duration::from_millis(100), "stopped {late:?} after its deadline");
+    stops_in_time("javascript", &JsScripts, code, Duration::from_millis(300));
 }
 
 #[test]

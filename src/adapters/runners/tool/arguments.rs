@@ -2,9 +2,9 @@
 //! parameters that uses template syntax is rendered, and one that is only `{{ path }}` becomes the
 //! value at that path with its JSON type (a number stays a number, an object an object).
 //!
-//! Headers are templates over the same data. Secrets (issue 11) are meant to arrive here as
-//! `{{ secrets.NAME }}`: this is the one place header values are produced, so resolving them
-//! (and keeping them out of outputs and logs) will be a change to this file only.
+//! Headers are templates over the same data, `{{ secrets.NAME }}` included: the executor reveals
+//! the secrets a node's configuration names for that attempt only (in `data.secrets`) and
+//! redacts them from whatever the attempt produces, the answer echoing a header included.
 
 use crate::domain::data::DataContext;
 use crate::domain::template;
