@@ -12,16 +12,20 @@
 //!   calls a model reports any, and the executor bills exactly that, never a `usage` key the
 //!   output happens to hold.
 //!
-//! To add a runner (Code, Tool, Vision and Retriever come next): write
+//! To add a runner (Vision and Retriever come next): write
 //! `tests/runner_contract/subjects/<kind>.rs` with a type implementing [`subject::Subject`] (the
 //! runner as the server registers it, and the node configs that make it succeed, run long, meet
 //! bad input and meet an upstream outage), declare it in `subjects.rs`, and add one
 //! `contract!(<kind>, crate::subjects::<kind>::<Type>);` line below. Every case then runs against it.
 
-// The fake provider of the LLM tests; this suite uses part of it.
+// The fake provider of the LLM tests and the fake HTTP API of the tools tests; this suite uses
+// part of each.
 #[allow(dead_code)]
 #[path = "llm/provider.rs"]
 mod provider;
+#[allow(dead_code)]
+#[path = "tools/upstream.rs"]
+mod upstream;
 
 #[path = "runner_contract/cases.rs"]
 mod cases;
@@ -61,6 +65,8 @@ macro_rules! contract {
     };
 }
 
+contract!(code, crate::subjects::code::CodeSubject);
 contract!(llm, crate::subjects::llm::LlmSubject);
 contract!(parallel, crate::subjects::parallel::ParallelSubject);
-// Next: contract!(code, crate::subjects::code::CodeSubject); and the same for Tool, Vision, Retriever.
+contract!(tool, crate::subjects::tool::ToolSubject);
+// Next: Vision, Retriever.

@@ -9,12 +9,14 @@ use oxify_api::app::executor::{Executor, ExecutorLimits};
 use oxify_api::app::live_executions::StopSignal;
 use oxify_api::app::runner_registry::RunnerRegistry;
 use oxify_api::domain::access::Scope;
-use oxify_api::domain::execution::{Execution, ExecutionUpdate};
-use oxify_api::domain::ids::WorkflowId;
+use oxify_api::domain::execution::{Execution, ExecutionState, ExecutionUpdate};
+use oxify_api::domain::ids::{ExecutionId, WorkflowId};
 use oxify_api::domain::valid::ValidWorkflow;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::{NodeKind, NodeKindTag, WorkflowDraft};
-use oxify_api::ports::{ExecutionLog, Lease, NodeInput, NodeOutput, NodeRunner, RunnerError, WorkflowStore};
+use oxify_api::ports::{
+    ExecutionLog, ExecutionRecords, Lease, NodeInput, NodeOutput, NodeRunner, RunnerError, WorkflowStore,
+};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,12 +167,26 @@ impl Engine {
 
     /// Runs one execution to its end.
     pub async fn run(&self, wf: &ValidWorkflow) {
-        let execution = Execution::new(Scope::DEFAULT, wf.id(), 1, Map::new(), chrono::Utc::now());
+        self.run_with(wf, Map::new()).await;
+    }
+
+    /// Runs one execution with these variables to its end; returns its id.
+    pub async fn run_with(&self, wf: &ValidWorkflow, variables: Map<String, Value>) -> ExecutionId {
+        let execution = Execution::new(Scope::DEFAULT, wf.id(), 1, variables, chrono::Utc::now());
+        let id = execution.id;
         let lease = self.executor.lease().clone();
         ExecutionLog::create_with(self.store.as_ref(), &execution, &lease, &ExecutionUpdate::default()).await.unwrap();
         self.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.executor.run(execution, wf.clone(), StopSignal::default()).await;
         self.running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        id
+    }
+
+    /// How an execution ended, and its error if it failed.
+    pub async fn outcome(&self, id: ExecutionId) -> (ExecutionState, Option<String>) {
+        let execution =
+            ExecutionRecords::get(self.store.as_ref(), Scope::DEFAULT, id).await.expect("a stored execution");
+        (execution.state, execution.error)
     }
 }
 

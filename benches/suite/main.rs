@@ -4,6 +4,7 @@
 //! every load loop is bounded in count and time.
 
 mod alloc;
+mod code;
 mod e2e;
 mod engine;
 mod engine_suite;
@@ -65,7 +66,7 @@ async fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only engine,http` runs some suites (engine, memory, floors, http, e2e, sse, growth).
+    // `--only engine,http` runs some suites (engine, memory, code, floors, http, e2e, sse, growth).
     let only: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--only")
@@ -85,6 +86,9 @@ async fn main() {
     }
     if wanted("memory") {
         memory::run(&mut report, if quick { 2_000 } else { 20_000 }).await;
+    }
+    if wanted("code") {
+        code::run(&mut report, rounds).await;
     }
 
     let dir = tempfile::tempdir_in(bench_dir()).expect("dir");

@@ -51,12 +51,15 @@ impl RunnerRegistry {
     pub fn problems(&self, workflow: &ValidWorkflow) -> Vec<Problem> {
         let nodes = workflow.workflow().nodes.iter().enumerate();
         nodes
-            .filter_map(|(i, node)| {
-                let problem = self.runners.get(&node.kind.tag())?.check(node)?;
-                Some(Problem {
+            .filter_map(|(i, node)| Some((i, node, self.runners.get(&node.kind.tag())?)))
+            .flat_map(|(i, node, runner)| {
+                runner.check(node).into_iter().map(move |p| Problem {
                     node_id: Some(node.id.clone()),
-                    path: format!("workflow.nodes[{i}].kind.config"),
-                    problem,
+                    path: match &p.field {
+                        Some(field) => format!("workflow.nodes[{i}].kind.config.{field}"),
+                        None => format!("workflow.nodes[{i}].kind.config"),
+                    },
+                    problem: p.problem,
                 })
             })
             .collect()

@@ -101,10 +101,10 @@ pub trait NodeRunner: Send + Sync {
     /// [`RunnerError::Retryable`] for failures worth another attempt, else [`RunnerError::Permanent`].
     async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<NodeOutput, RunnerError>;
 
-    /// Why this server cannot run the node as configured (an unknown provider, a missing key),
-    /// checked when a workflow is saved; `None` when it can.
-    fn check(&self, _node: &Node) -> Option<String> {
-        None
+    /// Why this server cannot run the node as configured (an unknown provider, a missing key, a
+    /// script that does not compile), checked when a workflow is saved; empty when it can.
+    fn check(&self, _node: &Node) -> Vec<ConfigProblem> {
+        Vec::new()
     }
 
     /// Workspace secrets this runner uses when the workspace has them (a provider key that
@@ -112,5 +112,28 @@ pub trait NodeRunner: Send + Sync {
     /// runner in `input.data.secrets`, and are redacted from what it produces.
     fn workspace_secrets(&self) -> &'static [&'static str] {
         &[]
+    }
+}
+
+/// One reason a runner cannot run a node as configured, found when the workflow is saved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The field of the node's config at fault, as a path below `kind.config` (`code`,
+    /// `extra_params.base_url`, `headers.Authorization`); `None` for the config as a whole.
+    pub field: Option<String>,
+    pub problem: String,
+}
+
+impl ConfigProblem {
+    /// A problem with the config as a whole.
+    #[must_use]
+    pub fn whole(problem: impl Into<String>) -> Self {
+        Self { field: None, problem: problem.into() }
+    }
+
+    /// A problem with one field of the config.
+    #[must_use]
+    pub fn at(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self { field: Some(field.into()), problem: problem.into() }
     }
 }

@@ -1,5 +1,7 @@
 //! Configuration: every setting is a command-line flag and an `OXIFY_*` environment variable.
 
+use crate::adapters::runners::code::CodeLimits;
+use crate::adapters::runners::tool::HttpToolLimits;
 use clap::{Parser, ValueEnum};
 use std::fmt;
 use std::time::Duration;
@@ -152,6 +154,29 @@ pub struct Config {
     #[arg(long, env = "OXIFY_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
 
+    /// Hosts and ranges that workflows may reach although they are not public (an HTTP tool's
+    /// server, an LLM node's own `base_url`): host names (`api.internal`, `*.corp.example`), IP
+    /// addresses or CIDR ranges (`10.0.0.0/8`), comma separated. Everything else that is not a
+    /// public address (loopback, private, link-local, metadata, ...) is refused.
+    #[arg(long, env = "OXIFY_HTTP_ALLOW", default_value = "")]
+    pub http_allow: String,
+
+    /// Seconds an HTTP tool call may take in all (connecting, redirects, reading the answer).
+    #[arg(long, env = "OXIFY_HTTP_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_timeout_secs: u64,
+
+    /// Largest answer an HTTP tool reads, in bytes; a larger one fails the node.
+    #[arg(long, env = "OXIFY_HTTP_MAX_RESPONSE_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = body_bytes)]
+    pub http_max_response_bytes: usize,
+
+    /// Deadline in milliseconds of a Code node's script when the node has no `timeout_config`.
+    #[arg(long, env = "OXIFY_CODE_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS * 1000))]
+    pub code_timeout_ms: u64,
+
+    /// Memory a Code node's script may use, in MiB (a JavaScript heap; the largest Rhai value).
+    #[arg(long, env = "OXIFY_CODE_MEMORY_MB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=16_384))]
+    pub code_memory_mb: u32,
+
     /// Open-files limit (RLIMIT_NOFILE) to raise the process's soft limit to at start (default:
     /// the hard limit; 0 leaves it as it is). Each connection holds one open file.
     #[arg(long, env = "OXIFY_OPEN_FILES")]
@@ -217,6 +242,25 @@ impl Config {
         self.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect()
     }
 
+    /// The limits of Code nodes' scripts.
+    #[must_use]
+    pub fn code_limits(&self) -> CodeLimits {
+        CodeLimits {
+            default_timeout: Duration::from_millis(self.code_timeout_ms),
+            memory_bytes: (self.code_memory_mb as usize).saturating_mul(1024 * 1024),
+            ..CodeLimits::default()
+        }
+    }
+
+    /// The limits of HTTP tool calls.
+    #[must_use]
+    pub fn http_tool_limits(&self) -> HttpToolLimits {
+        HttpToolLimits {
+            timeout: Duration::from_secs(self.http_timeout_secs),
+            max_response_bytes: self.http_max_response_bytes,
+        }
+    }
+
     /// The HTTP server's timeouts and connection cap.
     #[must_use]
     pub fn connection_limits(&self) -> ConnectionLimits {
@@ -259,6 +303,11 @@ impl fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("open_files", &self.open_files)
             .field("access", &self.access)
+            .field("http_allow", &self.http_allow)
+            .field("http_timeout_secs", &self.http_timeout_secs)
+            .field("http_max_response_bytes", &self.http_max_response_bytes)
+            .field("code_timeout_ms", &self.code_timeout_ms)
+            .field("code_memory_mb", &self.code_memory_mb)
             .finish()
     }
 }

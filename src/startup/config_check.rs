@@ -4,6 +4,7 @@
 //! request fail later, such as a CORS origin with a trailing slash, would be much harder to find).
 
 use super::config::Config;
+use crate::adapters::outgoing::AllowList;
 use crate::adapters::runners::llm::settings::{http_url, limits_setting, prices_setting};
 use std::net::IpAddr;
 use tracing_subscriber::EnvFilter;
@@ -45,6 +46,7 @@ impl Config {
         limits_setting(&self.llm_limits)?;
         prices_setting(&self.llm_prices)?;
         self.access = self.access.checked()?;
+        http_allow(&self.http_allow)?;
         Ok(self)
     }
 
@@ -57,6 +59,14 @@ impl Config {
             .or_else(|| EnvFilter::try_new(&self.log_level).ok())
             .unwrap_or_else(|| EnvFilter::new("info"))
     }
+}
+
+/// `OXIFY_HTTP_ALLOW`, read as the runners read it.
+///
+/// # Errors
+/// The first entry that is not a host name, an IP address or a CIDR range, named.
+pub fn http_allow(text: &str) -> Result<AllowList, String> {
+    AllowList::parse(text).map_err(|e| format!("OXIFY_HTTP_ALLOW (--http-allow): {e}"))
 }
 
 fn log_filter(text: &str, setting: &str) -> Result<(), String> {
@@ -176,5 +186,18 @@ mod tests {
         assert!(check(&["--llm-prices", "gpt=cheap"]).unwrap_err().starts_with("OXIFY_LLM_PRICES (--llm-prices): "));
         let quiet = check(&["--idle-timeout-secs", "10", "--sse-keepalive-secs", "15"]).unwrap_err();
         assert!(quiet.starts_with("OXIFY_IDLE_TIMEOUT_SECS (--idle-timeout-secs): "), "{quiet}");
+    }
+
+    #[test]
+    fn the_http_allow_list_is_checked_and_its_default_opens_nothing() {
+        assert!(check(&[]).unwrap().http_allow.is_empty());
+        assert!(check(&["--http-allow", "10.0.0.0/8, api.internal, ::1"]).is_ok());
+        let err = check(&["--http-allow", "10.0.0.0/33"]).unwrap_err();
+        assert!(
+            err.starts_with("OXIFY_HTTP_ALLOW (--http-allow): '10.0.0.0/33' is not a CIDR range; expected "),
+            "{err}"
+        );
+        let err = check(&["--http-allow", "http://api.internal"]).unwrap_err();
+        assert!(err.contains("has a scheme or port"), "{err}");
     }
 }

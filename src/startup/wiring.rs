@@ -2,11 +2,15 @@
 //! them to the app's [`Services::assemble`].
 
 use super::config::{Config, redact_url};
+use super::config_check::http_allow;
 use super::error::StartupError;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
+use crate::adapters::outgoing::AddressGuard;
+use crate::adapters::runners::code::CodeRunner;
 use crate::adapters::runners::llm::settings::{LlmSettings, limits_setting, prices_setting};
 use crate::adapters::runners::llm::{self, LlmRunner};
+use crate::adapters::runners::tool::{HttpTool, ToolRunner};
 use crate::adapters::secrets::XChaCha;
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
 use crate::app::executor::ExecutorLimits;
@@ -69,7 +73,7 @@ where
 /// The runners this build has, configured from `config` and the process environment.
 ///
 /// # Errors
-/// Unparsable limits or prices, a provider URL or key that is not one.
+/// Unparsable limits, prices or allow list, a provider URL or key that is not one.
 pub fn runners(config: &Config) -> Result<RunnerRegistry, StartupError> {
     runners_with_env(config, |name| std::env::var(name).ok())
 }
@@ -77,16 +81,21 @@ pub fn runners(config: &Config) -> Result<RunnerRegistry, StartupError> {
 /// The runners, reading provider URLs and keys through `env` instead of the process environment.
 ///
 /// # Errors
-/// Unparsable limits or prices, a provider URL or key that is not one.
+/// Unparsable limits, prices or allow list, a provider URL or key that is not one.
 pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -> Result<RunnerRegistry, StartupError> {
     let mut settings = LlmSettings::from_env(env, config.ollama_url.as_deref()).map_err(StartupError::Config)?;
     settings.limits = limits_setting(&config.llm_limits).map_err(StartupError::Config)?;
     settings.prices = prices_setting(&config.llm_prices).map_err(StartupError::Config)?;
     settings.default_concurrency = config.llm_concurrency;
-    let llm = LlmRunner::new(settings).map_err(StartupError::Config)?;
+    // What a workflow author may make the server reach: one guard for every such address.
+    let guard = Arc::new(AddressGuard::new(http_allow(&config.http_allow).map_err(StartupError::Config)?));
+    let llm = LlmRunner::new(settings, guard.clone()).map_err(StartupError::Config)?;
+    let http = HttpTool::new(guard, config.http_tool_limits()).map_err(StartupError::Config)?;
     Ok(RunnerRegistry::new()
         .with(NodeKindTag::Llm, Arc::new(llm))
-        .with_default_retry(NodeKindTag::Llm, llm::default_retry()))
+        .with_default_retry(NodeKindTag::Llm, llm::default_retry())
+        .with(NodeKindTag::Code, Arc::new(CodeRunner::new(config.code_limits())))
+        .with(NodeKindTag::Tool, Arc::new(ToolRunner::new(http))))
 }
 
 /// The executor's limits from the configuration.

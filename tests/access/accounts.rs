@@ -48,7 +48,7 @@ async fn register_login_and_me_answer_the_seeds_shapes() {
     // The token acts in that workspace: the user can store a workflow there.
     let created = h.post("/api/v1/workflows", Some(token), &crate::support::workflow()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let text = me.body.to_string() + &login.body.to_string();
+    let text = format!("{}{}", me.body, login.body);
     assert!(!text.contains("correct horse") && !text.contains("argon2"), "no password or hash is ever returned");
 }
 

@@ -3,6 +3,7 @@
 use crate::provider::{Reply, anthropic, openai};
 use crate::*;
 use oxify_api::domain::workflow::NodeKindTag;
+use oxify_api::ports::ConfigProblem;
 use serde_json::json;
 use std::time::Duration;
 
@@ -133,7 +134,8 @@ async fn keys_appear_in_no_response_event_or_result() {
 
 #[tokio::test]
 async fn a_node_base_url_never_receives_the_server_key() {
-    let h = harness(|_| {}).await;
+    // The second provider is on loopback, which a node's own base URL may reach only when opened.
+    let h = harness(|c| c.http_allow = "127.0.0.1".into()).await;
     let (elsewhere, elsewhere_url) = provider::Provider::start().await;
     elsewhere.script([openai("fine")]);
     let wf = chain(vec![llm(
@@ -158,5 +160,8 @@ async fn unknown_providers_and_missing_keys_are_refused_at_save() {
     let bare = oxify_api::startup::wiring::runners_with_env(&Config::defaults(), |_| None).unwrap();
     let node = serde_json::from_value(llm("a", "openai", "hi", json!({}))).unwrap();
     let problems = bare.get(NodeKindTag::Llm).unwrap().check(&node);
-    assert_eq!(problems.as_deref(), Some("provider openai needs OPENAI_API_KEY on the server, which is not set"));
+    assert_eq!(
+        problems,
+        [ConfigProblem::whole("provider openai needs OPENAI_API_KEY on the server, which is not set")]
+    );
 }

@@ -1,6 +1,10 @@
 //! The runners under contract, one file each.
 
+#[path = "subjects/code.rs"]
+pub mod code;
 #[path = "subjects/llm.rs"]
 pub mod llm;
 #[path = "subjects/parallel.rs"]
 pub mod parallel;
+#[path = "subjects/tool.rs"]
+pub mod tool;

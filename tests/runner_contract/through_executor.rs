@@ -11,7 +11,7 @@ use oxify_api::domain::access::Scope;
 use oxify_api::domain::budget::BudgetLimits;
 use oxify_api::domain::execution::{EventKind, Execution, NodeResult, StreamPosition};
 use oxify_api::domain::workflow::Node;
-use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
+use oxify_api::ports::{ConfigProblem, NodeInput, NodeOutput, NodeRunner, RunnerError};
 use oxify_api::startup::wiring;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -89,7 +89,7 @@ impl NodeRunner for PanicsMidCall {
         panic!("runner contract: a panic mid-call");
     }
 
-    fn check(&self, node: &Node) -> Option<String> {
+    fn check(&self, node: &Node) -> Vec<ConfigProblem> {
         self.0.check(node)
     }
 }
@@ -116,7 +116,7 @@ impl NodeRunner for UsageShaped {
         Ok(output)
     }
 
-    fn check(&self, node: &Node) -> Option<String> {
+    fn check(&self, node: &Node) -> Vec<ConfigProblem> {
         self.0.check(node)
     }
 }

@@ -1,3 +1,5 @@
 //! Node runners: one module per effectful node kind.
 
+pub mod code;
 pub mod llm;
+pub mod tool;

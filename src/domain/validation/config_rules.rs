@@ -116,6 +116,25 @@ impl Checker<'_> {
         self.reads.push(FieldReads { field: field.to_owned(), reads });
     }
 
+    /// Checks every string inside a JSON value that uses template syntax, each at its own path
+    /// (`parameters.filter.name`, `parameters.ids[2]`).
+    fn templates_in(&mut self, field: &str, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) if template::is_template(s) => self.template(field, s),
+            serde_json::Value::Array(items) => {
+                for (k, item) in items.iter().enumerate() {
+                    self.templates_in(&format!("{field}[{k}]"), item);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    self.templates_in(&format!("{field}.{key}"), item);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Compiles an expression; at save, also checks its types (`boolean`: it must yield a bool).
     fn expr(&mut self, field: &str, source: &str, boolean: bool) -> Option<Expr> {
         let id = self.id().clone();
@@ -253,6 +272,10 @@ impl Checker<'_> {
             NodeKind::Tool(c) => {
                 self.required("server_id", &c.server_id);
                 self.required("tool_name", &c.tool_name);
+                self.templates_in("parameters", &c.parameters);
+                for (name, value) in &c.headers {
+                    self.template(&format!("headers.{name}"), value);
+                }
             }
             NodeKind::IfElse(c) => {
                 let expr = self.expr("expression", &c.expression, true);

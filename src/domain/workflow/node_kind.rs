@@ -81,13 +81,23 @@ pub struct Condition {
     pub false_branch: NodeId,
 }
 
-/// Config of a `Tool` (MCP) node.
+/// Config of a `Tool` node: an MCP tool, or (the seed's fallback) a plain HTTP call when
+/// `server_id` is an http(s) base URL and `tool_name` is `"METHOD /path"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct McpConfig {
+    /// An http(s) base URL (`https://api.example.com/v1`) for an HTTP tool.
     pub server_id: String,
+    /// `"GET /items/{id}"` for an HTTP tool: the method and the path below `server_id`, where
+    /// `{name}` takes the parameter of that name.
     pub tool_name: String,
+    /// The arguments: query parameters for GET, HEAD, DELETE and OPTIONS, the JSON body
+    /// otherwise. Strings in it are templates; one that is only `{{ path }}` is replaced by the
+    /// value at that path, whatever its JSON type.
     #[serde(default)]
     pub parameters: Value,
+    /// Request headers of an HTTP tool, name to value; values are templates. Beyond the seed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
 }
 
 /// Config of a `Loop` node. Each iteration renders `body_expression` (the seed's behaviour), or,

@@ -6,11 +6,13 @@ use super::governor::Governor;
 use super::reservation::Reservation;
 use super::settings::{Endpoint, LlmSettings, Protocol, same_origin};
 use super::{anthropic, openai};
+use crate::adapters::outgoing::{self, AddressGuard};
 use crate::domain::template;
 use crate::domain::workflow::{LlmConfig, Node, NodeKind, RetryConfig};
 use crate::ports::redact::{RedactingSink, Redactor};
-use crate::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
+use crate::ports::{ConfigProblem, NodeInput, NodeOutput, NodeRunner, RunnerError};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -26,7 +28,13 @@ pub fn default_retry() -> RetryConfig {
 
 /// Runs `LLM` nodes.
 pub struct LlmRunner {
+    /// For the providers the operator configured (trusted: `http://localhost:11434` is Ollama's
+    /// default home).
     client: reqwest::Client,
+    /// For a node's own `base_url`, which a workflow author chose: it reaches only what `guard`
+    /// permits, so a workflow cannot make the server POST to an internal service.
+    guarded: reqwest::Client,
+    guard: Arc<AddressGuard>,
     settings: LlmSettings,
     governor: Governor,
     /// The configured keys, taken out of whatever comes back from a provider.
@@ -38,11 +46,22 @@ pub struct LlmRunner {
 const WORKSPACE_KEYS: &[&str] = &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_API_KEY"];
 
 impl LlmRunner {
+    /// A runner for the providers in `settings`; nodes' own base URLs go only where `guard`
+    /// permits.
+    ///
     /// # Errors
     /// When the HTTP client cannot be built (no TLS backend).
-    pub fn new(settings: LlmSettings) -> Result<Self, String> {
-        let client = crate::adapters::outgoing::client()?;
-        Ok(Self { governor: Governor::new(&settings), redactor: Redactor::new(settings.secrets()), client, settings })
+    pub fn new(settings: LlmSettings, guard: Arc<AddressGuard>) -> Result<Self, String> {
+        let client = outgoing::client()?;
+        let guarded = outgoing::guarded_client(guard.clone(), outgoing::same_origin_guarded(guard.clone()))?;
+        Ok(Self {
+            governor: Governor::new(&settings),
+            redactor: Redactor::new(settings.secrets()),
+            client,
+            guarded,
+            guard,
+            settings,
+        })
     }
 
     fn endpoint(&self, config: &LlmConfig) -> Result<(&str, &Endpoint), String> {
@@ -67,22 +86,33 @@ struct ExtraParams {
     stream: bool,
 }
 
-/// Splits `extra_params` into what is sent as is, a per-node base URL, and the stream switch.
-fn extra_params(value: &Value) -> Result<ExtraParams, String> {
+/// Splits `extra_params` into what is sent as is, a per-node base URL, and the stream switch;
+/// a problem names the field at fault.
+fn extra_params(value: &Value) -> Result<ExtraParams, ConfigProblem> {
     let mut extra = match value {
         Value::Null => Map::new(),
         Value::Object(map) => map.clone(),
-        _ => return Err("extra_params must be an object".into()),
+        _ => return Err(ConfigProblem::at("extra_params", "extra_params must be an object")),
     };
     let base_url = match extra.remove("base_url") {
         None | Some(Value::Null) => None,
         Some(Value::String(url)) if reqwest::Url::parse(&url).is_ok() => Some(url.trim_end_matches('/').to_owned()),
-        Some(other) => return Err(format!("extra_params.base_url must be a URL, got {other}")),
+        Some(other) => {
+            return Err(ConfigProblem::at(
+                "extra_params.base_url",
+                format!("extra_params.base_url must be a URL, got {other}"),
+            ));
+        }
     };
     let stream = match extra.remove("stream") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => b,
-        Some(other) => return Err(format!("extra_params.stream must be true or false, got {other}")),
+        Some(other) => {
+            return Err(ConfigProblem::at(
+                "extra_params.stream",
+                format!("extra_params.stream must be true or false, got {other}"),
+            ));
+        }
     };
     Ok(ExtraParams { passthrough: extra, base_url, stream })
 }
@@ -109,22 +139,50 @@ impl NodeRunner for LlmRunner {
         WORKSPACE_KEYS
     }
 
-    fn check(&self, node: &Node) -> Option<String> {
-        let NodeKind::Llm(config) = &node.kind else { return None };
+    fn check(&self, node: &Node) -> Vec<ConfigProblem> {
+        let NodeKind::Llm(config) = &node.kind else { return Vec::new() };
         let (provider, endpoint) = match self.endpoint(config) {
             Ok(found) => found,
-            Err(problem) => return Some(problem),
+            Err(problem) => return vec![ConfigProblem::whole(problem)],
         };
         let base_override = match extra_params(&config.extra_params) {
             Ok(params) => params.base_url,
-            Err(problem) => return Some(problem),
+            Err(problem) => return vec![problem],
         };
-        (endpoint.key_required && endpoint.api_key.is_none() && base_override.is_none())
-            .then(|| format!("provider {provider} needs {} on the server, which is not set", endpoint.key_variable))
+        if let Some(url) = &base_override {
+            // An IP literal is judged now; a name only as it resolves, at run time.
+            return self
+                .own_base_url(url, &endpoint.base_url)
+                .err()
+                .map(|refused| ConfigProblem::at("extra_params.base_url", format!("extra_params.base_url: {refused}")))
+                .into_iter()
+                .collect();
+        }
+        (endpoint.key_required && endpoint.api_key.is_none())
+            .then(|| {
+                ConfigProblem::whole(format!(
+                    "provider {provider} needs {} on the server, which is not set",
+                    endpoint.key_variable
+                ))
+            })
+            .into_iter()
+            .collect()
     }
 }
 
 impl LlmRunner {
+    /// The client for a node's own base URL: the trusted one when it is the provider's
+    /// configured origin, else the guarded one, once an IP literal in it passed the guard.
+    fn own_base_url(&self, url: &str, configured: &str) -> Result<&reqwest::Client, outgoing::Refused> {
+        if same_origin(url, configured) {
+            return Ok(&self.client);
+        }
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|_| outgoing::Refused { target: url.to_owned(), reason: "not a URL".into() })?;
+        self.guard.check_url(&parsed)?;
+        Ok(&self.guarded)
+    }
+
     /// One attempt: render, reserve budget, wait for the governor, call the provider.
     async fn call(
         &self,
@@ -138,7 +196,13 @@ impl LlmRunner {
         };
         let (provider, endpoint) = self.endpoint(config).map_err(RunnerError::Permanent)?;
         let ExtraParams { passthrough: extra, base_url: base_override, stream } =
-            extra_params(&config.extra_params).map_err(RunnerError::Permanent)?;
+            extra_params(&config.extra_params).map_err(|p| RunnerError::Permanent(p.problem))?;
+        let client = match &base_override {
+            Some(url) => self
+                .own_base_url(url, &endpoint.base_url)
+                .map_err(|refused| RunnerError::Permanent(format!("extra_params.base_url: {refused}")))?,
+            None => &self.client,
+        };
         let render = |field: &str, text: &str| {
             template::render(text, &input.data).map_err(|e| RunnerError::Permanent(format!("{field}: {e}")))
         };
@@ -166,7 +230,7 @@ impl LlmRunner {
         });
         let reservation = Reservation::take(&input.budget, u64::from(estimate), estimate_cost)?;
         let call = Call {
-            client: &self.client,
+            client,
             provider,
             base_url: base_override.unwrap_or_else(|| endpoint.base_url.clone()),
             api_key,
