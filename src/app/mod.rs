@@ -1,12 +1,14 @@
 //! Use cases: workflow and execution services, the executor, recovery, idempotent starts, and
 //! their assembly from the ports.
 
+pub mod audit;
 pub mod cascade;
 pub mod error;
 pub mod event_stream;
 pub mod executions;
 pub mod executor;
 pub mod idempotency;
+pub mod identity;
 pub mod live_executions;
 pub mod parallel;
 pub mod recovery;

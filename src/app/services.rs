@@ -1,6 +1,7 @@
 //! The use cases assembled from the ports they run on. Which adapter stands behind each port is
 //! chosen outside the app (in `startup`), so this layer never names one.
 
+use super::audit::AuditTrail;
 use super::event_stream::EventStreamService;
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
@@ -11,7 +12,8 @@ use super::runner_registry::RunnerRegistry;
 use super::secrets::SecretService;
 use super::workflows::WorkflowService;
 use crate::ports::{
-    Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, SecretCipher, SecretStore, WorkflowStore,
+    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, SecretCipher, SecretStore,
+    WorkflowStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +26,13 @@ pub struct Ports {
     /// Idempotency keys, kept by the same store as the executions (a key is written with its
     /// execution, atomically).
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Workspaces, users, memberships, API keys and server settings.
+    pub identities: Arc<dyn IdentityStore>,
     /// Workspace secrets, sealed by `cipher`.
     pub secrets: Arc<dyn SecretStore>,
     pub cipher: Arc<dyn SecretCipher>,
+    /// Who did what.
+    pub audit: Arc<dyn AuditLog>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -44,7 +50,10 @@ pub struct Services {
     pub event_streams: Arc<EventStreamService>,
     pub idempotency: Arc<IdempotencyService>,
     pub secrets: Arc<SecretService>,
+    pub audit: Arc<AuditTrail>,
     pub running: Arc<LiveExecutions>,
+    /// The identity store, for the access use cases the composition root builds beside these.
+    pub identities: Arc<dyn IdentityStore>,
     recovery: Arc<Recovery>,
     exclusive: bool,
 }
@@ -53,14 +62,17 @@ impl Services {
     #[must_use]
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(LiveExecutions::default());
+        let identities = ports.identities.clone();
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
+        let max_in_flight = limits.max_in_flight_per_workspace;
         let workflows =
             Arc::new(WorkflowService::new(ports.workflows.clone(), ports.clock.clone(), ports.runners.clone()));
         // The executor writes through the store that adds an idempotency key to the first write
         // of the execution it started.
         let first_writes = Arc::new(KeyedFirstWrites::new(ports.executions.clone(), ports.idempotency.clone()));
         let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher, ports.clock.clone()));
+        let audit = Arc::new(AuditTrail::new(ports.audit, ports.clock.clone()));
         let executor =
             Executor::new(first_writes.clone(), ports.bus.clone(), ports.runners, ports.clock.clone(), limits, lease)
                 .with_children(ports.workflows.clone(), running.clone(), Arc::default())
@@ -81,14 +93,17 @@ impl Services {
             ports.bus.clone(),
             running.clone(),
         ));
-        let executions = Arc::new(ExecutionService::new(
-            ports.workflows,
-            ports.executions,
-            ports.bus,
-            executor,
-            running.clone(),
-            ports.clock.clone(),
-        ));
+        let executions = Arc::new(
+            ExecutionService::new(
+                ports.workflows,
+                ports.executions,
+                ports.bus,
+                executor,
+                running.clone(),
+                ports.clock.clone(),
+            )
+            .with_max_in_flight(max_in_flight),
+        );
         let idempotency = Arc::new(IdempotencyService::new(
             executions.clone(),
             ports.idempotency,
@@ -102,7 +117,9 @@ impl Services {
             event_streams,
             idempotency,
             secrets,
+            audit,
             running,
+            identities,
             recovery,
             exclusive: ports.exclusive,
         }

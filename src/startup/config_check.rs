@@ -45,6 +45,7 @@ impl Config {
         }
         limits_setting(&self.llm_limits)?;
         prices_setting(&self.llm_prices)?;
+        self.access = self.access.checked()?;
         http_allow(&self.http_allow)?;
         Ok(self)
     }

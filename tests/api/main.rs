@@ -1,6 +1,7 @@
 //! HTTP tests against the real router, and end-to-end tests against a real server and binary.
 
 mod around;
+mod audit;
 mod binary;
 mod clients;
 mod composite;

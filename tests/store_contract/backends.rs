@@ -2,7 +2,7 @@
 
 use super::{Backend, Stores};
 use oxify_api::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
-use oxify_api::ports::{ExecutionStore, IdempotencyStore, WorkflowStore};
+use oxify_api::ports::{ExecutionStore, IdempotencyStore, IdentityStore, WorkflowStore};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,9 @@ pub fn memory() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
-        secrets: store,
+        identities: store.clone(),
+        secrets: store.clone(),
+        audit: store,
         backend: Backend::Memory,
         _keep: Box::new(()),
     }
@@ -27,7 +29,9 @@ pub async fn sqlite() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
-        secrets: store,
+        identities: store.clone(),
+        secrets: store.clone(),
+        audit: store,
         backend: Backend::Sqlite(url),
         _keep: Box::new(dir),
     }
@@ -43,7 +47,9 @@ pub async fn postgres() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
-        secrets: store,
+        identities: store.clone(),
+        secrets: store.clone(),
+        audit: store,
         backend: Backend::Postgres(url),
         _keep: Box::new(guard),
     }
@@ -78,28 +84,30 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores { workflows, executions, idempotency, secrets, backend, _keep } = s;
+    let Stores { workflows, executions, idempotency, identities, secrets, audit, backend, _keep } = s;
     type Handles = (
         Arc<dyn WorkflowStore>,
         Arc<dyn ExecutionStore>,
         Arc<dyn IdempotencyStore>,
+        Arc<dyn IdentityStore>,
         Arc<dyn oxify_api::ports::SecretStore>,
+        Arc<dyn oxify_api::ports::AuditLog>,
     );
-    let (workflows, executions, idempotency, secrets): Handles = match &backend {
-        Backend::Memory => (workflows, executions, idempotency, secrets),
+    let (workflows, executions, idempotency, identities, secrets, audit): Handles = match &backend {
+        Backend::Memory => (workflows, executions, idempotency, identities, secrets, audit),
         Backend::Sqlite(url) => {
             // The old store's lock file is released once its last handle is gone.
-            drop((workflows, executions, idempotency, secrets));
+            drop((workflows, executions, idempotency, identities, secrets, audit));
             let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-            (store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
         Backend::Postgres(url) => {
-            drop((workflows, executions, idempotency, secrets));
+            drop((workflows, executions, idempotency, identities, secrets, audit));
             let store = Arc::new(open_postgres(url).await);
-            (store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
     };
-    Stores { workflows, executions, idempotency, secrets, backend, _keep }
+    Stores { workflows, executions, idempotency, identities, secrets, audit, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {

@@ -33,6 +33,7 @@ pub fn config() -> Config {
     config.host = "127.0.0.1".into();
     config.port = 0;
     config.database_url = "memory://".into();
+    config.access.allow_anonymous = true;
     config
 }
 

@@ -2,7 +2,7 @@
 //! names, descriptions and times come back.
 
 use super::AppState;
-use super::caller::{Admin, Writer};
+use super::caller::{Admin, Caller, Writer};
 use super::dto::MessageResponse;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
@@ -65,6 +65,7 @@ pub struct SecretList {
 pub async fn put_secret(
     State(state): State<AppState>,
     Admin(scope): Admin,
+    caller: Caller,
     ApiJson(request): ApiJson<SecretRequest>,
 ) -> Result<(StatusCode, Json<SecretBody>), ApiError> {
     if request.value.len() < 8 {
@@ -74,6 +75,7 @@ pub async fn put_secret(
     }
     let (info, created) = state.secrets.put(scope, &request.name, &request.value, request.description).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    state.audit.record(&caller.0, "secret.set", Some(info.name.clone()), serde_json::json!({"created": created})).await;
     Ok((status, Json(info.into())))
 }
 
@@ -114,8 +116,10 @@ pub async fn get_secret(
 pub async fn delete_secret(
     State(state): State<AppState>,
     Admin(scope): Admin,
+    caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<MessageResponse>, ApiError> {
     state.secrets.delete(scope, &name).await?;
+    state.audit.record(&caller.0, "secret.deleted", Some(name), serde_json::json!({})).await;
     Ok(Json(MessageResponse { message: "Secret deleted successfully".into() }))
 }

@@ -15,6 +15,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 /// A workflow version as a response: its `ETag`, and its body unless `If-None-Match` says the
 /// client has it already (304).
@@ -43,10 +44,15 @@ fn representation(stored: VersionedWorkflow, if_none_match: &IfNoneMatch) -> Res
 pub async fn create_workflow(
     State(state): State<AppState>,
     Writer(scope): Writer,
+    caller: Caller,
     ApiJson(request): ApiJson<WorkflowRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<WorkflowCreated>), ApiError> {
     let stored = state.workflows.create(scope, request.workflow).await?;
     let id = stored.workflow.id();
+    state
+        .audit
+        .record(&caller.0, "workflow.created", Some(id.to_string()), json!({"workflow_version": stored.version}))
+        .await;
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/workflows/{id}")) {
         headers.insert(header::LOCATION, location);
@@ -118,11 +124,16 @@ const IF_MATCH: &str = "Write only if the workflow is still at one of these vers
 pub async fn update_workflow(
     State(state): State<AppState>,
     Writer(scope): Writer,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
     IfMatch(expected): IfMatch,
     ApiJson(request): ApiJson<WorkflowRequest>,
 ) -> Result<([(header::HeaderName, HeaderValue); 1], Json<WorkflowUpdated>), ApiError> {
     let stored = state.workflows.update(scope, id, request.workflow, &expected).await?;
+    state
+        .audit
+        .record(&caller.0, "workflow.updated", Some(id.to_string()), json!({"workflow_version": stored.version}))
+        .await;
     let body = WorkflowUpdated { message: "Workflow updated successfully".into(), workflow_version: stored.version };
     Ok(([(header::ETAG, etag(stored.version))], Json(body)))
 }
@@ -142,10 +153,12 @@ pub async fn update_workflow(
 pub async fn delete_workflow(
     State(state): State<AppState>,
     Writer(scope): Writer,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
     IfMatch(expected): IfMatch,
 ) -> Result<Json<MessageResponse>, ApiError> {
     state.workflows.delete(scope, id, &expected).await?;
+    state.audit.record(&caller.0, "workflow.deleted", Some(id.to_string()), json!({})).await;
     Ok(Json(MessageResponse { message: "Workflow deleted successfully".into() }))
 }
 

@@ -14,7 +14,9 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Instant;
 use uuid::Uuid;
 
+mod audit;
 mod idempotency;
+mod identities;
 mod secrets;
 
 type OrderKey = (DateTime<Utc>, Uuid);
@@ -23,6 +25,8 @@ type OrderKey = (DateTime<Utc>, Uuid);
 #[derive(Default)]
 pub struct InMemoryStore {
     inner: RwLock<Inner>,
+    /// Workspaces, users, memberships, API keys and settings, under a lock of their own.
+    identities: identities::Identities,
 }
 
 #[derive(Default)]
@@ -39,6 +43,8 @@ struct Inner {
     keys: idempotency::Keys,
     /// Sealed secrets by workspace and name.
     secrets: HashMap<(WorkspaceId, String), crate::ports::SealedSecret>,
+    /// Audit entries of each workspace, oldest first.
+    audit: HashMap<WorkspaceId, Vec<crate::ports::AuditEntry>>,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);
