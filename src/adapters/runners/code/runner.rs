@@ -61,10 +61,13 @@ impl NodeRunner for CodeRunner {
             return Err(RunnerError::Permanent(problem));
         }
         let data = ScriptData::gather(&config.inputs, &input.data).map_err(RunnerError::Permanent)?;
-        let timeout = node
-            .timeout_config
-            .as_ref()
-            .map_or(self.limits.default_timeout, |t| Duration::from_millis(t.execution_timeout_ms) + EXECUTOR_FIRST);
+        let (nominal, timeout) = match &node.timeout_config {
+            Some(t) => (
+                Duration::from_millis(t.execution_timeout_ms),
+                Duration::from_millis(t.execution_timeout_ms) + EXECUTOR_FIRST,
+            ),
+            None => (self.limits.default_timeout, self.limits.default_timeout),
+        };
         let stop = Stop::after(timeout);
         // However this future ends (cancelled, timed out by the executor, dropped), the script
         // stops with it instead of running on in its thread.
@@ -83,7 +86,7 @@ impl NodeRunner for CodeRunner {
                 tokio::select! {
                     joined = &mut task => joined,
                     () = cancel.cancelled() => return Err(cancelled()),
-                    () = tokio::time::sleep(BACKSTOP) => return Err(past_deadline(timeout)),
+                    () = tokio::time::sleep(BACKSTOP) => return Err(past_deadline(nominal)),
                 }
             }
         };
@@ -95,7 +98,7 @@ impl NodeRunner for CodeRunner {
                 "result": result,
             }))),
             Ok(Err(e)) => Err(match stop.reason() {
-                Some(StopReason::Deadline) => past_deadline(timeout),
+                Some(StopReason::Deadline) => past_deadline(nominal),
                 Some(StopReason::Abandoned) => cancelled(),
                 None if e.line.is_some() => RunnerError::Permanent(format!("script error at {e}")),
                 None => RunnerError::Permanent(format!("script error: {e}")),
