@@ -359,7 +359,7 @@ mod tests {
         m.executions.expect_apply().times(1).returning(move |id, _lease, update| {
             let change = update.state.clone().unwrap();
             write.lock().unwrap().state = change.state;
-            Ok(update.events.iter().cloned().map(|e| e.stored(id, 9)).collect())
+            Ok(update.events.iter().cloned().map(|e| Arc::new(e.stored(id, 9))).collect())
         });
         m.bus
             .expect_publish()

@@ -19,6 +19,46 @@ pub trait OutputSink: Send + Sync + Debug {
     fn delta(&self, text: &str);
 }
 
+/// Where one execution's partial output goes, told which node attempt it comes from. The
+/// executor keeps one per run, so that an attempt's sink ([`AttemptSink`]) costs no allocation.
+pub trait ExecutionOutputs: Send + Sync + Debug {
+    fn delta(&self, node_index: usize, attempt: u32, text: &str);
+}
+
+/// The sink of one node attempt: its execution's outputs and which attempt speaks.
+#[derive(Clone, Debug)]
+pub struct AttemptSink {
+    outputs: Arc<dyn ExecutionOutputs>,
+    node_index: usize,
+    attempt: u32,
+}
+
+impl AttemptSink {
+    #[must_use]
+    pub fn new(outputs: Arc<dyn ExecutionOutputs>, node_index: usize, attempt: u32) -> Self {
+        Self { outputs, node_index, attempt }
+    }
+
+    /// A sink that throws partial output away (for runners called outside an execution).
+    #[must_use]
+    pub fn discarding() -> Self {
+        Self::new(Arc::new(Discard), 0, 1)
+    }
+}
+
+impl OutputSink for AttemptSink {
+    fn delta(&self, text: &str) {
+        self.outputs.delta(self.node_index, self.attempt, text);
+    }
+}
+
+#[derive(Debug)]
+struct Discard;
+
+impl ExecutionOutputs for Discard {
+    fn delta(&self, _node_index: usize, _attempt: u32, _text: &str) {}
+}
+
 /// Everything a runner gets for one attempt of one node.
 #[derive(Clone, Debug)]
 pub struct NodeInput {
@@ -28,7 +68,7 @@ pub struct NodeInput {
     /// 1 for the first attempt.
     pub attempt: u32,
     pub data: DataContext,
-    pub sink: Arc<dyn OutputSink>,
+    pub sink: AttemptSink,
     /// The execution's spending on model calls, shared by its nodes.
     pub budget: Arc<Mutex<Budget>>,
 }

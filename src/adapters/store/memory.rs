@@ -9,6 +9,7 @@ use crate::ports::{
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::sync::{PoisonError, RwLock};
 use std::time::Instant;
 use uuid::Uuid;
@@ -16,6 +17,13 @@ use uuid::Uuid;
 mod idempotency;
 
 type OrderKey = (DateTime<Utc>, Uuid);
+
+/// Maps keyed by ids or small tuples, looked up on every write: foldhash is cheaper than SipHash
+/// on such keys, and nothing here is keyed by what a client chose freely.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Executions per (workflow, state) filter.
+type Counts = FastMap<(Option<WorkflowId>, Option<ExecutionState>), u64>;
 
 /// Workflows and executions in memory behind one lock (never held across an await).
 #[derive(Default)]
@@ -27,10 +35,11 @@ pub struct InMemoryStore {
 struct Inner {
     workflows: HashMap<WorkflowId, WorkflowEntry>,
     workflow_order: BTreeSet<OrderKey>,
-    executions: HashMap<ExecutionId, ExecutionEntry>,
+    /// Boxed, so that growing the map moves pointers rather than whole entries.
+    executions: FastMap<ExecutionId, Box<ExecutionEntry>>,
     execution_order: BTreeSet<OrderKey>,
     /// Executions per (workflow, state) filter, so a list's `total` costs no scan.
-    counts: HashMap<(Option<WorkflowId>, Option<ExecutionState>), u64>,
+    counts: Counts,
     /// Idempotency keys, under the same lock as the executions they started.
     keys: idempotency::Keys,
 }
@@ -47,8 +56,12 @@ struct ExecutionEntry {
     /// When a parked execution may be claimed again.
     wake_at: Option<DateTime<Utc>>,
     results: Vec<NodeResult>,
-    result_index: HashMap<NodeId, usize>,
-    events: Vec<ExecutionEvent>,
+    /// Where each node's result sits in `results`, while results can still change (emptied once
+    /// the execution ended: a finished run's results are final).
+    result_index: FastMap<NodeId, usize>,
+    /// In the `Arc`s they were published in: one allocation per event, shared with the bus (an
+    /// event streamed live keeps its wire rendering here, and replays reuse it).
+    events: Vec<Arc<ExecutionEvent>>,
 }
 
 impl InMemoryStore {
@@ -215,23 +228,30 @@ fn count_keys(e: &Execution) -> [(Option<WorkflowId>, Option<ExecutionState>); 4
     [(None, None), (w, None), (None, s), (w, s)]
 }
 
+fn recount(counts: &mut Counts, e: &Execution, delta: i64) {
+    for key in count_keys(e) {
+        let c = counts.entry(key).or_default();
+        *c = c.saturating_add_signed(delta);
+    }
+}
+
 impl Inner {
     fn create(&mut self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
         let inner = self;
         if inner.executions.contains_key(&execution.id) {
             return Err(StoreError::Conflict(format!("execution {} already exists", execution.id)));
         }
-        inner.recount(execution, 1);
+        recount(&mut inner.counts, execution, 1);
         inner.execution_order.insert((execution.created_at, execution.id.0));
         let entry = ExecutionEntry {
             execution: execution.clone(),
             owner: Some((lease.owner.clone(), Instant::now() + lease.ttl)),
             wake_at: None,
             results: Vec::new(),
-            result_index: HashMap::new(),
+            result_index: FastMap::default(),
             events: Vec::new(),
         };
-        inner.executions.insert(execution.id, entry);
+        inner.executions.insert(execution.id, Box::new(entry));
         Ok(())
     }
 
@@ -240,7 +260,7 @@ impl Inner {
         id: ExecutionId,
         lease: Option<&Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let inner = self;
         let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
         if let Some(lease) = lease
@@ -273,32 +293,44 @@ impl Inner {
             entry.wake_at = change.wake_at.filter(|_| change.state == ExecutionState::Paused);
         }
         if let Some(change) = &update.state {
-            let old = entry.execution.clone();
-            let mut new = old.clone();
+            let new = &mut entry.execution;
+            recount(&mut inner.counts, new, -1);
             new.state = change.state;
             new.error.clone_from(&change.error);
             new.started_at = change.started_at.or(new.started_at);
             new.completed_at = change.completed_at.or(new.completed_at);
-            new.output = change.output.clone().or(new.output);
-            inner.recount(&old, -1);
-            inner.recount(&new, 1);
-            if let Some(entry) = inner.executions.get_mut(&id) {
-                entry.execution = new;
+            if let Some(output) = &change.output {
+                new.output = Some(output.clone());
             }
+            recount(&mut inner.counts, new, 1);
         }
-        let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        entry.results.reserve(update.node_results.len());
         for result in update.node_results.iter().cloned() {
-            match entry.result_index.get(&result.node_id) {
-                Some(&i) => entry.results[i] = result,
+            let at = match entry.result_index.get(&result.node_id) {
+                Some(&i) => Some(i),
+                // The index of an ended execution is gone: look its result up the slow way.
+                None if entry.result_index.is_empty() => entry.results.iter().position(|r| r.node_id == result.node_id),
+                None => None,
+            };
+            match at {
+                Some(i) => entry.results[i] = result,
                 None => {
                     entry.result_index.insert(result.node_id.clone(), entry.results.len());
                     entry.results.push(result);
                 }
             }
         }
+        if entry.execution.state.is_terminal() {
+            entry.result_index = FastMap::default();
+        }
         let first_seq = entry.events.len() as u64 + 1;
-        let mut stored: Vec<ExecutionEvent> =
-            update.events.iter().cloned().zip(first_seq..).map(|(event, seq)| event.stored(id, seq)).collect();
+        let mut stored: Vec<Arc<ExecutionEvent>> = update
+            .events
+            .iter()
+            .cloned()
+            .zip(first_seq..)
+            .map(|(event, seq)| Arc::new(event.stored(id, seq)))
+            .collect();
         entry.events.extend(stored.iter().cloned());
         if let Some(signal) = &update.signal
             && let Some(target) = inner.executions.get_mut(&signal.execution_id)
@@ -315,17 +347,11 @@ impl Inner {
             if target.execution.state == ExecutionState::Paused {
                 target.wake_at = Some(signal.at);
             }
+            let event = Arc::new(event);
             target.events.push(event.clone());
             stored.push(event);
         }
         Ok(stored)
-    }
-
-    fn recount(&mut self, e: &Execution, delta: i64) {
-        for key in count_keys(e) {
-            let c = self.counts.entry(key).or_default();
-            *c = c.saturating_add_signed(delta);
-        }
     }
 }
 
@@ -367,7 +393,7 @@ impl ExecutionLog for InMemoryStore {
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         self.write().apply(id, lease, update)
     }
 
@@ -376,7 +402,7 @@ impl ExecutionLog for InMemoryStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut inner = self.write();
         inner.create(execution, lease)?;
         inner.apply(execution.id, Some(lease), first)
@@ -386,7 +412,7 @@ impl ExecutionLog for InMemoryStore {
         let inner = self.read();
         let entry = inner.executions.get(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(entry.events.len());
-        Ok(entry.events[start..].iter().take(limit as usize).cloned().collect())
+        Ok(entry.events[start..].iter().take(limit as usize).map(|e| ExecutionEvent::clone(e)).collect())
     }
 }
 
@@ -399,6 +425,7 @@ impl Leases for InMemoryStore {
         let mut orphans: Vec<&mut ExecutionEntry> = inner
             .executions
             .values_mut()
+            .map(AsMut::as_mut)
             .filter(|e| match e.execution.state {
                 ExecutionState::Pending | ExecutionState::Running => {
                     steal || e.owner.as_ref().is_none_or(|(_, expires)| *expires <= now)

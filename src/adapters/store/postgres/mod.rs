@@ -24,6 +24,7 @@ use errors::store_error;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use writes::NewVersion;
 
@@ -171,7 +172,7 @@ impl ExecutionLog for PostgresStore {
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut tx = self.begin().await?;
         let stored = apply::apply(&mut tx, id, lease, update).await;
         finish(tx, stored).await
@@ -182,7 +183,7 @@ impl ExecutionLog for PostgresStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut tx = self.begin().await?;
         let stored = match writes::create_execution(&mut tx, execution, lease).await {
             Ok(()) => apply::apply(&mut tx, execution.id, Some(lease), first).await,

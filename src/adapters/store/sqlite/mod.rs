@@ -229,7 +229,7 @@ impl ExecutionLog for SqliteStore {
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let (lease, update) = (lease.cloned(), update.clone());
         self.writer.write(move |c| apply::apply(c, id, lease.as_ref(), &update)).await
     }
@@ -239,7 +239,7 @@ impl ExecutionLog for SqliteStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let (e, lease, first) = (execution.clone(), lease.clone(), first.clone());
         self.writer
             .write(move |c| {

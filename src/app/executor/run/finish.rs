@@ -77,7 +77,7 @@ impl Run<'_> {
 
     /// After a write: takes in what others appended to the log meanwhile (a gap before this
     /// step's first event), publishes the step, and hands a parent the news written for it.
-    async fn committed(&mut self, events: Vec<crate::domain::execution::ExecutionEvent>) {
+    async fn committed(&mut self, events: Vec<Arc<crate::domain::execution::ExecutionEvent>>) {
         let own: Vec<u64> = events.iter().filter(|e| e.execution_id == self.id).map(|e| e.seq).collect();
         if let (Some(&first), Some(&last)) = (own.first(), own.last()) {
             if first > self.log_end + 1
@@ -87,14 +87,19 @@ impl Run<'_> {
             }
             self.log_end = self.log_end.max(last);
         }
+        let mut step = Vec::with_capacity(events.len());
         for event in events {
-            let event = Arc::new(event);
-            if event.execution_id != self.id && !self.ex.running.signal(event.execution_id, event.clone()) {
+            if event.execution_id == self.id {
+                step.push(event);
+                continue;
+            }
+            if !self.ex.running.signal(event.execution_id, event.clone()) {
                 // The parent is parked (or runs elsewhere): have the sweep wake it now.
                 self.ex.wake.notify_one();
             }
             self.ex.bus.publish(event);
         }
+        self.ex.bus.publish_all(step);
         // Only now: a delta never claims a place after an event not yet published.
         self.last_seq.store(self.log_end, Ordering::Relaxed);
     }
@@ -123,6 +128,7 @@ impl Run<'_> {
                     if let Some(first) = self.first.take() {
                         let _ = first.stored.send(Ok(()));
                     }
+                    self.step.recycle(update);
                     self.committed(events).await;
                     return Ok(());
                 }

@@ -5,14 +5,13 @@ use super::Run;
 use crate::domain::execution::{EventKind, ExecutionUpdate, NewEvent, NodeResult, StateChange};
 use crate::domain::run::RunEvent;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// The writes gathered since the last commit.
 #[derive(Default)]
 pub(super) struct StepBuffer {
     pub update: ExecutionUpdate,
     /// Where each node's result sits in `update.node_results`.
-    positions: HashMap<usize, usize>,
+    positions: HashMap<usize, usize, foldhash::fast::RandomState>,
 }
 
 impl StepBuffer {
@@ -30,6 +29,18 @@ impl StepBuffer {
     pub fn take(&mut self) -> ExecutionUpdate {
         self.positions.clear();
         std::mem::take(&mut self.update)
+    }
+
+    /// Takes back a written step's lists, emptied, so the next steps reuse their capacity
+    /// instead of growing new ones.
+    pub fn recycle(&mut self, mut written: ExecutionUpdate) {
+        if !self.update.is_empty() || self.update.events.capacity() > 0 {
+            return;
+        }
+        written.events.clear();
+        written.node_results.clear();
+        self.update =
+            ExecutionUpdate { events: written.events, node_results: written.node_results, ..Default::default() };
     }
 
     pub fn is_empty(&self) -> bool {
@@ -55,12 +66,7 @@ impl Run<'_> {
         }
         let kind = event.kind();
         let state = self.rs.state();
-        self.step.update.events.push(NewEvent {
-            event: Arc::new(event),
-            state,
-            node_results_count: self.rs.finished(),
-            at,
-        });
+        self.step.update.events.push(NewEvent { event, state, node_results_count: self.rs.finished(), at });
         if is_state_change(kind) {
             self.record_state(kind, at);
         }
@@ -74,7 +80,7 @@ impl Run<'_> {
             Some(earlier) => earlier.started_at,
             None => None,
         };
-        let (error, output) = match self.step.update.events.last().map(|e| e.event.as_ref()) {
+        let (error, output) = match self.step.update.events.last().map(|e| &e.event) {
             Some(RunEvent::ExecutionFailed { error }) => (Some(error.clone()), None),
             Some(RunEvent::ExecutionCancelled { reason }) => (Some(reason.clone()), None),
             Some(RunEvent::ExecutionCompleted { output }) => (None, output.clone()),
