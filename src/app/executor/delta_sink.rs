@@ -17,8 +17,8 @@ pub(super) struct DeltaSink {
     pub execution_id: ExecutionId,
     pub workflow_id: WorkflowId,
     pub workflow: ValidWorkflow,
-    /// The last stored event's sequence number, shared with the run.
-    pub last_seq: Arc<AtomicU64>,
+    /// The last stored event's sequence number (the run sets it after each write).
+    pub last_seq: AtomicU64,
     /// Per node that streamed: its latest attempt and how many deltas that attempt sent. Empty
     /// (and unallocated) for runs whose nodes stream nothing.
     pub counts: Mutex<HashMap<usize, (u32, u64), foldhash::fast::RandomState>>,

@@ -37,6 +37,9 @@ mod step;
 /// run.
 const YIELD_EVERY: u32 = 64;
 
+/// Steps of runners finishing at once between two looks at the cancel and shutdown signals.
+const CANCEL_CHECK_EVERY: u32 = 8;
+
 /// Nodes evaluated in place (control nodes) after which the step is committed before more are:
 /// a workflow of thousands of them then writes in bounded steps instead of one that holds the
 /// whole run in memory twice (as the step and as the store's write).
@@ -68,9 +71,8 @@ pub(super) struct Run<'e> {
     stop: StopSignal,
     /// Fired when the run ends, so runners abandon whatever they still do.
     nodes_cancel: CancellationToken,
-    /// The last stored event's sequence number, for partial output published meanwhile.
-    last_seq: Arc<AtomicU64>,
-    /// Where the run's node attempts send partial output.
+    /// Where the run's node attempts send partial output; it holds the last stored event's
+    /// sequence number, for partial output published meanwhile.
     sink: Arc<DeltaSink>,
     first: Option<FirstCommit>,
     /// The first write failed: nothing of this run exists in the store.
@@ -111,13 +113,13 @@ impl<'e> Run<'e> {
     }
 
     pub(super) fn with_state(ex: &'e Executor, execution: &Execution, rs: RunState, stop: StopSignal) -> Self {
-        let last_seq = Arc::new(AtomicU64::new(0));
+        let step = StepBuffer::for_nodes(rs.workflow().len());
         let sink = Arc::new(DeltaSink {
             bus: ex.bus.clone(),
             execution_id: execution.id,
             workflow_id: execution.workflow_id,
             workflow: rs.workflow().clone(),
-            last_seq: last_seq.clone(),
+            last_seq: AtomicU64::new(0),
             counts: Mutex::default(),
         });
         Self {
@@ -134,7 +136,7 @@ impl<'e> Run<'e> {
             log_end: 0,
             timers: rs.timers().len(),
             rs,
-            step: StepBuffer::default(),
+            step,
             tasks: JoinSet::new(),
             in_flight: 0,
             to_spawn: Vec::new(),
@@ -142,7 +144,6 @@ impl<'e> Run<'e> {
             next_attempt: HashMap::new(),
             stop,
             nodes_cancel: CancellationToken::new(),
-            last_seq,
             sink,
             first: None,
             never_stored: false,
@@ -253,7 +254,11 @@ impl<'e> Run<'e> {
                     // Runners that never wait would otherwise keep this worker thread to themselves.
                     tokio::task::yield_now().await;
                 }
-                if !self.stop.cancel.is_cancelled() && !self.stop.shutdown.is_cancelled() {
+                // A token's check takes a lock: look every few steps (a cancel waits a few
+                // microseconds more).
+                if !inline_steps.is_multiple_of(CANCEL_CHECK_EVERY)
+                    || (!self.stop.cancel.is_cancelled() && !self.stop.shutdown.is_cancelled())
+                {
                     continue;
                 }
             }
@@ -376,7 +381,7 @@ impl<'e> Run<'e> {
         let mut done_at_once = std::mem::take(&mut self.done_at_once);
         let mut to_spawn = std::mem::take(&mut self.to_spawn);
         for (idx, attempt, delay) in to_spawn.drain(..) {
-            let wf = self.rs.workflow().clone();
+            let wf = self.rs.workflow();
             let node = wf.node(idx);
             let Some(runner) = self.ex.runners.get(node.kind.tag()) else {
                 continue;
@@ -473,22 +478,26 @@ impl<'e> Run<'e> {
     }
 
     fn succeed(&mut self, idx: usize, attempt: u32, output: Value, taken: Vec<NodeId>) {
-        let duration_ms = self.rs.duration_ms(idx, self.ex.clock.now());
-        self.emit(RunEvent::NodeCompleted {
-            node_id: self.node_id(idx),
+        let now = self.ex.clock.now();
+        let duration_ms = self.rs.duration_ms(idx, now);
+        let node_id = self.node_id(idx);
+        let event = RunEvent::NodeCompleted {
+            node_id,
             attempt,
             output: Arc::new(output),
             taken,
             duration_ms,
             reused_from: None,
-        });
+        };
+        self.emit_at(event, now);
     }
 
     /// Fails node `idx` for good; its error route, if it has one, catches the failure.
     fn fail(&mut self, idx: usize, attempt: u32, error: String) {
-        let duration_ms = self.rs.duration_ms(idx, self.ex.clock.now());
+        let now = self.ex.clock.now();
+        let duration_ms = self.rs.duration_ms(idx, now);
         let routed_to = self.rs.workflow().error_route(idx).map(|r| self.node_id(r));
-        self.emit(RunEvent::NodeFailed { node_id: self.node_id(idx), attempt, error, duration_ms, routed_to });
+        self.emit_at(RunEvent::NodeFailed { node_id: self.node_id(idx), attempt, error, duration_ms, routed_to }, now);
     }
 }
 
