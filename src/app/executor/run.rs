@@ -113,7 +113,8 @@ impl<'e> Run<'e> {
     }
 
     pub(super) fn with_state(ex: &'e Executor, execution: &Execution, rs: RunState, stop: StopSignal) -> Self {
-        let step = StepBuffer::for_nodes(rs.workflow().len());
+        let nodes = rs.workflow().len();
+        let step = StepBuffer::for_nodes(nodes);
         let sink = Arc::new(DeltaSink {
             bus: ex.bus.clone(),
             execution_id: execution.id,
@@ -139,8 +140,8 @@ impl<'e> Run<'e> {
             step,
             tasks: JoinSet::new(),
             in_flight: 0,
-            to_spawn: Vec::new(),
-            done_at_once: Vec::new(),
+            to_spawn: Vec::with_capacity(nodes.min(64)),
+            done_at_once: Vec::with_capacity(nodes.min(64)),
             next_attempt: HashMap::new(),
             stop,
             nodes_cancel: CancellationToken::new(),

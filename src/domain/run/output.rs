@@ -25,7 +25,7 @@ pub fn workflow_output(state: &RunState) -> Value {
     let mut output = Map::new();
     for idx in (0..wf.len()).filter(|&i| feeds(i) && state.status(i) == NodeStatus::Succeeded) {
         if let Some(value) = &state.node(idx).output {
-            output.insert(wf.node(idx).id.to_string(), value.as_ref().clone());
+            output.insert(wf.node(idx).id.as_str().to_owned(), value.as_ref().clone());
         }
     }
     Value::Object(output)

@@ -78,8 +78,9 @@ impl Run<'_> {
     /// After a write: takes in what others appended to the log meanwhile (a gap before this
     /// step's first event), publishes the step, and hands a parent the news written for it.
     async fn committed(&mut self, mut events: Vec<Arc<crate::domain::execution::ExecutionEvent>>) {
-        let own: Vec<u64> = events.iter().filter(|e| e.execution_id == self.id).map(|e| e.seq).collect();
-        if let (Some(&first), Some(&last)) = (own.first(), own.last()) {
+        let mut own = events.iter().filter(|e| e.execution_id == self.id).map(|e| e.seq);
+        let first = own.next();
+        if let (Some(first), Some(last)) = (first, own.last().or(first)) {
             if first > self.log_end + 1
                 && let Err(e) = self.catch_up(self.log_end, Some(first)).await
             {
