@@ -159,7 +159,7 @@ async fn child_signal(stack: &Stack, notes: &mut mpsc::UnboundedReceiver<Note>, 
     for _ in 0..n {
         let id = stack.start(parent).await;
         next(notes, "entered").await;
-        stack.wait_for(id, ExecutionState::Paused).await;
+        stack.wait_parked(id).await;
         let released = Instant::now();
         gate.add_permits(1);
         let mark = next(notes, "mark").await;
@@ -203,7 +203,7 @@ async fn cancel_signal(stack: &Stack, notes: &mut mpsc::UnboundedReceiver<Note>,
     for _ in 0..n {
         let id = stack.start(parent).await;
         next(notes, "entered").await;
-        stack.wait_for(id, ExecutionState::Paused).await;
+        stack.wait_parked(id).await;
         let asked = Instant::now();
         stack.services.executions.cancel(id).await.expect("cancel");
         ms.push(asked.elapsed().as_secs_f64() * 1e3);

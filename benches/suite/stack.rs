@@ -63,6 +63,17 @@ impl Stack {
         }
     }
 
+    /// Waits until the execution is parked and its task here has ended (a run stores itself
+    /// parked a moment before its task ends; a cancel in between is answered "try again").
+    pub async fn wait_parked(&self, id: ExecutionId) {
+        self.wait_for(id, ExecutionState::Paused).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.services.running.contains(id) {
+            assert!(Instant::now() < deadline, "{id} parked but its task still runs");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Waits until no execution runs in this process (every one ended or parked).
     pub async fn settle(&self) {
         let deadline = Instant::now() + Duration::from_secs(120);

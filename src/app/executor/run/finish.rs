@@ -80,7 +80,7 @@ impl Run<'_> {
     async fn committed(&mut self, mut events: Vec<Arc<crate::domain::execution::ExecutionEvent>>) {
         let mut own = events.iter().filter(|e| e.execution_id == self.id).map(|e| e.seq);
         let first = own.next();
-        if let (Some(first), Some(last)) = (first, own.last().or(first)) {
+        if let (Some(first), Some(last)) = (first, own.next_back().or(first)) {
             if first > self.log_end + 1
                 && let Err(e) = self.catch_up(self.log_end, Some(first)).await
             {
