@@ -3,6 +3,7 @@
 //! (an unreachable server then fails them) and show as ignored, with the reason, otherwise.
 
 use chrono::{DateTime, SubsecRound, TimeZone, Utc};
+use oxify_api::domain::access::Scope;
 use oxify_api::domain::execution::{
     EventKind, Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, NodeStatus, StateChange,
 };
@@ -18,6 +19,8 @@ use serde_json::{Map, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "store_contract/audit.rs"]
+mod audit;
 #[path = "store_contract/backends.rs"]
 mod backends;
 #[path = "store_contract/conditional.rs"]
@@ -26,17 +29,26 @@ mod conditional;
 mod idempotency;
 #[path = "store_contract/odd_text.rs"]
 mod odd_text;
+#[path = "store_contract/secrets.rs"]
+mod secrets;
+#[path = "store_contract/tenancy.rs"]
+mod tenancy;
 #[path = "store_contract/upgrade.rs"]
 mod upgrade;
 
+use audit::*;
 use conditional::*;
 use idempotency::*;
 use odd_text::*;
+use secrets::*;
+use tenancy::*;
 
 pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
     pub executions: Arc<dyn ExecutionStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
+    pub audit: Arc<dyn oxify_api::ports::AuditLog>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
@@ -47,6 +59,9 @@ pub enum Backend {
     Sqlite(String),
     Postgres(String),
 }
+
+/// The workspace most tests work in.
+pub const WS: Scope = Scope::DEFAULT;
 
 /// An unconditional write.
 const ANY: &ExpectedVersion = &ExpectedVersion::Any;
@@ -75,7 +90,7 @@ fn lease(owner: &str) -> Lease {
 
 async fn stored_workflow(s: &Stores) -> WorkflowId {
     let wf = workflow(Utc::now().trunc_subsecs(6));
-    s.workflows.create(&wf).await.unwrap();
+    s.workflows.create(WS, &wf).await.unwrap();
     wf.id()
 }
 
@@ -83,7 +98,7 @@ fn execution(workflow_id: WorkflowId, created: DateTime<Utc>) -> Execution {
     let mut vars = Map::new();
     vars.insert("q".into(), json!("weather in Tokyo"));
     vars.insert("n".into(), json!([1, 2.5, {"deep": true}]));
-    Execution::new(workflow_id, 1, vars, created)
+    Execution::new(WS, workflow_id, 1, vars, created)
 }
 
 /// An event of `kind` about node `a`, marked with `n` where the kind has room for it.
@@ -126,57 +141,57 @@ fn page(limit: u32) -> PageRequest {
 
 async fn workflows_round_trip_and_conflict(s: Stores) {
     let wf = workflow(at(0));
-    assert_eq!(s.workflows.create(&wf).await.unwrap(), 1);
-    let got = s.workflows.get(wf.id()).await.unwrap();
+    assert_eq!(s.workflows.create(WS, &wf).await.unwrap(), 1);
+    let got = s.workflows.get(WS, wf.id()).await.unwrap();
     assert_eq!(got.version, 1);
     assert_eq!(got.workflow.workflow(), wf.workflow());
-    assert!(matches!(s.workflows.create(&wf).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(s.workflows.get(WorkflowId::generate()).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.create(WS, &wf).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.workflows.get(WS, WorkflowId::generate()).await, Err(StoreError::NotFound { .. })));
 }
 
 async fn updates_add_immutable_versions(s: Stores) {
     let id = WorkflowId::generate();
-    s.workflows.create(&workflow_with(id, at(0), "1.0.0")).await.unwrap();
-    assert_eq!(s.workflows.update(&workflow_with(id, at(0), "1.1.0"), ANY).await.unwrap(), 2);
-    assert_eq!(s.workflows.update(&workflow_with(id, at(0), "2.0.0"), ANY).await.unwrap(), 3);
-    let latest = s.workflows.get(id).await.unwrap();
+    s.workflows.create(WS, &workflow_with(id, at(0), "1.0.0")).await.unwrap();
+    assert_eq!(s.workflows.update(WS, &workflow_with(id, at(0), "1.1.0"), ANY).await.unwrap(), 2);
+    assert_eq!(s.workflows.update(WS, &workflow_with(id, at(0), "2.0.0"), ANY).await.unwrap(), 3);
+    let latest = s.workflows.get(WS, id).await.unwrap();
     assert_eq!((latest.version, latest.workflow.workflow().metadata.version.as_str()), (3, "2.0.0"));
-    let first = s.workflows.get_version(id, 1).await.unwrap();
+    let first = s.workflows.get_version(WS, id, 1).await.unwrap();
     assert_eq!(first.workflow.workflow().metadata.version, "1.0.0");
-    let versions = s.workflows.list_versions(id).await.unwrap();
+    let versions = s.workflows.list_versions(WS, id).await.unwrap();
     let labels: Vec<(u32, &str)> = versions.iter().map(|v| (v.version, v.label.as_str())).collect();
     assert_eq!(labels, [(1, "1.0.0"), (2, "1.1.0"), (3, "2.0.0")]);
     assert_eq!(versions[1].change_description.as_deref(), Some("change 1.1.0"));
-    assert!(matches!(s.workflows.get_version(id, 4).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.workflows.update(&workflow(at(0)), ANY).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.workflows.list_versions(WorkflowId::generate()).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.get_version(WS, id, 4).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.update(WS, &workflow(at(0)), ANY).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.list_versions(WS, WorkflowId::generate()).await, Err(StoreError::NotFound { .. })));
 }
 
 async fn deleted_workflows_hide_but_keep_their_versions(s: Stores) {
     let wf = workflow(at(0));
-    s.workflows.create(&wf).await.unwrap();
-    s.workflows.delete(wf.id(), ANY).await.unwrap();
-    assert!(matches!(s.workflows.get(wf.id()).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.workflows.delete(wf.id(), ANY).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.workflows.update(&wf, ANY).await, Err(StoreError::NotFound { .. })));
-    assert_eq!(s.workflows.get_version(wf.id(), 1).await.unwrap().version, 1);
-    assert_eq!(s.workflows.list(page(10)).await.unwrap().total, 0);
-    assert_eq!(s.workflows.create(&wf).await.unwrap(), 2, "a re-created id continues the version count");
-    assert_eq!(s.workflows.list(page(10)).await.unwrap().total, 1);
+    s.workflows.create(WS, &wf).await.unwrap();
+    s.workflows.delete(WS, wf.id(), ANY).await.unwrap();
+    assert!(matches!(s.workflows.get(WS, wf.id()).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.delete(WS, wf.id(), ANY).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.workflows.update(WS, &wf, ANY).await, Err(StoreError::NotFound { .. })));
+    assert_eq!(s.workflows.get_version(WS, wf.id(), 1).await.unwrap().version, 1);
+    assert_eq!(s.workflows.list(WS, page(10)).await.unwrap().total, 0);
+    assert_eq!(s.workflows.create(WS, &wf).await.unwrap(), 2, "a re-created id continues the version count");
+    assert_eq!(s.workflows.list(WS, page(10)).await.unwrap().total, 1);
 }
 
 async fn workflow_lists_page_newest_first(s: Stores) {
     let mut ids = Vec::new();
     for i in 0..7 {
         let wf = workflow(at(i));
-        s.workflows.create(&wf).await.unwrap();
+        s.workflows.create(WS, &wf).await.unwrap();
         ids.push(wf.id());
     }
     ids.reverse();
     let mut seen = Vec::new();
     let mut request = page(3);
     loop {
-        let p = s.workflows.list(request).await.unwrap();
+        let p = s.workflows.list(WS, request).await.unwrap();
         assert_eq!(p.total, 7);
         seen.extend(p.items.iter().map(|w| w.metadata.id));
         assert!(p.items.iter().all(|w| w.node_count == 2 && w.edge_count == 1 && w.version == 1));
@@ -192,19 +207,19 @@ async fn executions_round_trip(s: Stores) {
     let wf = stored_workflow(&s).await;
     let e = execution(wf, at(5));
     s.executions.create_with(&e, &lease("me"), &ExecutionUpdate::default()).await.unwrap();
-    assert_eq!(s.executions.get(e.id).await.unwrap(), e);
+    assert_eq!(s.executions.get(WS, e.id).await.unwrap(), e);
     assert!(matches!(
         s.executions.create_with(&e, &lease("me"), &ExecutionUpdate::default()).await,
         Err(StoreError::Conflict(_))
     ));
     let missing = ExecutionId::generate();
-    assert!(matches!(s.executions.get(missing).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.executions.node_results(missing).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.executions.events_after(missing, 0, 10).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.executions.get(WS, missing).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.executions.node_results(WS, missing).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.executions.events_after(WS, missing, 0, 10).await, Err(StoreError::NotFound { .. })));
     let update = ExecutionUpdate::default();
-    assert!(matches!(s.executions.apply(missing, None, &update).await, Err(StoreError::NotFound { .. })));
-    assert!(s.executions.node_results(e.id).await.unwrap().is_empty());
-    assert!(s.executions.events_after(e.id, 0, 10).await.unwrap().is_empty());
+    assert!(matches!(s.executions.apply(WS, missing, None, &update).await, Err(StoreError::NotFound { .. })));
+    assert!(s.executions.node_results(WS, e.id).await.unwrap().is_empty());
+    assert!(s.executions.events_after(WS, e.id, 0, 10).await.unwrap().is_empty());
     s.executions.ping().await.unwrap();
 }
 
@@ -222,7 +237,7 @@ async fn apply_records_state_results_and_numbered_events(s: Stores) {
         ],
         ..ExecutionUpdate::default()
     };
-    let stored = s.executions.apply(e.id, Some(&me), &first).await.unwrap();
+    let stored = s.executions.apply(WS, e.id, Some(&me), &first).await.unwrap();
     assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
     let output = json!({"text": "héllo", "n": [1, 2], "x": 1.5});
     let second = ExecutionUpdate {
@@ -237,24 +252,24 @@ async fn apply_records_state_results_and_numbered_events(s: Stores) {
         ],
         ..ExecutionUpdate::default()
     };
-    let stored = s.executions.apply(e.id, Some(&me), &second).await.unwrap();
+    let stored = s.executions.apply(WS, e.id, Some(&me), &second).await.unwrap();
     assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
-    let got = s.executions.get(e.id).await.unwrap();
+    let got = s.executions.get(WS, e.id).await.unwrap();
     assert_eq!(got.state, ExecutionState::Failed);
     assert_eq!(got.error.as_deref(), Some("it broke"));
     assert_eq!((got.started_at, got.completed_at), (Some(at(6)), Some(at(9))));
-    let results = s.executions.node_results(e.id).await.unwrap();
+    let results = s.executions.node_results(WS, e.id).await.unwrap();
     assert_eq!(results.iter().map(|r| r.node_id.as_str()).collect::<Vec<_>>(), ["a", "b"], "first-appearance order");
     assert_eq!(results[0], result("a", NodeStatus::Succeeded, Some(output)));
     assert_eq!(results[1].error.as_deref(), Some("boom"));
-    let events = s.executions.events_after(e.id, 0, 100).await.unwrap();
+    let events = s.executions.events_after(WS, e.id, 0, 100).await.unwrap();
     assert_eq!(events.len(), 4);
     assert_eq!(events[3].kind(), EventKind::ExecutionFailed);
     assert_eq!(events[3].event, RunEvent::ExecutionFailed { error: "n=2".into() });
     assert_eq!(events[1].node_id().map(NodeId::as_str), Some("a"));
     assert_eq!(events[3].at, at(2));
-    assert_eq!(s.executions.events_after(e.id, 2, 1).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
-    assert!(s.executions.events_after(e.id, 4, 10).await.unwrap().is_empty());
+    assert_eq!(s.executions.events_after(WS, e.id, 2, 1).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
+    assert!(s.executions.events_after(WS, e.id, 4, 10).await.unwrap().is_empty());
 }
 
 async fn execution_lists_filter_page_and_count(s: Stores) {
@@ -267,13 +282,13 @@ async fn execution_lists_filter_page_and_count(s: Stores) {
         if i % 2 == 0 {
             let done =
                 ExecutionUpdate { state: Some(change(ExecutionState::Completed, 20)), ..ExecutionUpdate::default() };
-            s.executions.apply(e.id, Some(&me), &done).await.unwrap();
+            s.executions.apply(WS, e.id, Some(&me), &done).await.unwrap();
         }
         all.push(e.id);
     }
     let count = |workflow_id, state| {
         let executions = s.executions.clone();
-        async move { executions.list(ExecutionFilter { workflow_id, state, parent: None }, page(100)).await.unwrap() }
+        async move { executions.list(WS, ExecutionFilter { workflow_id, state, parent: None }, page(100)).await.unwrap() }
     };
     assert_eq!(count(None, None).await.total, 9);
     assert_eq!(count(Some(w2), None).await.total, 3);
@@ -286,7 +301,7 @@ async fn execution_lists_filter_page_and_count(s: Stores) {
     let mut seen = Vec::new();
     let mut request = page(4);
     loop {
-        let p = s.executions.list(ExecutionFilter::default(), request).await.unwrap();
+        let p = s.executions.list(WS, ExecutionFilter::default(), request).await.unwrap();
         seen.extend(p.items.iter().map(|e| e.id));
         if seen.len() == 4 {
             // A newer execution arriving between pages does not disturb the next pages.
@@ -310,12 +325,12 @@ async fn leases_fence_writes_and_orphans_can_be_claimed(s: Stores) {
     s.executions.create_with(&running, &me, &ExecutionUpdate::default()).await.unwrap();
     s.executions.create_with(&done, &me, &ExecutionUpdate::default()).await.unwrap();
     let finish = ExecutionUpdate { state: Some(change(ExecutionState::Completed, 3)), ..ExecutionUpdate::default() };
-    s.executions.apply(done.id, Some(&me), &finish).await.unwrap();
+    s.executions.apply(WS, done.id, Some(&me), &finish).await.unwrap();
     let step = ExecutionUpdate {
         events: vec![event(EventKind::NodeStarted, ExecutionState::Running, 0)],
         ..ExecutionUpdate::default()
     };
-    assert!(matches!(s.executions.apply(running.id, Some(&other), &step).await, Err(StoreError::LeaseLost(_))));
+    assert!(matches!(s.executions.apply(WS, running.id, Some(&other), &step).await, Err(StoreError::LeaseLost(_))));
     assert!(s.executions.claim(&other, 10, false).await.unwrap().is_empty(), "my lease has not expired");
     assert_eq!(s.executions.renew(&other, &[running.id]).await.unwrap(), Vec::<ExecutionId>::new());
     assert_eq!(
@@ -326,9 +341,9 @@ async fn leases_fence_writes_and_orphans_can_be_claimed(s: Stores) {
     s.executions.release(&me, &[running.id]).await.unwrap();
     let claimed = s.executions.claim(&other, 10, false).await.unwrap();
     assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [running.id]);
-    assert!(matches!(s.executions.apply(running.id, Some(&me), &step).await, Err(StoreError::LeaseLost(_))));
-    s.executions.apply(running.id, Some(&other), &step).await.unwrap();
-    s.executions.apply(running.id, None, &step).await.unwrap();
+    assert!(matches!(s.executions.apply(WS, running.id, Some(&me), &step).await, Err(StoreError::LeaseLost(_))));
+    s.executions.apply(WS, running.id, Some(&other), &step).await.unwrap();
+    s.executions.apply(WS, running.id, None, &step).await.unwrap();
     let stolen = s.executions.claim(&me, 10, true).await.unwrap();
     assert_eq!(
         stolen.iter().map(|e| e.id).collect::<Vec<_>>(),
@@ -365,7 +380,7 @@ async fn concurrent_writers_keep_every_event_gapless(s: Stores) {
                     ],
                     ..ExecutionUpdate::default()
                 };
-                store.apply(id, Some(&me), &update).await.unwrap();
+                store.apply(WS, id, Some(&me), &update).await.unwrap();
             }
         }));
     }
@@ -373,9 +388,9 @@ async fn concurrent_writers_keep_every_event_gapless(s: Stores) {
         t.await.unwrap();
     }
     for id in ids {
-        let events = s.executions.events_after(id, 0, 1000).await.unwrap();
+        let events = s.executions.events_after(WS, id, 0, 1000).await.unwrap();
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=40).collect::<Vec<u64>>());
-        assert_eq!(s.executions.node_results(id).await.unwrap().len(), 5);
+        assert_eq!(s.executions.node_results(WS, id).await.unwrap().len(), 5);
     }
 }
 
@@ -385,7 +400,7 @@ async fn budgets_and_awkward_text_round_trip(s: Stores) {
     e.budget = oxify_api::domain::budget::BudgetLimits { max_tokens: Some(5000), max_cost_usd: Some(0.25) };
     Arc::make_mut(&mut e.variables).insert("nul".into(), json!("a\u{0}b"));
     s.executions.create_with(&e, &lease("me"), &ExecutionUpdate::default()).await.unwrap();
-    let got = s.executions.get(e.id).await.unwrap();
+    let got = s.executions.get(WS, e.id).await.unwrap();
     assert_eq!(got.budget, e.budget);
     assert_eq!(got.variables["nul"], "a\u{0}b", "a NUL is kept");
     let weird = json!({"text": "naïve 日本語 \u{0} \"quoted\" \\u0000", "big": 1e300, "neg": -5});
@@ -404,11 +419,11 @@ async fn budgets_and_awkward_text_round_trip(s: Stores) {
         }],
         ..ExecutionUpdate::default()
     };
-    s.executions.apply(e.id, Some(&lease("me")), &update).await.unwrap();
-    let output = s.executions.node_results(e.id).await.unwrap()[0].output.clone().unwrap();
+    s.executions.apply(WS, e.id, Some(&lease("me")), &update).await.unwrap();
+    let output = s.executions.node_results(WS, e.id).await.unwrap()[0].output.clone().unwrap();
     assert_eq!(output["big"], weird["big"]);
     assert_eq!(output["text"], weird["text"]);
-    let stored = s.executions.events_after(e.id, 0, 10).await.unwrap();
+    let stored = s.executions.events_after(WS, e.id, 0, 10).await.unwrap();
     let RunEvent::NodeCompleted { output, .. } = &stored[0].event else { panic!("{:?}", stored[0].event) };
     assert_eq!(output.as_ref(), &weird, "event data is kept exactly");
 }
@@ -435,7 +450,7 @@ async fn concurrent_claims_and_creates_never_overlap(s: Stores) {
     let mut creators = Vec::new();
     for _ in 0..4 {
         let (store, wf) = (s.workflows.clone(), wf.clone());
-        creators.push(tokio::spawn(async move { store.create(&wf).await }));
+        creators.push(tokio::spawn(async move { store.create(WS, &wf).await }));
     }
     let mut outcomes = Vec::new();
     for c in creators {
@@ -460,19 +475,27 @@ async fn a_new_execution_and_its_first_step_are_stored_together(s: Stores) {
     };
     let stored = s.executions.create_with(&e, &me, &first).await.unwrap();
     assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
-    let got = s.executions.get(e.id).await.unwrap();
+    let got = s.executions.get(WS, e.id).await.unwrap();
     assert_eq!((got.state, got.completed_at), (ExecutionState::Completed, Some(at(2))));
-    assert_eq!(s.executions.node_results(e.id).await.unwrap().len(), 1);
+    assert_eq!(s.executions.node_results(WS, e.id).await.unwrap().len(), 1);
     let total = s
         .executions
-        .list(ExecutionFilter { workflow_id: Some(wf), state: Some(ExecutionState::Completed), parent: None }, page(10))
+        .list(
+            WS,
+            ExecutionFilter { workflow_id: Some(wf), state: Some(ExecutionState::Completed), parent: None },
+            page(10),
+        )
         .await
         .unwrap()
         .total;
     assert_eq!(total, 1);
     let again = s.executions.create_with(&e, &me, &first).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(s.executions.events_after(e.id, 0, 10).await.unwrap().len(), 2, "a refused create_with stores nothing");
+    assert_eq!(
+        s.executions.events_after(WS, e.id, 0, 10).await.unwrap().len(),
+        2,
+        "a refused create_with stores nothing"
+    );
 }
 
 macro_rules! contract {
@@ -523,4 +546,9 @@ contract!(
     concurrent_creates_with_one_key_have_exactly_one_winner,
     an_expired_key_is_taken_by_the_next_request,
     purging_deletes_expired_keys_oldest_first_and_keeps_their_executions,
+    workflows_of_another_workspace_do_not_exist,
+    executions_of_another_workspace_do_not_exist,
+    a_signal_never_crosses_workspaces,
+    secrets_are_kept_per_workspace_and_replaced_in_place,
+    the_audit_log_pages_newest_first_per_workspace,
 );

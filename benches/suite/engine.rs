@@ -8,6 +8,7 @@ use oxify_api::adapters::store::InMemoryStore;
 use oxify_api::app::executor::{Executor, ExecutorLimits};
 use oxify_api::app::live_executions::StopSignal;
 use oxify_api::app::runner_registry::RunnerRegistry;
+use oxify_api::domain::access::Scope;
 use oxify_api::domain::execution::{Execution, ExecutionUpdate};
 use oxify_api::domain::ids::WorkflowId;
 use oxify_api::domain::valid::ValidWorkflow;
@@ -159,12 +160,12 @@ impl Engine {
     }
 
     pub async fn register(&self, wf: &ValidWorkflow) {
-        let _ = WorkflowStore::create(self.store.as_ref(), wf).await;
+        let _ = WorkflowStore::create(self.store.as_ref(), Scope::DEFAULT, wf).await;
     }
 
     /// Runs one execution to its end.
     pub async fn run(&self, wf: &ValidWorkflow) {
-        let execution = Execution::new(wf.id(), 1, Map::new(), chrono::Utc::now());
+        let execution = Execution::new(Scope::DEFAULT, wf.id(), 1, Map::new(), chrono::Utc::now());
         let lease = self.executor.lease().clone();
         ExecutionLog::create_with(self.store.as_ref(), &execution, &lease, &ExecutionUpdate::default()).await.unwrap();
         self.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

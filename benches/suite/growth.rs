@@ -6,6 +6,7 @@ use crate::servers;
 use crate::stats::{Sample, percentile};
 use oxify_api::adapters::http::pagination::encode;
 use oxify_api::adapters::store::SqliteStore;
+use oxify_api::domain::access::Scope;
 use oxify_api::domain::execution::{Execution, ExecutionState, ExecutionUpdate};
 use oxify_api::domain::ids::WorkflowId;
 use oxify_api::domain::validation::validate;
@@ -22,7 +23,9 @@ async fn populate(url: &str, workflow: WorkflowId, from: usize, to: usize, creat
             "nodes": [{"id": "s", "name": "S", "kind": {"type": "Start"}}], "edges": []}))
         .unwrap();
         let now = chrono::Utc::now();
-        WorkflowStore::create(store.as_ref(), &validate(draft.complete(workflow, now, now)).unwrap()).await.unwrap();
+        WorkflowStore::create(store.as_ref(), Scope::DEFAULT, &validate(draft.complete(workflow, now, now)).unwrap())
+            .await
+            .unwrap();
     }
     let lease = Lease { owner: "bench".into(), ttl: Duration::from_secs(60) };
     let base = chrono::Utc::now() - chrono::Duration::days(1);
@@ -34,7 +37,7 @@ async fn populate(url: &str, workflow: WorkflowId, from: usize, to: usize, creat
             let mut cursors = Vec::new();
             for i in (from + w..to).step_by(writers) {
                 let created = base + chrono::Duration::microseconds(i as i64 * 1000);
-                let mut e = Execution::new(workflow, 1, Map::new(), created);
+                let mut e = Execution::new(Scope::DEFAULT, workflow, 1, Map::new(), created);
                 e.state = if i % 10 == 0 { ExecutionState::Failed } else { ExecutionState::Completed };
                 ExecutionLog::create_with(store.as_ref(), &e, &lease, &ExecutionUpdate::default())
                     .await

@@ -8,6 +8,7 @@ use crate::report::{Report, Row};
 use crate::stack::{Stack, chain_of, node, script};
 use crate::stats::Sample;
 use oxify_api::app::runner_registry::RunnerRegistry;
+use oxify_api::domain::access::Scope;
 use oxify_api::domain::execution::ExecutionState;
 use oxify_api::domain::ids::ExecutionId;
 use oxify_api::domain::workflow::{NodeKind, NodeKindTag};
@@ -205,7 +206,7 @@ async fn cancel_signal(stack: &Stack, notes: &mut mpsc::UnboundedReceiver<Note>,
         next(notes, "entered").await;
         stack.wait_parked(id).await;
         let asked = Instant::now();
-        stack.services.executions.cancel(id).await.expect("cancel");
+        stack.services.executions.cancel(Scope::DEFAULT, id).await.expect("cancel");
         ms.push(asked.elapsed().as_secs_f64() * 1e3);
         stack.settle().await;
     }

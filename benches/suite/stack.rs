@@ -5,6 +5,7 @@
 use oxify_api::app::executor::ExecutorLimits;
 use oxify_api::app::runner_registry::RunnerRegistry;
 use oxify_api::app::services::Services;
+use oxify_api::domain::access::Scope;
 use oxify_api::domain::budget::BudgetLimits;
 use oxify_api::domain::execution::ExecutionState;
 use oxify_api::domain::ids::{ExecutionId, WorkflowId};
@@ -38,16 +39,21 @@ impl Stack {
     /// Saves a workflow draft (`{"metadata": ..., "nodes": ..., "edges": ...}`).
     pub async fn create(&self, draft: Value) -> WorkflowId {
         let draft: WorkflowDraft = serde_json::from_value(draft).expect("a workflow draft");
-        self.services.workflows.create(draft).await.expect("create the workflow").workflow.id()
+        self.services.workflows.create(Scope::DEFAULT, draft).await.expect("create the workflow").workflow.id()
     }
 
     /// Starts an execution of the workflow's latest version; returns once it is stored.
     pub async fn start(&self, workflow: WorkflowId) -> ExecutionId {
-        self.services.executions.start(workflow, Map::new(), BudgetLimits::default()).await.expect("start").id
+        self.services
+            .executions
+            .start(Scope::DEFAULT, workflow, Map::new(), BudgetLimits::default())
+            .await
+            .expect("start")
+            .id
     }
 
     pub async fn state(&self, id: ExecutionId) -> ExecutionState {
-        self.services.executions.get(id).await.expect("read the execution").0.state
+        self.services.executions.get(Scope::DEFAULT, id).await.expect("read the execution").0.state
     }
 
     /// Waits (polling every millisecond, for at most a minute) until the execution is in `state`.

@@ -2,6 +2,7 @@
 //! children with them: an execution's children never outlive it.
 
 use super::live_executions::LiveExecutions;
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, NewEvent, Signal, StateChange};
 use crate::domain::ids::ExecutionId;
 use crate::domain::run::RunEvent;
@@ -28,21 +29,23 @@ impl Cascade {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn cancel_tree(&self, id: ExecutionId, reason: &str) -> Result<(), StoreError> {
+    /// `id` must be known to belong to `scope`: a running execution is stopped by id alone.
+    pub async fn cancel_tree(&self, scope: Scope, id: ExecutionId, reason: &str) -> Result<(), StoreError> {
         let mut pending = vec![id];
         while let Some(id) = pending.pop() {
             if self.running.cancel_nowait(id) {
                 continue;
             }
-            let execution = match self.store.get(id).await {
+            let execution = match self.store.get(scope, id).await {
                 Ok(e) => e,
                 Err(StoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(e),
             };
             if !execution.state.is_terminal() {
-                let finished = self.store.node_results(id).await?.iter().filter(|r| r.status.is_terminal()).count();
+                let finished =
+                    self.store.node_results(scope, id).await?.iter().filter(|r| r.status.is_terminal()).count();
                 let update = ending(&execution, ExecutionState::Cancelled, reason, self.clock.now(), finished);
-                match self.store.apply(id, None, &update).await {
+                match self.store.apply(scope, id, None, &update).await {
                     Ok(events) => self.publish(events),
                     // Its owner ended it meanwhile.
                     Err(StoreError::LeaseLost(_)) => {}
@@ -50,7 +53,7 @@ impl Cascade {
                 }
             }
             let filter = ExecutionFilter { parent: Some(id), ..ExecutionFilter::default() };
-            let children = self.store.list(filter, PageRequest { limit: CHILDREN_PAGE, after: None }).await?;
+            let children = self.store.list(scope, filter, PageRequest { limit: CHILDREN_PAGE, after: None }).await?;
             pending.extend(children.items.iter().filter(|c| !c.state.is_terminal()).map(|c| c.id));
         }
         Ok(())

@@ -4,6 +4,7 @@
 
 use super::error::ServiceError;
 use super::live_executions::LiveExecutions;
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionEvent, OutputDelta, StreamPosition};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{BusItem, EventBus, ExecutionLog, ExecutionRecords, Subscription};
@@ -68,14 +69,14 @@ impl EventStreamService {
     /// # Errors
     /// `NotFound`; `BadRequest` when `after` is beyond the end of the event log (it names the
     /// last id there is); storage failures while reading the history.
-    pub async fn watch(&self, id: ExecutionId, after: StreamPosition) -> Result<Watch, ServiceError> {
+    pub async fn watch(&self, scope: Scope, id: ExecutionId, after: StreamPosition) -> Result<Watch, ServiceError> {
         let store = self.log.clone();
-        let execution = self.records.get(id).await?;
+        let execution = self.records.get(scope, id).await?;
         // Subscribe before reading the history, so nothing falls between the two.
         let live = (!execution.state.is_terminal()).then(|| self.bus.subscribe(id));
-        let first = store.events_after(id, after.seq, PAGE).await?;
-        if first.is_empty() && after.seq > 0 && !logged(&store, id, after.seq).await? {
-            let last = last_logged(&store, id, after.seq).await?;
+        let first = store.events_after(scope, id, after.seq, PAGE).await?;
+        if first.is_empty() && after.seq > 0 && !logged(&store, scope, id, after.seq).await? {
+            let last = last_logged(&store, scope, id, after.seq).await?;
             return Err(ServiceError::BadRequest(format!(
                 "Last-Event-ID {after} is beyond the end of execution {id}'s event log, whose last event id is \
                  {last}; resume with an id this stream sent"
@@ -84,22 +85,27 @@ impl EventStreamService {
         if first.is_empty() && live.is_none() {
             return Ok(Watch::AllSeen);
         }
-        let stream = follow(store, id, after, first, live, self.running.clone());
+        let stream = follow(store, scope, id, after, first, live, self.running.clone());
         Ok(Watch::Events(Box::new(execution), stream))
     }
 }
 
 /// Whether event `seq` is in the log (ids run from 1 without gaps).
-async fn logged(store: &Arc<dyn ExecutionLog>, id: ExecutionId, seq: u64) -> Result<bool, ServiceError> {
-    Ok(store.events_after(id, seq - 1, 1).await?.first().is_some_and(|e| e.seq == seq))
+async fn logged(store: &Arc<dyn ExecutionLog>, scope: Scope, id: ExecutionId, seq: u64) -> Result<bool, ServiceError> {
+    Ok(store.events_after(scope, id, seq - 1, 1).await?.first().is_some_and(|e| e.seq == seq))
 }
 
 /// The last id in the log, known to be below `above`: a binary search, on this error path only.
-async fn last_logged(store: &Arc<dyn ExecutionLog>, id: ExecutionId, above: u64) -> Result<u64, ServiceError> {
+async fn last_logged(
+    store: &Arc<dyn ExecutionLog>,
+    scope: Scope,
+    id: ExecutionId,
+    above: u64,
+) -> Result<u64, ServiceError> {
     let (mut low, mut high) = (0, above);
     while high - low > 1 {
         let mid = low + (high - low) / 2;
-        if logged(store, id, mid).await? { low = mid } else { high = mid }
+        if logged(store, scope, id, mid).await? { low = mid } else { high = mid }
     }
     Ok(low)
 }
@@ -108,6 +114,7 @@ async fn last_logged(store: &Arc<dyn ExecutionLog>, id: ExecutionId, above: u64)
 /// [`STORE_PATIENCE`]; the error is what to tell the client when it gives up.
 async fn read_patiently(
     store: &Arc<dyn ExecutionLog>,
+    scope: Scope,
     id: ExecutionId,
     last: u64,
     limit: u32,
@@ -115,7 +122,7 @@ async fn read_patiently(
     let deadline = tokio::time::Instant::now() + STORE_PATIENCE;
     let mut delay = std::time::Duration::from_millis(100);
     loop {
-        match store.events_after(id, last, limit).await {
+        match store.events_after(scope, id, last, limit).await {
             Ok(events) => return Ok(events),
             Err(e) if e.is_transient() && tokio::time::Instant::now() + delay < deadline => {
                 tracing::warn!(error = %e, execution_id = %id, "reading events failed; retrying");
@@ -132,6 +139,7 @@ async fn read_patiently(
 
 fn follow(
     store: Arc<dyn ExecutionLog>,
+    scope: Scope,
     id: ExecutionId,
     after: StreamPosition,
     first: Vec<ExecutionEvent>,
@@ -167,7 +175,7 @@ fn follow(
             if !full {
                 break;
             }
-            match read_patiently(&store, id, last, PAGE).await {
+            match read_patiently(&store, scope, id, last, PAGE).await {
                 Ok(more) => batch = more,
                 Err(reason) => {
                     yield Frame::Interrupted { reason, last: sent };
@@ -224,7 +232,7 @@ fn follow(
             };
             let events: Vec<Arc<ExecutionEvent>> = match (catch_up, item) {
                 (None, BusItem::Event(e)) => vec![e],
-                _ => match read_patiently(&store, id, last, u32::MAX).await {
+                _ => match read_patiently(&store, scope, id, last, u32::MAX).await {
                     Ok(events) => events.into_iter().map(Arc::new).collect(),
                     Err(reason) => {
                         yield Frame::Interrupted { reason, last: sent };
@@ -267,14 +275,15 @@ mod tests {
     async fn frames(store: MockExecutionLog, first: Vec<ExecutionEvent>) -> Vec<Frame> {
         let live = Subscription { kept: Vec::new(), live: futures::stream::pending().boxed() };
         let id = ExecutionId(uuid::Uuid::nil());
-        let stream = follow(Arc::new(store), id, StreamPosition::default(), first, Some(live), Arc::default());
+        let stream =
+            follow(Arc::new(store), Scope::DEFAULT, id, StreamPosition::default(), first, Some(live), Arc::default());
         tokio::time::timeout(std::time::Duration::from_secs(600), stream.collect()).await.expect("the stream ends")
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_store_that_stays_down_interrupts_the_stream_with_its_reason() {
         let mut store = MockExecutionLog::new();
-        store.expect_events_after().returning(|_, _, _| Err(StoreError::Unavailable("disk is full".into())));
+        store.expect_events_after().returning(|_, _, _, _| Err(StoreError::Unavailable("disk is full".into())));
         let frames = frames(store, vec![event(1, EventKind::ExecutionStarted)]).await;
         assert!(matches!(&frames[0], Frame::Event(e) if e.seq == 1));
         match &frames[1] {
@@ -291,7 +300,7 @@ mod tests {
     async fn a_store_that_comes_back_lets_the_stream_reach_its_terminal_event() {
         let mut store = MockExecutionLog::new();
         let calls = std::sync::atomic::AtomicU32::new(0);
-        store.expect_events_after().returning(move |_, after, _| {
+        store.expect_events_after().returning(move |_, _, after, _| {
             match calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
                 0..=3 => Err(StoreError::Unavailable("connection refused".into())),
                 _ => Ok(vec![event(after + 1, EventKind::ExecutionCompleted)]),
@@ -322,7 +331,15 @@ mod tests {
         let history = vec![event(2, EventKind::NodeStarted), event(3, EventKind::ExecutionCompleted)];
         let id = ExecutionId(uuid::Uuid::nil());
         let after = StreamPosition { seq: 1, delta: 1 };
-        let stream = follow(Arc::new(MockExecutionLog::new()), id, after, history, Some(subscription), Arc::default());
+        let stream = follow(
+            Arc::new(MockExecutionLog::new()),
+            Scope::DEFAULT,
+            id,
+            after,
+            history,
+            Some(subscription),
+            Arc::default(),
+        );
         let ids: Vec<String> = stream
             .map(|f| match f {
                 Frame::Event(e) => e.seq.to_string(),

@@ -4,6 +4,7 @@ use super::cascade::Cascade;
 use super::error::ServiceError;
 use super::executor::Executor;
 use super::live_executions::{CancelOutcome, LiveExecutions};
+use crate::domain::access::Scope;
 use crate::domain::budget::BudgetLimits;
 use crate::domain::data::RESERVED_NAMES;
 use crate::domain::execution::{Execution, ExecutionState, NodeResult};
@@ -57,11 +58,12 @@ impl ExecutionService {
     #[tracing::instrument(skip_all, fields(workflow_id = %workflow_id))]
     pub async fn start(
         &self,
+        scope: Scope,
         workflow_id: WorkflowId,
         variables: Map<String, Value>,
         budget: BudgetLimits,
     ) -> Result<Execution, ServiceError> {
-        let (execution, workflow) = self.prepare(workflow_id, variables, budget).await?;
+        let (execution, workflow) = self.prepare(scope, workflow_id, variables, budget).await?;
         self.launch(execution, workflow).await
     }
 
@@ -69,6 +71,7 @@ impl ExecutionService {
     /// request is checked (errors as for [`ExecutionService::start`]). Nothing is stored yet.
     pub(crate) async fn prepare(
         &self,
+        scope: Scope,
         workflow_id: WorkflowId,
         variables: Map<String, Value>,
         budget: BudgetLimits,
@@ -81,7 +84,7 @@ impl ExecutionService {
                 "variable name '{name}' is reserved (templates use it for {name}.<...>); rename the variable"
             )));
         }
-        let versioned = self.workflows.get(workflow_id).await?;
+        let versioned = self.workflows.get(scope, workflow_id).await?;
         let mut variables = variables;
         // `3.0` and `3` are one number: keep one spelling, so a run renders and routes the same
         // however the client wrote it (see domain::number).
@@ -90,7 +93,7 @@ impl ExecutionService {
             inputs.apply(&mut variables).map_err(|problems| ValidationError { problems })?;
         }
         let execution =
-            Execution { budget, ..Execution::new(workflow_id, versioned.version, variables, self.clock.now()) };
+            Execution { budget, ..Execution::new(scope, workflow_id, versioned.version, variables, self.clock.now()) };
         Ok((execution, versioned.workflow))
     }
 
@@ -125,12 +128,13 @@ impl ExecutionService {
     #[tracing::instrument(skip_all, fields(execution_id = %id))]
     pub async fn rerun(
         &self,
+        scope: Scope,
         id: ExecutionId,
         from: &crate::domain::ids::NodeId,
         overrides: Map<String, Value>,
         budget: Option<BudgetLimits>,
     ) -> Result<Execution, ServiceError> {
-        let old = self.executions.get(id).await?;
+        let old = self.executions.get(scope, id).await?;
         if !old.state.is_terminal() {
             return Err(ServiceError::InvalidState(format!(
                 "execution {id} is {}: rerun it once it has finished",
@@ -140,8 +144,8 @@ impl ExecutionService {
         if let Some(name) = RESERVED_NAMES.iter().find(|n| overrides.contains_key(**n)) {
             return Err(ServiceError::BadRequest(format!("variable name '{name}' is reserved")));
         }
-        let workflow = self.workflows.get_version(old.workflow_id, old.workflow_version).await?.workflow;
-        let log = self.executions.events_after(id, 0, u32::MAX).await?;
+        let workflow = self.workflows.get_version(scope, old.workflow_id, old.workflow_version).await?.workflow;
+        let log = self.executions.events_after(scope, id, 0, u32::MAX).await?;
         let seeds = crate::domain::run::rerun::seeds(&workflow, id, &log, from).map_err(ServiceError::BadRequest)?;
         let mut variables = old.variables.as_ref().clone();
         variables.extend(overrides);
@@ -153,7 +157,7 @@ impl ExecutionService {
         if let Some(problem) = budget.problem() {
             return Err(ServiceError::BadRequest(problem));
         }
-        let mut execution = Execution::new(old.workflow_id, old.workflow_version, variables, self.clock.now());
+        let mut execution = Execution::new(scope, old.workflow_id, old.workflow_version, variables, self.clock.now());
         (execution.rerun_of, execution.budget) = (Some(id), budget);
         let (stored_tx, stored) = tokio::sync::oneshot::channel();
         let (executor, run) = (self.executor.clone(), execution.clone());
@@ -171,16 +175,21 @@ impl ExecutionService {
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn get(&self, id: ExecutionId) -> Result<(Execution, Vec<NodeResult>), ServiceError> {
-        let execution = self.executions.get(id).await?;
-        let results = self.executions.node_results(id).await?;
+    pub async fn get(&self, scope: Scope, id: ExecutionId) -> Result<(Execution, Vec<NodeResult>), ServiceError> {
+        let execution = self.executions.get(scope, id).await?;
+        let results = self.executions.node_results(scope, id).await?;
         Ok((execution, results))
     }
 
     /// # Errors
     /// `NotFound` when filtering by a workflow that never existed.
-    pub async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, ServiceError> {
-        Ok(self.executions.list(filter, page).await?)
+    pub async fn list(
+        &self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Execution>, ServiceError> {
+        Ok(self.executions.list(scope, filter, page).await?)
     }
 
     /// Stops a pending or running execution: its running nodes are aborted and it ends `Cancelled`.
@@ -188,8 +197,9 @@ impl ExecutionService {
     /// # Errors
     /// `NotFound`; `InvalidState` when it had already finished.
     #[tracing::instrument(skip_all, fields(execution_id = %id))]
-    pub async fn cancel(&self, id: ExecutionId) -> Result<Execution, ServiceError> {
-        let before = self.executions.get(id).await?;
+    pub async fn cancel(&self, scope: Scope, id: ExecutionId) -> Result<Execution, ServiceError> {
+        // Read in scope first: a running execution of another workspace must not be stopped by id.
+        let before = self.executions.get(scope, id).await?;
         if before.state.is_terminal() {
             return Err(already_finished(&before));
         }
@@ -201,7 +211,7 @@ impl ExecutionService {
             CancelOutcome::Stopped => None,
             CancelOutcome::StillStopping { store_problem } => store_problem,
         };
-        let after = self.executions.get(id).await?;
+        let after = self.executions.get(scope, id).await?;
         match (after.state, held_up_by) {
             (ExecutionState::Cancelled, _) => Ok(after),
             (s, _) if s.is_terminal() => Err(already_finished(&after)),
@@ -222,7 +232,7 @@ impl ExecutionService {
             bus: self.bus.clone(),
             clock: self.clock.clone(),
         };
-        Ok(cascade.cancel_tree(execution.id, "cancelled by request").await?)
+        Ok(cascade.cancel_tree(execution.scope(), execution.id, "cancelled by request").await?)
     }
 
     /// Checks that the storage answers.
@@ -284,7 +294,7 @@ mod tests {
     }
 
     fn execution(state: ExecutionState) -> Execution {
-        let mut e = Execution::new(WorkflowId::generate(), 1, Map::new(), Utc::now());
+        let mut e = Execution::new(Scope::DEFAULT, WorkflowId::generate(), 1, Map::new(), Utc::now());
         e.state = state;
         e
     }
@@ -292,9 +302,13 @@ mod tests {
     #[tokio::test]
     async fn starting_an_unknown_workflow_is_not_found_and_records_nothing() {
         let mut m = Mocks::new();
-        m.workflows.expect_get().returning(|id| Err(StoreError::not_found("workflow", id)));
+        m.workflows.expect_get().returning(|_, id| Err(StoreError::not_found("workflow", id)));
         m.executions.expect_create_with().times(0);
-        let err = m.service().start(WorkflowId::generate(), Map::new(), BudgetLimits::default()).await.unwrap_err();
+        let err = m
+            .service()
+            .start(Scope::DEFAULT, WorkflowId::generate(), Map::new(), BudgetLimits::default())
+            .await
+            .unwrap_err();
         assert!(matches!(err, ServiceError::NotFound(msg) if msg.starts_with("Workflow ")));
     }
 
@@ -305,7 +319,7 @@ mod tests {
         let mut vars = Map::new();
         vars.insert("variables".into(), Value::Null);
         assert!(matches!(
-            m.service().start(WorkflowId::generate(), vars, BudgetLimits::default()).await,
+            m.service().start(Scope::DEFAULT, WorkflowId::generate(), vars, BudgetLimits::default()).await,
             Err(ServiceError::BadRequest(_))
         ));
     }
@@ -315,9 +329,9 @@ mod tests {
         let mut m = Mocks::new();
         let done = execution(ExecutionState::Completed);
         let id = done.id;
-        m.executions.expect_get().returning(move |_| Ok(done.clone()));
+        m.executions.expect_get().returning(move |_, _| Ok(done.clone()));
         m.executions.expect_apply().times(0);
-        let err = m.service().cancel(id).await.unwrap_err();
+        let err = m.service().cancel(Scope::DEFAULT, id).await.unwrap_err();
         assert!(matches!(err, ServiceError::InvalidState(msg) if msg.contains("Completed")));
     }
 
@@ -326,7 +340,7 @@ mod tests {
         let mut m = Mocks::new();
         let stuck = execution(ExecutionState::Running);
         let id = stuck.id;
-        m.executions.expect_get().returning(move |_| Ok(stuck.clone()));
+        m.executions.expect_get().returning(move |_, _| Ok(stuck.clone()));
         let running = Arc::new(LiveExecutions::default());
         // An executor whose writes keep failing on a full disk: it cannot record the cancel.
         running.launch(id, |stop| async move {
@@ -334,7 +348,7 @@ mod tests {
             stop.shutdown.cancelled().await;
         });
         let service = m.service_with(running).with_cancel_wait(Duration::from_millis(50));
-        let err = service.cancel(id).await.unwrap_err();
+        let err = service.cancel(Scope::DEFAULT, id).await.unwrap_err();
         let ServiceError::Unavailable(message) = err else { panic!("{err:?}") };
         assert!(
             message.starts_with("the execution is still stopping: its cancellation cannot be stored yet"),
@@ -350,13 +364,13 @@ mod tests {
         let id = orphan.id;
         let state = Arc::new(std::sync::Mutex::new(orphan));
         let (read, write) = (state.clone(), state.clone());
-        m.executions.expect_get().returning(move |_| Ok(read.lock().unwrap().clone()));
-        m.executions.expect_node_results().returning(|_| Ok(Vec::new()));
+        m.executions.expect_get().returning(move |_, _| Ok(read.lock().unwrap().clone()));
+        m.executions.expect_node_results().returning(|_, _| Ok(Vec::new()));
         m.executions
             .expect_list()
-            .withf(move |f, _| f.parent == Some(id))
-            .returning(|_, _| Ok(crate::ports::Page { items: Vec::new(), total: 0, next: None }));
-        m.executions.expect_apply().times(1).returning(move |id, _lease, update| {
+            .withf(move |_, f, _| f.parent == Some(id))
+            .returning(|_, _, _| Ok(crate::ports::Page { items: Vec::new(), total: 0, next: None }));
+        m.executions.expect_apply().times(1).returning(move |_, id, _lease, update| {
             let change = update.state.clone().unwrap();
             write.lock().unwrap().state = change.state;
             Ok(update.events.iter().cloned().map(|e| Arc::new(e.stored(id, 9))).collect())
@@ -366,7 +380,7 @@ mod tests {
             .withf(|e| e.kind() == crate::domain::execution::EventKind::ExecutionCancelled && e.seq == 9)
             .times(1)
             .return_const(());
-        let cancelled = m.service().cancel(id).await.unwrap();
+        let cancelled = m.service().cancel(Scope::DEFAULT, id).await.unwrap();
         assert_eq!(cancelled.state, ExecutionState::Cancelled);
     }
 }

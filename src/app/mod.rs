@@ -1,6 +1,7 @@
 //! Use cases: workflow and execution services, the executor, recovery, idempotent starts, and
 //! their assembly from the ports.
 
+pub mod audit;
 pub mod cascade;
 pub mod error;
 pub mod event_stream;
@@ -11,5 +12,6 @@ pub mod live_executions;
 pub mod parallel;
 pub mod recovery;
 pub mod runner_registry;
+pub mod secrets;
 pub mod services;
 pub mod workflows;

@@ -51,7 +51,11 @@ impl Recovery {
     }
 
     async fn resume(&self, execution: Execution) -> Result<(), StoreError> {
-        let workflow = match self.workflows.get_version(execution.workflow_id, execution.workflow_version).await {
+        let workflow = match self
+            .workflows
+            .get_version(execution.scope(), execution.workflow_id, execution.workflow_version)
+            .await
+        {
             Ok(v) => v.workflow,
             Err(StoreError::NotFound { .. }) => return self.fail_without_workflow(&execution).await,
             Err(e) => return Err(e),
@@ -71,10 +75,16 @@ impl Recovery {
         let error =
             format!("cannot resume: workflow {} version {} is gone", execution.workflow_id, execution.workflow_version);
         tracing::error!(execution_id = %execution.id, "{error}");
-        let finished =
-            self.executions.node_results(execution.id).await?.iter().filter(|r| r.status.is_terminal()).count();
+        let finished = self
+            .executions
+            .node_results(execution.scope(), execution.id)
+            .await?
+            .iter()
+            .filter(|r| r.status.is_terminal())
+            .count();
         let update = ending(execution, ExecutionState::Failed, &error, self.clock.now(), finished);
-        let events = self.executions.apply(execution.id, Some(self.executor.lease()), &update).await?;
+        let events =
+            self.executions.apply(execution.scope(), execution.id, Some(self.executor.lease()), &update).await?;
         let cascade = Cascade {
             store: self.executions.clone(),
             running: self.running.clone(),

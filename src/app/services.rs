@@ -1,6 +1,7 @@
 //! The use cases assembled from the ports they run on. Which adapter stands behind each port is
 //! chosen outside the app (in `startup`), so this layer never names one.
 
+use super::audit::AuditTrail;
 use super::event_stream::EventStreamService;
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
@@ -8,8 +9,11 @@ use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
 use super::live_executions::LiveExecutions;
 use super::recovery::Recovery;
 use super::runner_registry::RunnerRegistry;
+use super::secrets::SecretService;
 use super::workflows::WorkflowService;
-use crate::ports::{Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, WorkflowStore};
+use crate::ports::{
+    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, SecretCipher, SecretStore, WorkflowStore,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +25,11 @@ pub struct Ports {
     /// Idempotency keys, kept by the same store as the executions (a key is written with its
     /// execution, atomically).
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Workspace secrets, sealed by `cipher`.
+    pub secrets: Arc<dyn SecretStore>,
+    pub cipher: Arc<dyn SecretCipher>,
+    /// Who did what.
+    pub audit: Arc<dyn AuditLog>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -37,6 +46,8 @@ pub struct Services {
     pub executions: Arc<ExecutionService>,
     pub event_streams: Arc<EventStreamService>,
     pub idempotency: Arc<IdempotencyService>,
+    pub secrets: Arc<SecretService>,
+    pub audit: Arc<AuditTrail>,
     pub running: Arc<LiveExecutions>,
     recovery: Arc<Recovery>,
     exclusive: bool,
@@ -53,9 +64,12 @@ impl Services {
         // The executor writes through the store that adds an idempotency key to the first write
         // of the execution it started.
         let first_writes = Arc::new(KeyedFirstWrites::new(ports.executions.clone(), ports.idempotency.clone()));
+        let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher, ports.clock.clone()));
+        let audit = Arc::new(AuditTrail::new(ports.audit, ports.clock.clone()));
         let executor =
             Executor::new(first_writes.clone(), ports.bus.clone(), ports.runners, ports.clock.clone(), limits, lease)
                 .with_children(ports.workflows.clone(), running.clone(), Arc::default())
+                .with_secrets(secrets.clone())
                 .into_arc();
         let recovery = Arc::new(Recovery {
             workflows: ports.workflows.clone(),
@@ -87,7 +101,17 @@ impl Services {
             ports.clock,
             DEFAULT_TTL,
         ));
-        Self { workflows, executions, event_streams, idempotency, running, recovery, exclusive: ports.exclusive }
+        Self {
+            workflows,
+            executions,
+            event_streams,
+            idempotency,
+            secrets,
+            audit,
+            running,
+            recovery,
+            exclusive: ports.exclusive,
+        }
     }
 
     /// Keeps idempotency keys for `ttl` instead of [`DEFAULT_TTL`].

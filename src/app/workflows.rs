@@ -2,6 +2,7 @@
 
 use super::error::ServiceError;
 use super::runner_registry::RunnerRegistry;
+use crate::domain::access::Scope;
 use crate::domain::ids::WorkflowId;
 use crate::domain::run::composite;
 use crate::domain::valid::ValidWorkflow;
@@ -30,17 +31,17 @@ impl WorkflowService {
     }
 
     /// The domain's rules, then what this server needs to run the nodes (providers, keys).
-    async fn check(&self, workflow: Workflow) -> Result<ValidWorkflow, ServiceError> {
+    async fn check(&self, scope: Scope, workflow: Workflow) -> Result<ValidWorkflow, ServiceError> {
         let valid = validate(workflow)?;
         let mut problems = self.runners.problems(&valid);
-        problems.extend(self.child_problems(&valid).await?);
+        problems.extend(self.child_problems(scope, &valid).await?);
         if problems.is_empty() { Ok(valid) } else { Err(ValidationError { problems }.into()) }
     }
 
     /// What the stored workflows a workflow runs as children show: each must exist (at the
     /// version pinned), and none may lead back to this workflow (a recursion the document
     /// already shows; deeper chains are capped at run time).
-    async fn child_problems(&self, workflow: &ValidWorkflow) -> Result<Vec<Problem>, ServiceError> {
+    async fn child_problems(&self, scope: Scope, workflow: &ValidWorkflow) -> Result<Vec<Problem>, ServiceError> {
         let mut problems = Vec::new();
         let me = workflow.id();
         for (i, node) in workflow.workflow().nodes.iter().enumerate() {
@@ -56,12 +57,12 @@ impl WorkflowService {
                 continue;
             }
             let found = match version {
-                Some(v) => self.store.get_version(target, v).await,
-                None => self.store.get(target).await,
+                Some(v) => self.store.get_version(scope, target, v).await,
+                None => self.store.get(scope, target).await,
             };
             match found {
                 Ok(child) => {
-                    if let Some(chain) = self.leads_back(child.workflow, me).await? {
+                    if let Some(chain) = self.leads_back(scope, child.workflow, me).await? {
                         report(format!("Node {}: runs a child that runs this workflow again: {chain}", node.id));
                     }
                 }
@@ -78,7 +79,12 @@ impl WorkflowService {
     /// The chain of workflow ids from `from` back to `me` through child references (latest or
     /// pinned versions), if there is one. Bounded: a chain is followed for at most
     /// [`MAX_CHAIN`] workflows.
-    async fn leads_back(&self, from: ValidWorkflow, me: WorkflowId) -> Result<Option<String>, ServiceError> {
+    async fn leads_back(
+        &self,
+        scope: Scope,
+        from: ValidWorkflow,
+        me: WorkflowId,
+    ) -> Result<Option<String>, ServiceError> {
         let mut stack = vec![(from, vec![me])];
         let mut seen = std::collections::HashSet::new();
         while let Some((wf, path)) = stack.pop() {
@@ -96,8 +102,8 @@ impl WorkflowService {
                     return Ok(Some(chain.join(" -> ")));
                 }
                 let next = match version {
-                    Some(v) => self.store.get_version(target, v).await,
-                    None => self.store.get(target).await,
+                    Some(v) => self.store.get_version(scope, target, v).await,
+                    None => self.store.get(scope, target).await,
                 };
                 match next {
                     Ok(next) => stack.push((next.workflow, path.clone())),
@@ -114,12 +120,12 @@ impl WorkflowService {
     /// # Errors
     /// `Validation` listing every problem; `Conflict` when the id is taken.
     #[tracing::instrument(skip_all, fields(workflow_id))]
-    pub async fn create(&self, draft: WorkflowDraft) -> Result<VersionedWorkflow, ServiceError> {
+    pub async fn create(&self, scope: Scope, draft: WorkflowDraft) -> Result<VersionedWorkflow, ServiceError> {
         let id = draft.metadata.id.unwrap_or_else(WorkflowId::generate);
         tracing::Span::current().record("workflow_id", tracing::field::display(id));
         let now = self.clock.now();
-        let workflow = self.check(draft.complete(id, now, now)).await?;
-        let version = self.store.create(&workflow).await?;
+        let workflow = self.check(scope, draft.complete(id, now, now)).await?;
+        let version = self.store.create(scope, &workflow).await?;
         Ok(VersionedWorkflow { version, workflow })
     }
 
@@ -132,6 +138,7 @@ impl WorkflowService {
     #[tracing::instrument(skip_all, fields(workflow_id = %id))]
     pub async fn update(
         &self,
+        scope: Scope,
         id: WorkflowId,
         draft: WorkflowDraft,
         expected: &ExpectedVersion,
@@ -141,22 +148,22 @@ impl WorkflowService {
                 "workflow.metadata.id {other} does not match the id {id} in the path"
             )));
         }
-        let current = self.store.get(id).await?;
+        let current = self.store.get(scope, id).await?;
         // A stale request fails before its workflow is validated (RFC 9110 evaluates
         // preconditions before the method); this early check is only a shortcut.
         if !expected.admits(current.version) {
             return Err(StoreError::version_mismatch("workflow", id, current.version).into());
         }
         let created_at = current.workflow.workflow().metadata.created_at;
-        let workflow = self.check(draft.complete(id, created_at, self.clock.now())).await?;
-        let version = self.store.update(&workflow, expected).await?;
+        let workflow = self.check(scope, draft.complete(id, created_at, self.clock.now())).await?;
+        let version = self.store.update(scope, &workflow, expected).await?;
         Ok(VersionedWorkflow { version, workflow })
     }
 
     /// # Errors
     /// `NotFound`.
-    pub async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, ServiceError> {
-        Ok(self.store.get(id).await?)
+    pub async fn get(&self, scope: Scope, id: WorkflowId) -> Result<VersionedWorkflow, ServiceError> {
+        Ok(self.store.get(scope, id).await?)
     }
 
     /// Deletes a workflow, provided `expected` admits its current version.
@@ -164,30 +171,30 @@ impl WorkflowService {
     /// # Errors
     /// `NotFound`; `PreconditionFailed` when `expected` does not admit the current version.
     #[tracing::instrument(skip_all, fields(workflow_id = %id))]
-    pub async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), ServiceError> {
-        Ok(self.store.delete(id, expected).await?)
+    pub async fn delete(&self, scope: Scope, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), ServiceError> {
+        Ok(self.store.delete(scope, id, expected).await?)
     }
 
     /// # Errors
     /// Storage failures.
-    pub async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, ServiceError> {
-        Ok(self.store.list(page).await?)
+    pub async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<WorkflowSummary>, ServiceError> {
+        Ok(self.store.list(scope, page).await?)
     }
 
     /// Every stored version, oldest first (also of a deleted workflow: executions refer to them).
     ///
     /// # Errors
     /// `NotFound` when no workflow ever had this id.
-    pub async fn versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, ServiceError> {
-        Ok(self.store.list_versions(id).await?)
+    pub async fn versions(&self, scope: Scope, id: WorkflowId) -> Result<Vec<VersionInfo>, ServiceError> {
+        Ok(self.store.list_versions(scope, id).await?)
     }
 
     /// One stored version.
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, ServiceError> {
-        Ok(self.store.get_version(id, version).await?)
+    pub async fn version(&self, scope: Scope, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, ServiceError> {
+        Ok(self.store.get_version(scope, id, version).await?)
     }
 }
 
@@ -217,9 +224,9 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_store_is_reported_as_unavailable() {
         let mut store = MockWorkflowStore::new();
-        store.expect_create().times(1).returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+        store.expect_create().times(1).returning(|_, _| Err(StoreError::Unavailable("connection refused".into())));
         let service = WorkflowService::new(Arc::new(store), clock_at(0), RunnerRegistry::new());
-        let err = service.create(draft()).await.unwrap_err();
+        let err = service.create(Scope::DEFAULT, draft()).await.unwrap_err();
         assert!(matches!(err, ServiceError::Unavailable(m) if m.contains("connection refused")));
     }
 
@@ -230,7 +237,7 @@ mod tests {
         let service = WorkflowService::new(Arc::new(store), clock_at(0), RunnerRegistry::new());
         let mut bad = draft();
         bad.nodes.clear();
-        assert!(matches!(service.create(bad).await, Err(ServiceError::Validation(_))));
+        assert!(matches!(service.create(Scope::DEFAULT, bad).await, Err(ServiceError::Validation(_))));
     }
 
     #[tokio::test]
@@ -243,17 +250,17 @@ mod tests {
         .unwrap();
         let id = created.id();
         let mut store = MockWorkflowStore::new();
-        store.expect_get().returning(move |_| Ok(VersionedWorkflow { version: 1, workflow: created.clone() }));
+        store.expect_get().returning(move |_, _| Ok(VersionedWorkflow { version: 1, workflow: created.clone() }));
         store
             .expect_update()
-            .withf(|wf, expected| {
+            .withf(|_, wf, expected| {
                 let m = &wf.workflow().metadata;
                 m.created_at.timestamp() == 100 && m.updated_at.timestamp() == 500 && *expected == ExpectedVersion::Any
             })
             .times(1)
-            .returning(|_, _| Ok(2));
+            .returning(|_, _, _| Ok(2));
         let service = WorkflowService::new(Arc::new(store), clock_at(500), RunnerRegistry::new());
-        assert_eq!(service.update(id, draft(), &ExpectedVersion::Any).await.unwrap().version, 2);
+        assert_eq!(service.update(Scope::DEFAULT, id, draft(), &ExpectedVersion::Any).await.unwrap().version, 2);
     }
 
     fn stored_at_version(version: u32) -> MockWorkflowStore {
@@ -264,7 +271,7 @@ mod tests {
         ))
         .unwrap();
         let mut store = MockWorkflowStore::new();
-        store.expect_get().returning(move |_| Ok(VersionedWorkflow { version, workflow: created.clone() }));
+        store.expect_get().returning(move |_, _| Ok(VersionedWorkflow { version, workflow: created.clone() }));
         store
     }
 
@@ -275,7 +282,10 @@ mod tests {
         let service = WorkflowService::new(Arc::new(store), clock_at(500), RunnerRegistry::new());
         let mut invalid = draft();
         invalid.nodes.clear();
-        let err = service.update(WorkflowId::generate(), invalid, &ExpectedVersion::OneOf(vec![2])).await.unwrap_err();
+        let err = service
+            .update(Scope::DEFAULT, WorkflowId::generate(), invalid, &ExpectedVersion::OneOf(vec![2]))
+            .await
+            .unwrap_err();
         assert!(matches!(&err, ServiceError::PreconditionFailed(m) if m.contains("now at version 3")), "{err:?}");
     }
 
@@ -284,11 +294,12 @@ mod tests {
         let mut store = MockWorkflowStore::new();
         store
             .expect_delete()
-            .withf(|_, e| *e == ExpectedVersion::OneOf(vec![2]))
+            .withf(|_, _, e| *e == ExpectedVersion::OneOf(vec![2]))
             .times(1)
-            .returning(|id, _| Err(StoreError::version_mismatch("workflow", id, 3)));
+            .returning(|_, id, _| Err(StoreError::version_mismatch("workflow", id, 3)));
         let service = WorkflowService::new(Arc::new(store), clock_at(0), RunnerRegistry::new());
-        let err = service.delete(WorkflowId::generate(), &ExpectedVersion::OneOf(vec![2])).await.unwrap_err();
+        let err =
+            service.delete(Scope::DEFAULT, WorkflowId::generate(), &ExpectedVersion::OneOf(vec![2])).await.unwrap_err();
         assert!(matches!(err, ServiceError::PreconditionFailed(_)), "{err:?}");
     }
 
@@ -299,11 +310,11 @@ mod tests {
         let passed = expected.clone();
         store
             .expect_update()
-            .withf(move |_, e| *e == passed)
+            .withf(move |_, _, e| *e == passed)
             .times(1)
-            .returning(|wf, _| Err(StoreError::version_mismatch("workflow", wf.id(), 4)));
+            .returning(|_, wf, _| Err(StoreError::version_mismatch("workflow", wf.id(), 4)));
         let service = WorkflowService::new(Arc::new(store), clock_at(500), RunnerRegistry::new());
-        let err = service.update(WorkflowId::generate(), draft(), &expected).await.unwrap_err();
+        let err = service.update(Scope::DEFAULT, WorkflowId::generate(), draft(), &expected).await.unwrap_err();
         assert!(matches!(&err, ServiceError::PreconditionFailed(m) if m.contains("now at version 4")), "{err:?}");
     }
 }

@@ -139,6 +139,7 @@ mod tests {
         DataContext {
             variables: Arc::new(vars.as_object().unwrap().clone()),
             outputs: Arc::new(NodeOutputs::new(wf.graph().index.clone())),
+            secrets: Arc::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
 
 /// Names with a meaning of their own in templates and expressions; variables may not use them.
-pub const RESERVED_NAMES: [&str; 2] = ["nodes", "variables"];
+pub const RESERVED_NAMES: [&str; 3] = ["nodes", "secrets", "variables"];
 
 /// The outputs of an execution's nodes, each set at most once, by node index.
 #[derive(Debug)]
@@ -74,6 +74,9 @@ impl Reads {
 pub struct DataContext {
     pub variables: Arc<Map<String, Value>>,
     pub outputs: Arc<NodeOutputs>,
+    /// The workspace secrets one node attempt refers to (`secrets.NAME`), revealed for that
+    /// attempt only; empty everywhere else.
+    pub secrets: Arc<Map<String, Value>>,
 }
 
 impl DataContext {
@@ -94,6 +97,7 @@ impl DataContext {
                 }
             }
             "variables" => Value::Object(self.variables.as_ref().clone()),
+            "secrets" => Value::Object(self.secrets.as_ref().clone()),
             name => self.variables.get(name)?.clone(),
         };
         for segment in segments {
@@ -127,7 +131,11 @@ pub(crate) mod tests {
                 slots.set(i, Arc::new(v.clone()));
             }
         }
-        DataContext { variables: Arc::new(variables.as_object().unwrap().clone()), outputs: Arc::new(slots) }
+        DataContext {
+            variables: Arc::new(variables.as_object().unwrap().clone()),
+            outputs: Arc::new(slots),
+            secrets: Arc::default(),
+        }
     }
 
     #[test]

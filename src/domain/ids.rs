@@ -45,6 +45,24 @@ uuid_id!(
     /// Identifies one run of a workflow.
     ExecutionId
 );
+uuid_id!(
+    /// Identifies a workspace: the tenant every workflow, execution and secret belongs to.
+    WorkspaceId
+);
+uuid_id!(
+    /// Identifies a user (a person who signs in).
+    UserId
+);
+uuid_id!(
+    /// Identifies an API key (a program's credential).
+    ApiKeyId
+);
+
+impl WorkspaceId {
+    /// The workspace that data written before workspaces existed belongs to, and that an
+    /// anonymous caller acts in when anonymous access is allowed.
+    pub const DEFAULT: Self = Self(Uuid::from_u128(1));
+}
 
 /// A node id: a UUID (as the seed writes them) or a short readable slug such as `fetch_docs`,
 /// so that templates can say `{{ nodes.fetch_docs.output }}`.

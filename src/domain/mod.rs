@@ -1,6 +1,7 @@
 //! The pure core: workflow model and validation, the scheduler, the execution state machine,
 //! templates and expressions. No I/O, no async runtime.
 
+pub mod access;
 pub mod budget;
 pub mod control;
 pub mod data;
@@ -14,6 +15,7 @@ pub mod number;
 pub mod retry;
 pub mod run;
 pub mod scheduler;
+pub mod secrets;
 pub mod template;
 pub mod usage;
 pub mod valid;

@@ -73,6 +73,8 @@ pub fn reads(source: &str) -> Reads {
             (Some("nodes"), None) => reads.dynamic_nodes = true,
             (Some("variables"), Some(name)) => reads.variable(name),
             (Some("variables"), None) => {}
+            // Workspace secrets, revealed when the node runs: not variables of the workflow.
+            (Some("secrets"), _) => {}
             (Some(name), _) if ENV.globals().all(|(global, _)| global != name) => reads.variable(name),
             _ => {}
         }
@@ -129,13 +131,14 @@ impl Object for Root {
         match key.as_str()? {
             "nodes" => Some(JValue::from_object(Nodes(data.clone()))),
             "variables" => Some(JValue::from(minijinja::value::Serde(data.variables.as_ref()))),
+            "secrets" => Some(JValue::from(minijinja::value::Serde(data.secrets.as_ref()))),
             name => data.variables.get(name).map(|v| JValue::from(minijinja::value::Serde(v))),
         }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let mut keys: Vec<JValue> = self.0.variables.keys().map(|k| JValue::from(k.as_str())).collect();
-        keys.extend([JValue::from("nodes"), JValue::from("variables")]);
+        keys.extend([JValue::from("nodes"), JValue::from("secrets"), JValue::from("variables")]);
         Enumerator::Values(keys)
     }
 }

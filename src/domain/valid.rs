@@ -84,6 +84,8 @@ struct Inner {
     inputs: Option<InputSchema>,
     /// Node names, shared by every record of every run of this version.
     names: Vec<Arc<str>>,
+    /// The workspace secrets each node's configuration refers to (`secrets.NAME`).
+    secret_refs: Vec<Arc<[String]>>,
 }
 
 /// A validated workflow; cheap to clone.
@@ -115,7 +117,19 @@ impl ValidWorkflow {
             })
             .collect();
         let names = workflow.nodes.iter().map(|n| Arc::from(n.name.as_str())).collect();
-        Self(Arc::new(Inner { workflow, graph, topo, compiled, branch_targets, inputs, names }))
+        let secret_refs = workflow
+            .nodes
+            .iter()
+            .map(|n| serde_json::to_value(&n.kind).map(|v| crate::domain::secrets::references(&v)).unwrap_or_default())
+            .map(Arc::from)
+            .collect();
+        Self(Arc::new(Inner { workflow, graph, topo, compiled, branch_targets, inputs, names, secret_refs }))
+    }
+
+    /// The workspace secrets node `idx` refers to, sorted.
+    #[must_use]
+    pub fn secrets_of(&self, idx: usize) -> &Arc<[String]> {
+        &self.0.secret_refs[idx]
     }
 
     /// Node `idx`'s name, shared rather than copied.

@@ -5,6 +5,7 @@
 
 use super::paging::{Page, PageRequest};
 use super::store_error::StoreError;
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use std::sync::Arc;
@@ -29,24 +30,32 @@ pub struct ExecutionFilter {
 }
 
 /// Executions and their node results, as clients read them.
+///
+/// Every call that names executions is confined to one workspace's [`Scope`]: an execution of
+/// another workspace is treated as if it did not exist (`NotFound`, or left out of a list).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait ExecutionRecords: Send + Sync {
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when no execution has this id.
-    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError>;
+    async fn get(&self, scope: Scope, id: ExecutionId) -> Result<Execution, StoreError>;
 
     /// The latest result of every node that started or was skipped, in the order each first appeared.
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when no execution has this id.
-    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError>;
+    async fn node_results(&self, scope: Scope, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError>;
 
     /// Executions matching the filter, newest first.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError>;
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Execution>, StoreError>;
 }
 
 /// The step log: every change to an execution is one atomic step (state, node results, events),
@@ -64,12 +73,14 @@ pub trait ExecutionLog: Send + Sync {
     /// change's `wake_at`, any other state clears it.
     ///
     /// # Errors
-    /// - MUST return [`StoreError::NotFound`] when no execution (or signal target) has this id.
+    /// - MUST return [`StoreError::NotFound`] when no execution of the scope (or signal target,
+    ///   which must be of the same scope) has this id.
     /// - MUST return [`StoreError::LeaseLost`] when a lease is given and does not own the execution.
     /// - MUST return [`StoreError::Stale`] when `expect_last_seq` is set and the log ends
     ///   elsewhere, and then change nothing.
     async fn apply<'a>(
         &self,
+        scope: Scope,
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
@@ -77,7 +88,8 @@ pub trait ExecutionLog: Send + Sync {
 
     /// Stores a new execution, owned by `lease`, together with its first step, in one atomic
     /// write (one durable commit for an execution that finishes in its first step). Returns the
-    /// step's events as stored. With an empty step it only stores the execution.
+    /// step's events as stored. With an empty step it only stores the execution. Its workspace
+    /// is the execution's `workspace_id`.
     ///
     /// # Errors
     /// - MUST return [`StoreError::Conflict`] when the id is taken, and then store nothing.
@@ -92,7 +104,13 @@ pub trait ExecutionLog: Send + Sync {
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when no execution has this id.
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError>;
+    async fn events_after(
+        &self,
+        scope: Scope,
+        id: ExecutionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ExecutionEvent>, StoreError>;
 }
 
 /// Which process runs which unfinished execution.
@@ -145,15 +163,16 @@ mockall::mock! {
 
     #[async_trait::async_trait]
     impl ExecutionRecords for ExecutionStore {
-        async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError>;
-        async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError>;
-        async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError>;
+        async fn get(&self, scope: Scope, id: ExecutionId) -> Result<Execution, StoreError>;
+        async fn node_results(&self, scope: Scope, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError>;
+        async fn list(&self, scope: Scope, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError>;
     }
 
     #[async_trait::async_trait]
     impl ExecutionLog for ExecutionStore {
         async fn apply<'a>(
             &self,
+            scope: Scope,
             id: ExecutionId,
             lease: Option<&'a Lease>,
             update: &ExecutionUpdate,
@@ -164,7 +183,7 @@ mockall::mock! {
             lease: &Lease,
             first: &ExecutionUpdate,
         ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError>;
-        async fn events_after(&self, id: ExecutionId, after: u64, limit: u32)
+        async fn events_after(&self, scope: Scope, id: ExecutionId, after: u64, limit: u32)
         -> Result<Vec<ExecutionEvent>, StoreError>;
     }
 

@@ -25,18 +25,27 @@ pub trait ExecutionOutputs: Send + Sync + Debug {
     fn delta(&self, node_index: usize, attempt: u32, text: &str);
 }
 
-/// The sink of one node attempt: its execution's outputs and which attempt speaks.
+/// The sink of one node attempt: its execution's outputs told which attempt speaks, or a sink
+/// wrapped around that one (one that redacts what passes, say).
 #[derive(Clone, Debug)]
-pub struct AttemptSink {
-    outputs: Arc<dyn ExecutionOutputs>,
-    node_index: usize,
-    attempt: u32,
+pub struct AttemptSink(Sink);
+
+#[derive(Clone, Debug)]
+enum Sink {
+    Run { outputs: Arc<dyn ExecutionOutputs>, node_index: usize, attempt: u32 },
+    Wrapped(Arc<dyn OutputSink>),
 }
 
 impl AttemptSink {
     #[must_use]
     pub fn new(outputs: Arc<dyn ExecutionOutputs>, node_index: usize, attempt: u32) -> Self {
-        Self { outputs, node_index, attempt }
+        Self(Sink::Run { outputs, node_index, attempt })
+    }
+
+    /// The attempt's partial output goes through `sink` instead.
+    #[must_use]
+    pub fn wrapping(sink: Arc<dyn OutputSink>) -> Self {
+        Self(Sink::Wrapped(sink))
     }
 
     /// A sink that throws partial output away (for runners called outside an execution).
@@ -48,7 +57,19 @@ impl AttemptSink {
 
 impl OutputSink for AttemptSink {
     fn delta(&self, text: &str) {
-        self.outputs.delta(self.node_index, self.attempt, text);
+        match &self.0 {
+            Sink::Run { outputs, node_index, attempt } => outputs.delta(*node_index, *attempt, text),
+            Sink::Wrapped(sink) => sink.delta(text),
+        }
+    }
+}
+
+/// So that an attempt's sink can be wrapped like any other sink (see `RedactingSink`).
+impl std::ops::Deref for AttemptSink {
+    type Target = dyn OutputSink;
+
+    fn deref(&self) -> &Self::Target {
+        self
     }
 }
 
@@ -145,5 +166,12 @@ pub trait NodeRunner: Send + Sync {
     /// checked when a workflow is saved; `None` when it can.
     fn check(&self, _node: &Node) -> Option<String> {
         None
+    }
+
+    /// Workspace secrets this runner uses when the workspace has them (a provider key that
+    /// replaces the server's), besides those the node's configuration names. They reach the
+    /// runner in `input.data.secrets`, and are redacted from what it produces.
+    fn workspace_secrets(&self) -> &'static [&'static str] {
+        &[]
     }
 }

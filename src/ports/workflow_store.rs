@@ -2,6 +2,7 @@
 
 use super::paging::{Page, PageRequest};
 use super::store_error::StoreError;
+use crate::domain::access::Scope;
 use crate::domain::ids::WorkflowId;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::WorkflowMetadata;
@@ -58,14 +59,19 @@ pub struct WorkflowSummary {
 
 /// Stored workflows. Every save is a new immutable version; deleting a workflow hides it but
 /// keeps its versions for the executions that ran them.
+///
+/// Every call is confined to one workspace's [`Scope`]: a workflow of another workspace is
+/// treated as if it did not exist (`NotFound`), except that its id stays taken (ids are unique
+/// across the server, so `create` with it is a `Conflict`).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait WorkflowStore: Send + Sync {
     /// Stores the first version of a new workflow and returns its version number (1).
     ///
     /// # Errors
-    /// - MUST return [`StoreError::Conflict`] when a workflow with this id exists.
-    async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError>;
+    /// - MUST return [`StoreError::Conflict`] when a workflow with this id exists, in any
+    ///   workspace, live or deleted in another workspace.
+    async fn create(&self, scope: Scope, workflow: &ValidWorkflow) -> Result<u32, StoreError>;
 
     /// Stores a new version of an existing workflow and returns its number, provided `expected`
     /// admits the current version. The check and the write are one atomic step: of two writers
@@ -75,19 +81,24 @@ pub trait WorkflowStore: Send + Sync {
     /// - MUST return [`StoreError::NotFound`] when no workflow has this id, whatever `expected` says.
     /// - MUST return [`StoreError::VersionMismatch`] with the current version when `expected` does
     ///   not admit it, and then store nothing.
-    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError>;
+    async fn update(
+        &self,
+        scope: Scope,
+        workflow: &ValidWorkflow,
+        expected: &ExpectedVersion,
+    ) -> Result<u32, StoreError>;
 
     /// The latest version.
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when no workflow has this id.
-    async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, StoreError>;
+    async fn get(&self, scope: Scope, id: WorkflowId) -> Result<VersionedWorkflow, StoreError>;
 
     /// A given version, even of a deleted workflow.
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when there is no such version.
-    async fn get_version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError>;
+    async fn get_version(&self, scope: Scope, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError>;
 
     /// Hides a workflow from `get` and `list`, provided `expected` admits its current version
     /// (checked atomically with the delete, as for `update`).
@@ -96,17 +107,17 @@ pub trait WorkflowStore: Send + Sync {
     /// - MUST return [`StoreError::NotFound`] when no workflow has this id, whatever `expected` says.
     /// - MUST return [`StoreError::VersionMismatch`] with the current version when `expected` does
     ///   not admit it, and then change nothing.
-    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError>;
+    async fn delete(&self, scope: Scope, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError>;
 
     /// Workflows, newest first.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError>;
+    async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError>;
 
     /// Every version of a workflow (also of a deleted one), oldest first.
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when no workflow ever had this id.
-    async fn list_versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError>;
+    async fn list_versions(&self, scope: Scope, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError>;
 }

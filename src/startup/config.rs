@@ -80,6 +80,11 @@ pub struct Config {
     #[arg(long, env = "OXIFY_MAX_CONCURRENT_NODES", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_nodes: u32,
 
+    /// How many levels deep child executions (SubWorkflow nodes, Loop bodies that are workflows) may
+    /// nest; a child that would go deeper fails its parent node with a clear message.
+    #[arg(long, env = "OXIFY_MAX_SUBWORKFLOW_DEPTH", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_subworkflow_depth: u32,
+
     /// Deadline in seconds for each attempt of a node without its own `timeout_config` (0: none).
     #[arg(long, env = "OXIFY_NODE_TIMEOUT_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
     pub node_timeout_secs: u64,
@@ -146,6 +151,18 @@ pub struct Config {
     /// the hard limit; 0 leaves it as it is). Each connection holds one open file.
     #[arg(long, env = "OXIFY_OPEN_FILES")]
     pub open_files: Option<u64>,
+
+    /// Key that seals workspace secrets at rest: 32 bytes in base64 (`openssl rand -base64 32`).
+    /// Unset: the key in `OXIFY_SECRETS_KEY_FILE`, created on first start.
+    #[arg(long, env = "OXIFY_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+
+    /// File holding the secrets key when `OXIFY_SECRETS_KEY` is unset; created (mode 0600) on
+    /// first start (default: beside a SQLite database, `<database>.secrets.key`; else
+    /// `oxify-secrets.key`). Back it up with the database: stored secrets cannot be read
+    /// without it.
+    #[arg(long, env = "OXIFY_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<std::path::PathBuf>,
 }
 
 /// Longest duration setting, in seconds (a week).
@@ -164,6 +181,20 @@ impl Config {
     #[must_use]
     pub fn defaults() -> Self {
         Self::parse_from(["oxify-api"])
+    }
+
+    /// Where the secrets key file is: as configured, else beside a SQLite database, else
+    /// `oxify-secrets.key` in the working directory.
+    #[must_use]
+    pub fn secrets_key_path(&self) -> std::path::PathBuf {
+        if let Some(path) = &self.secrets_key_file {
+            return path.clone();
+        }
+        let url = self.database_url.trim();
+        match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            Some(rest) => format!("{}.secrets.key", rest.split('?').next().unwrap_or_default()).into(),
+            None => "oxify-secrets.key".into(),
+        }
     }
 
     #[must_use]
@@ -200,7 +231,10 @@ impl fmt::Debug for Config {
             .field("database_max_connections", &self.database_max_connections)
             .field("lease_secs", &self.lease_secs)
             .field("max_concurrent_nodes", &self.max_concurrent_nodes)
+            .field("max_subworkflow_depth", &self.max_subworkflow_depth)
             .field("node_timeout_secs", &self.node_timeout_secs)
+            .field("secrets_key", &self.secrets_key.as_ref().map(|_| "***"))
+            .field("secrets_key_file", &self.secrets_key_file)
             .field("cors_origins", &self.cors_origins)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("sse_keepalive_secs", &self.sse_keepalive_secs)

@@ -42,10 +42,13 @@ impl Server {
             cors_origins: config.cors_origins(),
         };
         let state = AppState {
+            auth: std::sync::Arc::new(crate::adapters::auth::OpenAccess::default()),
             workflows: services.workflows.clone(),
             executions: services.executions.clone(),
             event_streams: services.event_streams.clone(),
             idempotency: services.idempotency.clone(),
+            secrets: services.secrets.clone(),
+            audit: services.audit.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),
         };

@@ -7,12 +7,13 @@ use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
 use crate::adapters::runners::llm::settings::{LlmSettings, limits_setting, prices_setting};
 use crate::adapters::runners::llm::{self, LlmRunner};
+use crate::adapters::secrets::XChaCha;
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
 use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
-use crate::ports::{ExecutionStore, IdempotencyStore, WorkflowStore};
+use crate::ports::{AuditLog, ExecutionStore, IdempotencyStore, SecretStore, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,12 +47,16 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + 'static,
+    S: WorkflowStore + ExecutionStore + IdempotencyStore + SecretStore + AuditLog + 'static,
 {
     Ports {
         workflows: store.clone(),
         executions: store.clone(),
-        idempotency: store,
+        idempotency: store.clone(),
+        secrets: store.clone(),
+        audit: store,
+        // Replaced by the configured key for storage that outlives the process (see `build`).
+        cipher: Arc::new(XChaCha::ephemeral()),
         bus: Arc::new(BroadcastEventBus::default()),
         runners,
         clock: Arc::new(SystemClock),
@@ -83,17 +88,44 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
         .with_default_retry(NodeKindTag::Llm, llm::default_retry()))
 }
 
+/// The executor's limits from the configuration.
+fn limits(config: &Config) -> ExecutorLimits {
+    ExecutorLimits {
+        max_concurrent_nodes: config.max_concurrent_nodes as usize,
+        default_node_timeout: config.node_timeout(),
+        max_depth: config.max_subworkflow_depth,
+        ..ExecutorLimits::default()
+    }
+}
+
 /// Builds the services the configuration asks for.
 ///
 /// # Errors
 /// An unsupported or unreachable database.
 pub async fn build(config: &Config) -> Result<Services, StartupError> {
-    let ports = open(&config.database_url, config.database_max_connections, runners(config)?).await?;
-    let limits = ExecutorLimits {
-        max_concurrent_nodes: config.max_concurrent_nodes as usize,
-        default_node_timeout: config.node_timeout(),
-        ..ExecutorLimits::default()
-    };
-    Ok(Services::assemble(ports, limits, Duration::from_secs(config.lease_secs))
+    let mut ports = open(&config.database_url, config.database_max_connections, runners(config)?).await?;
+    if ports.durable {
+        let key = match &config.secrets_key {
+            Some(text) => crate::adapters::secrets::key_file::decode(text),
+            None => crate::adapters::secrets::key_file::load_or_create(&config.secrets_key_path()),
+        };
+        ports.cipher = Arc::new(XChaCha::new(&key.map_err(StartupError::Config)?));
+    }
+    Ok(Services::assemble(ports, limits(config), Duration::from_secs(config.lease_secs))
         .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl_secs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn the_subworkflow_depth_limit_comes_from_the_configuration() {
+        assert_eq!(limits(&Config::defaults()).max_depth, 8);
+        let config = Config::parse_from(["oxify-api", "--max-subworkflow-depth", "3", "--max-concurrent-nodes", "4"]);
+        let limits = limits(&config);
+        assert_eq!((limits.max_depth, limits.max_concurrent_nodes), (3, 4));
+        assert!(Config::try_parse_from(["oxify-api", "--max-subworkflow-depth", "0"]).is_err());
+    }
 }

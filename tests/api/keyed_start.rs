@@ -9,6 +9,7 @@ use oxify_api::app::executor::ExecutorLimits;
 use oxify_api::app::idempotency::{KeyedRequest, KeyedStart};
 use oxify_api::app::runner_registry::RunnerRegistry;
 use oxify_api::app::services::Services;
+use oxify_api::domain::access::Scope;
 use oxify_api::domain::budget::BudgetLimits;
 use oxify_api::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate};
 use oxify_api::domain::idempotency::{IdempotencyKey, KeyScope};
@@ -108,7 +109,7 @@ async fn harness() -> Harness {
         "edges": [{"from": "s", "to": "e"}]
     }))
     .unwrap();
-    let workflow = services.workflows.create(draft).await.unwrap().workflow.id();
+    let workflow = services.workflows.create(Scope::DEFAULT, draft).await.unwrap().workflow.id();
     Harness { services, store, keys, clock, workflow }
 }
 
@@ -116,7 +117,7 @@ impl Harness {
     fn request(&self, key: &str, variables: Value) -> KeyedRequest {
         let Value::Object(variables) = variables else { panic!("variables are an object") };
         KeyedRequest {
-            scope: KeyScope::server(),
+            scope: Scope::DEFAULT,
             key: IdempotencyKey::parse(key.as_bytes()).unwrap(),
             workflow_id: self.workflow,
             variables,
@@ -130,7 +131,7 @@ impl Harness {
 
     async fn executions(&self) -> u64 {
         let page = PageRequest { limit: 10, after: None };
-        self.store.list(ExecutionFilter::default(), page).await.unwrap().total
+        self.store.list(Scope::DEFAULT, ExecutionFilter::default(), page).await.unwrap().total
     }
 }
 

@@ -1,6 +1,7 @@
 //! HTTP tests against the real router, and end-to-end tests against a real server and binary.
 
 mod around;
+mod audit;
 mod binary;
 mod clients;
 mod composite;
@@ -13,8 +14,10 @@ mod idempotent_restart;
 mod inputs;
 mod keyed_start;
 mod order;
+mod secrets;
 mod startup;
 mod stream;
 mod support;
+mod tenancy;
 mod text;
 mod workflows;

@@ -64,11 +64,23 @@ pub fn services() -> Services {
 }
 
 pub fn router_with(services: &Services, settings: HttpSettings) -> Router {
+    router_authenticating(services, settings, Arc::new(oxify_api::adapters::auth::OpenAccess::default()))
+}
+
+/// The real router, letting requests in through `auth`.
+pub fn router_authenticating(
+    services: &Services,
+    settings: HttpSettings,
+    auth: Arc<dyn oxify_api::ports::Authenticator>,
+) -> Router {
     http::router(AppState {
+        auth,
         workflows: services.workflows.clone(),
         executions: services.executions.clone(),
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
+        secrets: services.secrets.clone(),
+        audit: services.audit.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
     })

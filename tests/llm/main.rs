@@ -6,6 +6,7 @@ mod faults;
 mod late;
 mod provider;
 mod rerun;
+mod secrets;
 mod upstream;
 
 use eventsource_stream::{Event, Eventsource};

@@ -86,7 +86,7 @@ impl Direct {
             workflow,
             node_index,
             attempt: 1,
-            data: DataContext { variables: Arc::new(variables()), outputs },
+            data: DataContext { variables: Arc::new(variables()), outputs, secrets: Arc::default() },
             sink: AttemptSink::discarding(),
             budget: Arc::new(Mutex::new(Budget::new(BudgetLimits::default(), Usage::default()))),
         };

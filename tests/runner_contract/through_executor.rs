@@ -7,6 +7,7 @@ use oxify_api::app::event_stream::{Frame, Watch};
 use oxify_api::app::executor::ExecutorLimits;
 use oxify_api::app::runner_registry::RunnerRegistry;
 use oxify_api::app::services::Services;
+use oxify_api::domain::access::Scope;
 use oxify_api::domain::budget::BudgetLimits;
 use oxify_api::domain::execution::{EventKind, Execution, NodeResult, StreamPosition};
 use oxify_api::domain::workflow::Node;
@@ -34,11 +35,21 @@ pub struct Ran {
 /// Runs Start -> `kind` -> End with these runners until the run ends.
 pub async fn run(runners: RunnerRegistry, kind: Value) -> Ran {
     let services = Services::assemble(wiring::in_memory(runners), ExecutorLimits::default(), Duration::from_secs(30));
-    let workflow = services.workflows.create(workflow(kind)).await.expect("the workflow is accepted").workflow.id();
-    let started = services.executions.start(workflow, variables(), BudgetLimits::default()).await.expect("it starts");
+    let workflow = services
+        .workflows
+        .create(Scope::DEFAULT, workflow(kind))
+        .await
+        .expect("the workflow is accepted")
+        .workflow
+        .id();
+    let started = services
+        .executions
+        .start(Scope::DEFAULT, workflow, variables(), BudgetLimits::default())
+        .await
+        .expect("it starts");
     let (execution, results) = tokio::time::timeout(RUN_LIMIT, async {
         loop {
-            let (execution, results) = services.executions.get(started.id).await.expect("readable");
+            let (execution, results) = services.executions.get(Scope::DEFAULT, started.id).await.expect("readable");
             if execution.state.is_terminal() {
                 return (execution, results);
             }
@@ -49,7 +60,7 @@ pub async fn run(runners: RunnerRegistry, kind: Value) -> Ran {
     .expect("the run ends: nothing hangs");
     let node = results.into_iter().find(|r| r.node_id.as_str() == NODE).expect("the subject node ran");
     let Watch::Events(_, frames) =
-        services.event_streams.watch(execution.id, StreamPosition::default()).await.expect("the log")
+        services.event_streams.watch(Scope::DEFAULT, execution.id, StreamPosition::default()).await.expect("the log")
     else {
         panic!("a run that ended has events");
     };

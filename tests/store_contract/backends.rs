@@ -12,7 +12,9 @@ pub fn memory() -> Stores {
     Stores {
         workflows: store.clone(),
         executions: store.clone(),
-        idempotency: store,
+        idempotency: store.clone(),
+        secrets: store.clone(),
+        audit: store,
         backend: Backend::Memory,
         _keep: Box::new(()),
     }
@@ -25,7 +27,9 @@ pub async fn sqlite() -> Stores {
     Stores {
         workflows: store.clone(),
         executions: store.clone(),
-        idempotency: store,
+        idempotency: store.clone(),
+        secrets: store.clone(),
+        audit: store,
         backend: Backend::Sqlite(url),
         _keep: Box::new(dir),
     }
@@ -40,7 +44,9 @@ pub async fn postgres() -> Stores {
     Stores {
         workflows: store.clone(),
         executions: store.clone(),
-        idempotency: store,
+        idempotency: store.clone(),
+        secrets: store.clone(),
+        audit: store,
         backend: Backend::Postgres(url),
         _keep: Box::new(guard),
     }
@@ -75,23 +81,29 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores { workflows, executions, idempotency, backend, _keep } = s;
-    type Handles = (Arc<dyn WorkflowStore>, Arc<dyn ExecutionStore>, Arc<dyn IdempotencyStore>);
-    let (workflows, executions, idempotency): Handles = match &backend {
-        Backend::Memory => (workflows, executions, idempotency),
+    let Stores { workflows, executions, idempotency, secrets, audit, backend, _keep } = s;
+    type Handles = (
+        Arc<dyn WorkflowStore>,
+        Arc<dyn ExecutionStore>,
+        Arc<dyn IdempotencyStore>,
+        Arc<dyn oxify_api::ports::SecretStore>,
+        Arc<dyn oxify_api::ports::AuditLog>,
+    );
+    let (workflows, executions, idempotency, secrets, audit): Handles = match &backend {
+        Backend::Memory => (workflows, executions, idempotency, secrets, audit),
         Backend::Sqlite(url) => {
             // The old store's lock file is released once its last handle is gone.
-            drop((workflows, executions, idempotency));
+            drop((workflows, executions, idempotency, secrets, audit));
             let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-            (store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
         Backend::Postgres(url) => {
-            drop((workflows, executions, idempotency));
+            drop((workflows, executions, idempotency, secrets, audit));
             let store = Arc::new(open_postgres(url).await);
-            (store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
     };
-    Stores { workflows, executions, idempotency, backend, _keep }
+    Stores { workflows, executions, idempotency, secrets, audit, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {

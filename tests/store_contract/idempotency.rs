@@ -3,7 +3,7 @@
 //! across a restart.
 
 use super::backends::reopen;
-use super::{Stores, at, change, event, execution, lease, page, stored_workflow};
+use super::{Stores, WS, at, change, event, execution, lease, page, stored_workflow};
 use chrono::{DateTime, TimeDelta, Utc};
 use oxify_api::domain::execution::{EventKind, Execution, ExecutionState, ExecutionUpdate};
 use oxify_api::domain::idempotency::{Fingerprint, IdempotencyKey, KeyScope};
@@ -18,7 +18,7 @@ fn key(text: &str) -> IdempotencyKey {
 /// The record of `key` for a request that started `e` at `created`, alive for `ttl` seconds.
 fn record(key_text: &str, e: &Execution, created: DateTime<Utc>, ttl: i64) -> IdempotencyRecord {
     IdempotencyRecord {
-        scope: KeyScope::server(),
+        scope: KeyScope::of(oxify_api::domain::ids::WorkspaceId::DEFAULT),
         key: key(key_text),
         fingerprint: Fingerprint::of_execute(e.workflow_id, &Map::new(), &Default::default()),
         workflow_id: e.workflow_id,
@@ -41,12 +41,15 @@ fn first_step() -> ExecutionUpdate {
 }
 
 async fn find(s: &Stores, key_text: &str, now: DateTime<Utc>) -> Option<IdempotencyRecord> {
-    s.idempotency.find_key(&KeyScope::server(), &key(key_text), now).await.unwrap()
+    s.idempotency
+        .find_key(&KeyScope::of(oxify_api::domain::ids::WorkspaceId::DEFAULT), &key(key_text), now)
+        .await
+        .unwrap()
 }
 
 async fn executions_of(s: &Stores, workflow_id: WorkflowId) -> u64 {
     let filter = ExecutionFilter { workflow_id: Some(workflow_id), state: None, parent: None };
-    s.executions.list(filter, page(100)).await.unwrap().total
+    s.executions.list(WS, filter, page(100)).await.unwrap().total
 }
 
 pub async fn a_key_is_stored_with_its_execution_and_found_until_it_expires(s: Stores) {
@@ -55,7 +58,7 @@ pub async fn a_key_is_stored_with_its_execution_and_found_until_it_expires(s: St
     let r = record("8e03978e-40d5-43e8-bc93-6894a57f9324", &e, at(10), 100);
     let events = s.idempotency.create_with_key(&r, &e, &lease("me"), &first_step()).await.unwrap();
     assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
-    assert_eq!(s.executions.get(e.id).await.unwrap().state, ExecutionState::Running, "the first step is stored");
+    assert_eq!(s.executions.get(WS, e.id).await.unwrap().state, ExecutionState::Running, "the first step is stored");
     assert_eq!(find(&s, &r.key.to_string(), at(10)).await, Some(r.clone()));
     assert_eq!(find(&s, &r.key.to_string(), at(109)).await, Some(r.clone()));
     assert_eq!(find(&s, &r.key.to_string(), at(110)).await, None, "expired at expires_at");
@@ -73,7 +76,10 @@ pub async fn a_live_key_refuses_a_second_execution_and_stores_nothing(s: Stores)
     s.idempotency.create_with_key(&r1, &e1, &lease("me"), &first_step()).await.unwrap();
     let refused = s.idempotency.create_with_key(&record("k", &e2, at(20), 100), &e2, &lease("me"), &first_step()).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
-    assert!(matches!(s.executions.get(e2.id).await, Err(StoreError::NotFound { .. })), "no execution without its key");
+    assert!(
+        matches!(s.executions.get(WS, e2.id).await, Err(StoreError::NotFound { .. })),
+        "no execution without its key"
+    );
     assert_eq!(executions_of(&s, wf).await, 1, "nor in the counts");
     assert_eq!(find(&s, "k", at(20)).await, Some(r1.clone()), "the first request's key is unchanged");
 
@@ -150,6 +156,6 @@ pub async fn purging_deletes_expired_keys_oldest_first_and_keeps_their_execution
     assert_eq!(s.idempotency.purge_expired_keys(at(100), 10).await.unwrap(), 2);
     assert_eq!(s.idempotency.purge_expired_keys(at(100), 10).await.unwrap(), 0);
     for id in started {
-        s.executions.get(id).await.unwrap();
+        s.executions.get(WS, id).await.unwrap();
     }
 }

@@ -3,7 +3,7 @@
 //! events), reads back byte for byte after the store is opened again (so no cache answers).
 
 use super::backends::reopen;
-use super::{Stores, at, lease, page};
+use super::{Stores, WS, at, lease, page};
 use oxify_api::domain::execution::{
     Execution, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, NodeStatus, StateChange,
 };
@@ -55,11 +55,11 @@ fn odd_value(text: &str) -> Value {
 
 async fn round_trip(s: Stores, text: &str) {
     let wf = odd_workflow(text);
-    s.workflows.create(&wf).await.unwrap();
+    s.workflows.create(WS, &wf).await.unwrap();
     let mut variables = Map::new();
     variables.insert(text.to_owned(), odd_value(text));
     variables.insert("q".into(), Value::String(text.to_owned()));
-    let execution = Execution::new(wf.id(), 1, variables, at(1));
+    let execution = Execution::new(WS, wf.id(), 1, variables, at(1));
     let me = lease("me");
     s.executions.create_with(&execution, &me, &ExecutionUpdate::default()).await.unwrap();
     let result = NodeResult {
@@ -103,7 +103,7 @@ async fn round_trip(s: Stores, text: &str) {
             .collect(),
         ..ExecutionUpdate::default()
     };
-    let live = s.executions.apply(execution.id, Some(&me), &update).await.unwrap();
+    let live = s.executions.apply(WS, execution.id, Some(&me), &update).await.unwrap();
     assert_eq!(
         live.iter().map(|e| &e.event).collect::<Vec<_>>(),
         events.iter().collect::<Vec<_>>(),
@@ -111,22 +111,22 @@ async fn round_trip(s: Stores, text: &str) {
     );
 
     let s = reopen(s).await;
-    let got = s.workflows.get(wf.id()).await.unwrap();
+    let got = s.workflows.get(WS, wf.id()).await.unwrap();
     assert_eq!(got.workflow.workflow(), wf.workflow(), "the workflow as stored");
-    assert_eq!(s.workflows.get_version(wf.id(), 1).await.unwrap().workflow.workflow(), wf.workflow());
-    let listed = s.workflows.list(page(10)).await.unwrap();
+    assert_eq!(s.workflows.get_version(WS, wf.id(), 1).await.unwrap().workflow.workflow(), wf.workflow());
+    let listed = s.workflows.list(WS, page(10)).await.unwrap();
     assert_eq!(listed.items[0].metadata, wf.workflow().metadata, "the metadata in a list");
-    let versions = s.workflows.list_versions(wf.id()).await.unwrap();
+    let versions = s.workflows.list_versions(WS, wf.id()).await.unwrap();
     assert_eq!((versions[0].name.as_str(), versions[0].label.as_str()), (text, text));
     assert_eq!(versions[0].change_description.as_deref(), Some(text));
 
-    let stored = s.executions.get(execution.id).await.unwrap();
+    let stored = s.executions.get(WS, execution.id).await.unwrap();
     assert_eq!(stored.variables, execution.variables, "the variables a resumed run renders its prompts from");
     assert_eq!(stored.error.as_deref(), Some(text));
-    let listed = s.executions.list(ExecutionFilter::default(), page(10)).await.unwrap();
+    let listed = s.executions.list(WS, ExecutionFilter::default(), page(10)).await.unwrap();
     assert_eq!(listed.items[0].variables, execution.variables);
-    assert_eq!(s.executions.node_results(execution.id).await.unwrap(), [result]);
-    let replayed = s.executions.events_after(execution.id, 0, 10).await.unwrap();
+    assert_eq!(s.executions.node_results(WS, execution.id).await.unwrap(), [result]);
+    let replayed = s.executions.events_after(WS, execution.id, 0, 10).await.unwrap();
     assert_eq!(
         replayed.iter().map(|e| &e.event).collect::<Vec<_>>(),
         events.iter().collect::<Vec<_>>(),

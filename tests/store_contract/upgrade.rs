@@ -2,6 +2,7 @@
 //! read back unchanged after it: U+FFFD that older versions stored for NUL stays U+FFFD, and a DLE
 //! (the new escape character) in old text is not mistaken for an escape.
 
+use super::WS;
 use super::backends::{open_postgres, postgres_schema};
 use super::{at, workflow_with};
 use oxify_api::domain::ids::{ExecutionId, WorkflowId};
@@ -79,16 +80,16 @@ async fn postgres_rows_from_before_exact_text_read_back_unchanged() {
     conn.close().await.unwrap();
 
     let store = open_postgres(&url).await;
-    assert_eq!(WorkflowStore::get(&store, id).await.unwrap().workflow.workflow(), &wf);
-    assert_eq!(WorkflowStore::list_versions(&store, id).await.unwrap()[0].name, old_text);
-    let got = ExecutionRecords::get(&store, execution).await.unwrap();
+    assert_eq!(WorkflowStore::get(&store, WS, id).await.unwrap().workflow.workflow(), &wf);
+    assert_eq!(WorkflowStore::list_versions(&store, WS, id).await.unwrap()[0].name, old_text);
+    let got = ExecutionRecords::get(&store, WS, execution).await.unwrap();
     assert_eq!(serde_json::Value::Object(got.variables.as_ref().clone()), variables);
     assert_eq!(got.error.as_deref(), Some(old_text));
     assert_eq!(got.budget.max_tokens, Some(7));
-    let result = &store.node_results(execution).await.unwrap()[0];
+    let result = &store.node_results(WS, execution).await.unwrap()[0];
     assert_eq!((&*result.node_name, result.error.as_deref()), (old_text, Some(old_text)));
     assert_eq!(result.output.as_deref(), Some(&variables));
-    let events = store.events_after(execution, 0, 10).await.unwrap();
+    let events = store.events_after(WS, execution, 0, 10).await.unwrap();
     let RunEvent::NodeFailed { error, .. } = &events[0].event else { panic!("{:?}", events[0].event) };
     assert_eq!(error, old_text, "a legacy event reads as a typed one, its text unchanged");
 }

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 /// Body of every non-2xx response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// `ValidationError`, `BadRequest`, `NotFound`, `MethodNotAllowed`, `ConflictError`,
+    /// `ValidationError`, `BadRequest`, `Unauthorized`, `Forbidden`, `NotFound`, `MethodNotAllowed`, `ConflictError`,
     /// `InvalidState`, `PreconditionFailed`, `IdempotencyKeyReused`, `PayloadTooLarge`,
     /// `UnsupportedMediaType`, `InternalError`, `ServiceUnavailable`.
     pub error: String,
@@ -29,12 +29,14 @@ pub struct ApiError {
     pub kind: &'static str,
     pub message: String,
     pub details: Option<Vec<Problem>>,
+    /// Headers the response carries besides the body (`WWW-Authenticate`, `Retry-After`).
+    pub headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
 }
 
 impl ApiError {
     #[must_use]
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        Self { status, kind, message: message.into(), details: None }
+        Self { status, kind, message: message.into(), details: None, headers: Vec::new() }
     }
 
     #[must_use]
@@ -45,6 +47,26 @@ impl ApiError {
     #[must_use]
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    /// 401 `Unauthorized`, with the `WWW-Authenticate` challenge RFC 6750 asks for.
+    #[must_use]
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+            .with_header(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"))
+    }
+
+    /// 403 `Forbidden`.
+    #[must_use]
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    /// The same error with one more response header.
+    #[must_use]
+    pub fn with_header(mut self, name: axum::http::HeaderName, value: axum::http::HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     #[must_use]
@@ -61,6 +83,7 @@ impl From<ServiceError> for ApiError {
                 kind: "ValidationError",
                 message: v.to_string(),
                 details: Some(v.problems),
+                headers: Vec::new(),
             },
             ServiceError::BadRequest(m) => Self::bad_request(m),
             ServiceError::NotFound(m) => Self::not_found(m),
@@ -83,6 +106,8 @@ impl From<ServiceError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: self.kind.to_owned(), message: self.message, details: self.details };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
+        response
     }
 }

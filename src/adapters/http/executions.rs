@@ -1,6 +1,7 @@
 //! Execution routes: start, read, list, cancel.
 
 use super::AppState;
+use super::caller::{Caller, Writer};
 use super::dto::{
     CancelResponse, ExecuteRequest, ExecuteResponse, ExecutionList, ExecutionResponse, RerunRequest, RerunResponse,
 };
@@ -17,6 +18,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::IntoParams;
 
 /// Filters of an execution list.
@@ -84,15 +86,26 @@ fn list_body(page: Page<Execution>) -> ExecutionList {
 )]
 pub async fn execute_workflow(
     State(state): State<AppState>,
+    Writer(scope): Writer,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     OptionalJson(request): OptionalJson<ExecuteRequest>,
 ) -> Result<Response, ApiError> {
     let budget = BudgetLimits { max_tokens: request.max_tokens, max_cost_usd: request.max_cost_usd };
     if let Some(key) = key {
-        return execute_once(&state, id, key, request.variables, budget).await;
+        let response = execute_once(&state, scope, id, key, request.variables, budget).await?;
+        if response.status() == StatusCode::ACCEPTED {
+            state
+                .audit
+                .record(&caller.0, "execution.started", None, json!({"workflow_id": id, "idempotent": true}))
+                .await;
+        }
+        return Ok(response);
     }
-    let execution = state.executions.start(id, request.variables, budget).await?;
+    let execution = state.executions.start(scope, id, request.variables, budget).await?;
+    let details = json!({"workflow_id": id, "workflow_version": execution.workflow_version});
+    state.audit.record(&caller.0, "execution.started", Some(execution.id.to_string()), details).await;
     Ok((StatusCode::ACCEPTED, location(execution.id), Json(ExecuteResponse::started(&execution))).into_response())
 }
 
@@ -103,9 +116,10 @@ pub async fn execute_workflow(
 )]
 pub async fn get_execution(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<ExecutionId>,
 ) -> Result<Json<ExecutionResponse>, ApiError> {
-    let (execution, results) = state.executions.get(id).await?;
+    let (execution, results) = state.executions.get(caller.scope(), id).await?;
     Ok(Json(ExecutionResponse::new(execution, results)))
 }
 
@@ -116,9 +130,10 @@ pub async fn get_execution(
 )]
 pub async fn list_executions(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(params): ApiQuery<ExecutionListParams>,
 ) -> Result<Json<ExecutionList>, ApiError> {
-    let page = state.executions.list(params.filter(None), params.page().to_request()?).await?;
+    let page = state.executions.list(caller.scope(), params.filter(None), params.page().to_request()?).await?;
     Ok(Json(list_body(page)))
 }
 
@@ -130,10 +145,11 @@ pub async fn list_executions(
 )]
 pub async fn list_workflow_executions(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
     ApiQuery(params): ApiQuery<ExecutionListParams>,
 ) -> Result<Json<ExecutionList>, ApiError> {
-    let page = state.executions.list(params.filter(Some(id)), params.page().to_request()?).await?;
+    let page = state.executions.list(caller.scope(), params.filter(Some(id)), params.page().to_request()?).await?;
     Ok(Json(list_body(page)))
 }
 
@@ -147,9 +163,12 @@ pub async fn list_workflow_executions(
 )]
 pub async fn cancel_execution(
     State(state): State<AppState>,
+    Writer(scope): Writer,
+    caller: Caller,
     ApiPath(id): ApiPath<ExecutionId>,
 ) -> Result<Json<CancelResponse>, ApiError> {
-    let execution = state.executions.cancel(id).await?;
+    let execution = state.executions.cancel(scope, id).await?;
+    state.audit.record(&caller.0, "execution.cancelled", Some(id.to_string()), json!({})).await;
     Ok(Json(CancelResponse {
         message: "Execution cancelled successfully".into(),
         execution_id: execution.id,
@@ -173,12 +192,16 @@ pub async fn cancel_execution(
 )]
 pub async fn rerun_execution(
     State(state): State<AppState>,
+    Writer(scope): Writer,
+    caller: Caller,
     ApiPath(id): ApiPath<ExecutionId>,
     ApiJson(request): ApiJson<RerunRequest>,
 ) -> Result<(StatusCode, axum::http::HeaderMap, Json<RerunResponse>), ApiError> {
     let budget = (request.max_tokens.is_some() || request.max_cost_usd.is_some())
         .then_some(BudgetLimits { max_tokens: request.max_tokens, max_cost_usd: request.max_cost_usd });
-    let execution = state.executions.rerun(id, &request.from_node, request.variables, budget).await?;
+    let execution = state.executions.rerun(scope, id, &request.from_node, request.variables, budget).await?;
+    let details = json!({"rerun_of": id, "from_node": request.from_node});
+    state.audit.record(&caller.0, "execution.rerun", Some(execution.id.to_string()), details).await;
     let headers = location(execution.id);
     let body = RerunResponse {
         execution_id: execution.id,

@@ -99,6 +99,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             kind: "ValidationError",
             message,
             details: Some(vec![Problem { node_id: None, path: path.clone(), problem }]),
+            headers: Vec::new(),
         };
         if is_lone_surrogate(&inner) {
             // Well-formed JSON, but a string no Rust (or Unicode) text can hold: say which one.

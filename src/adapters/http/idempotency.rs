@@ -6,8 +6,9 @@ use super::AppState;
 use super::dto::ExecuteResponse;
 use super::error::ApiError;
 use crate::app::idempotency::KeyedRequest;
+use crate::domain::access::Scope;
 use crate::domain::budget::BudgetLimits;
-use crate::domain::idempotency::{IdempotencyKey, KeyScope};
+use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -85,13 +86,13 @@ pub(super) fn location(execution_id: ExecutionId) -> HeaderMap {
 /// body of the first request with this key.
 pub(super) async fn execute_once(
     state: &AppState,
+    scope: Scope,
     workflow_id: WorkflowId,
     key: IdempotencyKey,
     variables: Map<String, Value>,
     budget: BudgetLimits,
 ) -> Result<Response, ApiError> {
-    // Issue 11 (workspaces): the caller's workspace goes here, so that keys are per workspace.
-    let request = KeyedRequest { scope: KeyScope::server(), key, workflow_id, variables, budget };
+    let request = KeyedRequest { scope, key, workflow_id, variables, budget };
     let started = state
         .idempotency
         .start(request, |execution| serde_json::to_string(&ExecuteResponse::started(execution)))

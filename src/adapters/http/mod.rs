@@ -1,5 +1,7 @@
 //! The HTTP adapter: axum routes, the error format, SSE, the OpenAPI document and Swagger UI.
 
+pub mod audit;
+pub mod caller;
 pub mod dto;
 pub mod error;
 pub mod event_json;
@@ -11,6 +13,7 @@ pub mod layers;
 pub mod openapi;
 pub mod pagination;
 pub mod preconditions;
+pub mod secrets;
 pub mod serve;
 pub mod sse;
 #[cfg(test)]
@@ -49,12 +52,18 @@ impl Default for HttpSettings {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// Who each request acts as.
+    pub auth: Arc<dyn crate::ports::Authenticator>,
     pub workflows: Arc<WorkflowService>,
     pub executions: Arc<ExecutionService>,
     /// Event streams of executions (SSE, with replay).
     pub event_streams: Arc<EventStreamService>,
     /// Execute requests with an `Idempotency-Key`.
     pub idempotency: Arc<IdempotencyService>,
+    /// Workspace secrets.
+    pub secrets: Arc<crate::app::secrets::SecretService>,
+    /// Who did what.
+    pub audit: Arc<crate::app::audit::AuditTrail>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
@@ -75,6 +84,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(executions::cancel_execution))
         .routes(routes!(executions::rerun_execution))
         .routes(routes!(sse::stream_execution))
+        .routes(routes!(secrets::put_secret, secrets::list_secrets))
+        .routes(routes!(secrets::get_secret, secrets::delete_secret))
+        .routes(routes!(audit::list_audit))
         .split_for_parts();
     let settings = state.settings.clone();
     let router = api

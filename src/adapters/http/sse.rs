@@ -10,6 +10,7 @@
 //! with exactly the seed's fields, one per event, ids alike.
 
 use super::AppState;
+use super::caller::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::event_json;
 use super::extract::{ApiPath, ApiQuery};
@@ -67,6 +68,7 @@ pub struct StreamParams {
 )]
 pub async fn stream_execution(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<ExecutionId>,
     ApiQuery(params): ApiQuery<StreamParams>,
     headers: HeaderMap,
@@ -77,14 +79,15 @@ pub async fn stream_execution(
         (None, None) => StreamPosition::default(),
     };
     let format = params.format.unwrap_or_default();
-    let (execution, events) = match state.event_streams.watch(id, after).await? {
+    let (execution, events) = match state.event_streams.watch(caller.scope(), id, after).await? {
         // 204 tells a browser's EventSource not to reconnect.
         Watch::AllSeen => return Ok(StatusCode::NO_CONTENT.into_response()),
         Watch::Events(execution, events) => (execution, events),
     };
     let workflow_id = execution.workflow_id;
     // Node names and kinds come from the version the execution runs (cached by the store).
-    let workflow = state.workflows.version(workflow_id, execution.workflow_version).await.ok().map(|v| v.workflow);
+    let workflow =
+        state.workflows.version(caller.scope(), workflow_id, execution.workflow_version).await.ok().map(|v| v.workflow);
     let events = match format {
         // The seed had no partial output: its clients resume from event ids only.
         StreamFormat::Seed => events.filter(|f| std::future::ready(!matches!(f, Frame::Delta(_)))).boxed(),

@@ -20,15 +20,21 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         bus: Arc::new(BroadcastEventBus::default()),
         runners: RunnerRegistry::new(),
         clock: Arc::new(SystemClock),
+        secrets: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        audit: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,
     };
     let services = Services::assemble(ports, ExecutorLimits::default(), Duration::from_secs(30));
     router(AppState {
+        auth: std::sync::Arc::new(crate::adapters::auth::OpenAccess::default()),
         workflows: services.workflows.clone(),
         executions: services.executions.clone(),
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
+        secrets: services.secrets.clone(),
+        audit: services.audit.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })
@@ -45,10 +51,10 @@ async fn call(app: Router, uri: &str) -> (StatusCode, serde_json::Value) {
 async fn an_unreachable_database_is_a_503_with_the_reason() {
     let down = || StoreError::Unavailable("connection refused".into());
     let mut workflows = MockWorkflowStore::new();
-    workflows.expect_list().returning(move |_| Err(down()));
+    workflows.expect_list().returning(move |_, _| Err(down()));
     let mut executions = MockExecutionStore::new();
     executions.expect_ping().returning(move || Err(down()));
-    executions.expect_get().returning(move |_| Err(down()));
+    executions.expect_get().returning(move |_, _| Err(down()));
     let app = app_with(workflows, executions);
     for uri in ["/health", "/api/v1/workflows", "/api/v1/executions/01a22422-e70a-74e8-8ebb-76620744f7a1"] {
         let (status, body) = call(app.clone(), uri).await;
@@ -63,7 +69,7 @@ async fn a_full_disk_is_reported_not_swallowed() {
     let mut workflows = MockWorkflowStore::new();
     workflows
         .expect_list()
-        .returning(|_| Err(StoreError::Unavailable("disk is full: database or disk is full".into())));
+        .returning(|_, _| Err(StoreError::Unavailable("disk is full: database or disk is full".into())));
     let (status, body) = call(app_with(workflows, MockExecutionStore::new()), "/api/v1/workflows").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body["message"].as_str().unwrap().contains("disk is full"));
@@ -72,7 +78,9 @@ async fn a_full_disk_is_reported_not_swallowed() {
 #[tokio::test]
 async fn an_internal_storage_failure_is_a_500_that_reveals_nothing() {
     let mut workflows = MockWorkflowStore::new();
-    workflows.expect_list().returning(|_| Err(StoreError::Internal("table workflows has no column secret_x".into())));
+    workflows
+        .expect_list()
+        .returning(|_, _| Err(StoreError::Internal("table workflows has no column secret_x".into())));
     let (status, body) = call(app_with(workflows, MockExecutionStore::new()), "/api/v1/workflows").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!body.to_string().contains("secret_x"));

@@ -1,6 +1,7 @@
 //! Workflow routes: CRUD under `/api/v1/workflows`.
 
 use super::AppState;
+use super::caller::{Caller, Writer};
 use super::dto::{
     MessageResponse, VersionList, WorkflowCreated, WorkflowList, WorkflowRequest, WorkflowResponse, WorkflowUpdated,
 };
@@ -14,6 +15,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 /// A workflow version as a response: its `ETag`, and its body unless `If-None-Match` says the
 /// client has it already (304).
@@ -41,10 +43,16 @@ fn representation(stored: VersionedWorkflow, if_none_match: &IfNoneMatch) -> Res
 )]
 pub async fn create_workflow(
     State(state): State<AppState>,
+    Writer(scope): Writer,
+    caller: Caller,
     ApiJson(request): ApiJson<WorkflowRequest>,
 ) -> Result<(StatusCode, HeaderMap, Json<WorkflowCreated>), ApiError> {
-    let stored = state.workflows.create(request.workflow).await?;
+    let stored = state.workflows.create(scope, request.workflow).await?;
     let id = stored.workflow.id();
+    state
+        .audit
+        .record(&caller.0, "workflow.created", Some(id.to_string()), json!({"workflow_version": stored.version}))
+        .await;
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/workflows/{id}")) {
         headers.insert(header::LOCATION, location);
@@ -62,9 +70,10 @@ pub async fn create_workflow(
 )]
 pub async fn list_workflows(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<WorkflowList>, ApiError> {
-    let page = state.workflows.list(params.to_request()?).await?;
+    let page = state.workflows.list(caller.scope(), params.to_request()?).await?;
     Ok(Json(WorkflowList {
         workflows: page.items.into_iter().map(Into::into).collect(),
         total: page.total,
@@ -89,10 +98,11 @@ pub async fn list_workflows(
 )]
 pub async fn get_workflow(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    Ok(representation(state.workflows.get(id).await?, &if_none_match))
+    Ok(representation(state.workflows.get(caller.scope(), id).await?, &if_none_match))
 }
 
 /// What `If-Match` does on a write.
@@ -113,11 +123,17 @@ const IF_MATCH: &str = "Write only if the workflow is still at one of these vers
 )]
 pub async fn update_workflow(
     State(state): State<AppState>,
+    Writer(scope): Writer,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
     IfMatch(expected): IfMatch,
     ApiJson(request): ApiJson<WorkflowRequest>,
 ) -> Result<([(header::HeaderName, HeaderValue); 1], Json<WorkflowUpdated>), ApiError> {
-    let stored = state.workflows.update(id, request.workflow, &expected).await?;
+    let stored = state.workflows.update(scope, id, request.workflow, &expected).await?;
+    state
+        .audit
+        .record(&caller.0, "workflow.updated", Some(id.to_string()), json!({"workflow_version": stored.version}))
+        .await;
     let body = WorkflowUpdated { message: "Workflow updated successfully".into(), workflow_version: stored.version };
     Ok(([(header::ETAG, etag(stored.version))], Json(body)))
 }
@@ -136,10 +152,13 @@ pub async fn update_workflow(
 )]
 pub async fn delete_workflow(
     State(state): State<AppState>,
+    Writer(scope): Writer,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
     IfMatch(expected): IfMatch,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    state.workflows.delete(id, &expected).await?;
+    state.workflows.delete(scope, id, &expected).await?;
+    state.audit.record(&caller.0, "workflow.deleted", Some(id.to_string()), json!({})).await;
     Ok(Json(MessageResponse { message: "Workflow deleted successfully".into() }))
 }
 
@@ -151,9 +170,10 @@ pub async fn delete_workflow(
 )]
 pub async fn list_versions(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(id): ApiPath<WorkflowId>,
 ) -> Result<Json<VersionList>, ApiError> {
-    let versions = state.workflows.versions(id).await?;
+    let versions = state.workflows.versions(caller.scope(), id).await?;
     Ok(Json(VersionList { total: versions.len() as u64, versions: versions.into_iter().map(Into::into).collect() }))
 }
 
@@ -174,8 +194,9 @@ pub async fn list_versions(
 )]
 pub async fn get_version(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath((id, version)): ApiPath<(WorkflowId, u32)>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    Ok(representation(state.workflows.version(id, version).await?, &if_none_match))
+    Ok(representation(state.workflows.version(caller.scope(), id, version).await?, &if_none_match))
 }

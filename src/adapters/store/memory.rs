@@ -1,7 +1,8 @@
 //! Everything in process memory (`memory://`): fast, and gone when the process stops.
 
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate, NewEvent, NodeResult};
-use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::ids::{ExecutionId, NodeId, WorkflowId, WorkspaceId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
     Cursor, ExecutionFilter, ExecutionLog, ExecutionRecords, ExpectedVersion, Lease, Leases, Page, PageRequest,
@@ -9,21 +10,19 @@ use crate::ports::{
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 use uuid::Uuid;
 
+mod audit;
 mod idempotency;
+mod secrets;
 
 type OrderKey = (DateTime<Utc>, Uuid);
 
 /// Maps keyed by ids or small tuples, looked up on every write: foldhash is cheaper than SipHash
 /// on such keys, and nothing here is keyed by what a client chose freely.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-/// Executions per (workflow, state) filter.
-type Counts = FastMap<(Option<WorkflowId>, Option<ExecutionState>), u64>;
 
 /// Workflows and executions in memory behind one lock (never held across an await).
 #[derive(Default)]
@@ -34,17 +33,28 @@ pub struct InMemoryStore {
 #[derive(Default)]
 struct Inner {
     workflows: HashMap<WorkflowId, WorkflowEntry>,
-    workflow_order: BTreeSet<OrderKey>,
+    /// Live workflows of each workspace, by creation.
+    workflow_order: HashMap<WorkspaceId, BTreeSet<OrderKey>>,
     /// Boxed, so that growing the map moves pointers rather than whole entries.
     executions: FastMap<ExecutionId, Box<ExecutionEntry>>,
-    execution_order: BTreeSet<OrderKey>,
-    /// Executions per (workflow, state) filter, so a list's `total` costs no scan.
+    /// Executions of each workspace, by creation.
+    execution_order: HashMap<WorkspaceId, BTreeSet<OrderKey>>,
+    /// Executions per (workspace, workflow, state) filter, so a list's `total` costs no scan.
     counts: Counts,
     /// Idempotency keys, under the same lock as the executions they started.
     keys: idempotency::Keys,
+    /// Sealed secrets by workspace and name.
+    secrets: HashMap<(WorkspaceId, String), crate::ports::SealedSecret>,
+    /// Audit entries of each workspace, oldest first.
+    audit: HashMap<WorkspaceId, Vec<crate::ports::AuditEntry>>,
 }
 
+type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);
+
+type Counts = FastMap<CountKey, u64>;
+
 struct WorkflowEntry {
+    workspace: WorkspaceId,
     versions: Vec<ValidWorkflow>,
     order: OrderKey,
     deleted: bool,
@@ -96,11 +106,15 @@ fn latest(entry: &WorkflowEntry) -> VersionedWorkflow {
 /// and the write are one step).
 fn writable<'a>(
     inner: &'a mut Inner,
+    scope: Scope,
     id: WorkflowId,
     expected: &ExpectedVersion,
 ) -> Result<&'a mut WorkflowEntry, StoreError> {
-    let entry =
-        inner.workflows.get_mut(&id).filter(|e| !e.deleted).ok_or_else(|| StoreError::not_found("workflow", id))?;
+    let entry = inner
+        .workflows
+        .get_mut(&id)
+        .filter(|e| !e.deleted && e.workspace == scope.workspace())
+        .ok_or_else(|| StoreError::not_found("workflow", id))?;
     let current = latest_version(entry);
     if expected.admits(current) { Ok(entry) } else { Err(StoreError::version_mismatch("workflow", id, current)) }
 }
@@ -134,12 +148,12 @@ fn page_of<T>(
 
 #[async_trait::async_trait]
 impl WorkflowStore for InMemoryStore {
-    async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+    async fn create(&self, scope: Scope, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
         let mut inner = self.write();
         let id = workflow.id();
         let order = (workflow.workflow().metadata.created_at, id.0);
         match inner.workflows.get_mut(&id) {
-            Some(entry) if !entry.deleted => {
+            Some(entry) if !entry.deleted || entry.workspace != scope.workspace() => {
                 return Err(StoreError::Conflict(format!("a workflow with id {id} already exists")));
             }
             Some(entry) => {
@@ -149,46 +163,69 @@ impl WorkflowStore for InMemoryStore {
                 entry.order = order;
             }
             None => {
-                inner.workflows.insert(id, WorkflowEntry { versions: vec![workflow.clone()], order, deleted: false });
+                let entry = WorkflowEntry {
+                    workspace: scope.workspace(),
+                    versions: vec![workflow.clone()],
+                    order,
+                    deleted: false,
+                };
+                inner.workflows.insert(id, entry);
             }
         }
-        inner.workflow_order.insert(order);
+        inner.workflow_order.entry(scope.workspace()).or_default().insert(order);
         Ok(latest(&inner.workflows[&id]).version)
     }
 
-    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError> {
+    async fn update(
+        &self,
+        scope: Scope,
+        workflow: &ValidWorkflow,
+        expected: &ExpectedVersion,
+    ) -> Result<u32, StoreError> {
         let mut inner = self.write();
-        let entry = writable(&mut inner, workflow.id(), expected)?;
+        let entry = writable(&mut inner, scope, workflow.id(), expected)?;
         entry.versions.push(workflow.clone());
         Ok(latest(entry).version)
     }
 
-    async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
-        let inner = self.read();
-        inner.workflows.get(&id).filter(|e| !e.deleted).map(latest).ok_or_else(|| StoreError::not_found("workflow", id))
-    }
-
-    async fn get_version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError> {
+    async fn get(&self, scope: Scope, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
         let inner = self.read();
         inner
             .workflows
             .get(&id)
+            .filter(|e| !e.deleted && e.workspace == scope.workspace())
+            .map(latest)
+            .ok_or_else(|| StoreError::not_found("workflow", id))
+    }
+
+    async fn get_version(&self, scope: Scope, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError> {
+        let inner = self.read();
+        inner
+            .workflows
+            .get(&id)
+            .filter(|e| e.workspace == scope.workspace())
             .and_then(|e| versioned(e, version))
             .ok_or_else(|| StoreError::not_found("workflow version", format!("{id} v{version}")))
     }
 
-    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
+    async fn delete(&self, scope: Scope, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
         let mut inner = self.write();
-        let entry = writable(&mut inner, id, expected)?;
+        let entry = writable(&mut inner, scope, id, expected)?;
         entry.deleted = true;
         let order = entry.order;
-        inner.workflow_order.remove(&order);
+        if let Some(live) = inner.workflow_order.get_mut(&scope.workspace()) {
+            live.remove(&order);
+        }
         Ok(())
     }
 
-    async fn list_versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
+    async fn list_versions(&self, scope: Scope, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
         let inner = self.read();
-        let entry = inner.workflows.get(&id).ok_or_else(|| StoreError::not_found("workflow", id))?;
+        let entry = inner
+            .workflows
+            .get(&id)
+            .filter(|e| e.workspace == scope.workspace())
+            .ok_or_else(|| StoreError::not_found("workflow", id))?;
         Ok(entry
             .versions
             .iter()
@@ -206,10 +243,13 @@ impl WorkflowStore for InMemoryStore {
             .collect())
     }
 
-    async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
+    async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
         let inner = self.read();
-        let total = inner.workflow_order.len() as u64;
-        Ok(page_of(&inner.workflow_order, page, total, |(_, id)| {
+        let Some(order) = inner.workflow_order.get(&scope.workspace()) else {
+            return Ok(Page { items: Vec::new(), total: 0, next: None });
+        };
+        let total = order.len() as u64;
+        Ok(page_of(order, page, total, |(_, id)| {
             let v = latest(&inner.workflows[&WorkflowId(*id)]);
             let wf = v.workflow.workflow();
             Some(WorkflowSummary {
@@ -222,10 +262,9 @@ impl WorkflowStore for InMemoryStore {
     }
 }
 
-fn count_keys(e: &Execution) -> [(Option<WorkflowId>, Option<ExecutionState>); 4] {
-    let w = Some(e.workflow_id);
-    let s = Some(e.state);
-    [(None, None), (w, None), (None, s), (w, s)]
+fn count_keys(e: &Execution) -> [CountKey; 4] {
+    let (ws, w, s) = (e.workspace_id, Some(e.workflow_id), Some(e.state));
+    [(ws, None, None), (ws, w, None), (ws, None, s), (ws, w, s)]
 }
 
 fn recount(counts: &mut Counts, e: &Execution, delta: i64) {
@@ -242,7 +281,7 @@ impl Inner {
             return Err(StoreError::Conflict(format!("execution {} already exists", execution.id)));
         }
         recount(&mut inner.counts, execution, 1);
-        inner.execution_order.insert((execution.created_at, execution.id.0));
+        inner.execution_order.entry(execution.workspace_id).or_default().insert((execution.created_at, execution.id.0));
         let entry = ExecutionEntry {
             execution: execution.clone(),
             owner: Some((lease.owner.clone(), Instant::now() + lease.ttl)),
@@ -257,12 +296,13 @@ impl Inner {
 
     fn apply(
         &mut self,
+        scope: Scope,
         id: ExecutionId,
         lease: Option<&Lease>,
         update: &ExecutionUpdate,
     ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let inner = self;
-        let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        let entry = inner.scoped_mut(scope, id)?;
         if let Some(lease) = lease
             && entry.owner.as_ref().is_none_or(|(owner, _)| *owner != lease.owner)
         {
@@ -273,7 +313,7 @@ impl Inner {
             return Err(StoreError::Stale { last_seq: logged });
         }
         if let Some(target) = &update.signal
-            && !inner.executions.contains_key(&target.execution_id)
+            && inner.scoped(scope, target.execution_id).is_err()
         {
             return Err(StoreError::not_found("execution", target.execution_id));
         }
@@ -353,33 +393,57 @@ impl Inner {
         }
         Ok(stored)
     }
+
+    /// The entry of execution `id`, when it belongs to `scope`.
+    fn scoped(&self, scope: Scope, id: ExecutionId) -> Result<&ExecutionEntry, StoreError> {
+        self.executions
+            .get(&id)
+            .map(AsRef::as_ref)
+            .filter(|e| e.execution.workspace_id == scope.workspace())
+            .ok_or_else(|| StoreError::not_found("execution", id))
+    }
+
+    fn scoped_mut(&mut self, scope: Scope, id: ExecutionId) -> Result<&mut ExecutionEntry, StoreError> {
+        self.executions
+            .get_mut(&id)
+            .map(AsMut::as_mut)
+            .filter(|e| e.execution.workspace_id == scope.workspace())
+            .ok_or_else(|| StoreError::not_found("execution", id))
+    }
 }
 
 #[async_trait::async_trait]
 impl ExecutionRecords for InMemoryStore {
-    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
-        let inner = self.read();
-        inner.executions.get(&id).map(|e| e.execution.clone()).ok_or_else(|| StoreError::not_found("execution", id))
+    async fn get(&self, scope: Scope, id: ExecutionId) -> Result<Execution, StoreError> {
+        self.read().scoped(scope, id).map(|e| e.execution.clone())
     }
 
-    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
-        let inner = self.read();
-        inner.executions.get(&id).map(|e| e.results.clone()).ok_or_else(|| StoreError::not_found("execution", id))
+    async fn node_results(&self, scope: Scope, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
+        self.read().scoped(scope, id).map(|e| e.results.clone())
     }
 
-    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Execution>, StoreError> {
         let inner = self.read();
+        let Some(order) = inner.execution_order.get(&scope.workspace()) else {
+            return Ok(Page { items: Vec::new(), total: 0, next: None });
+        };
         let keep = |e: &Execution| {
-            filter.workflow_id.is_none_or(|w| w == e.workflow_id)
+            e.workspace_id == scope.workspace()
+                && filter.workflow_id.is_none_or(|w| w == e.workflow_id)
                 && filter.state.is_none_or(|s| s == e.state)
                 && filter.parent.is_none_or(|p| e.parent.as_ref().is_some_and(|l| l.execution_id == p))
         };
         let total = match filter.parent {
             // Children are few: their total is counted, not kept in the counters.
             Some(_) => inner.executions.values().filter(|e| keep(&e.execution)).count() as u64,
-            None => inner.counts.get(&(filter.workflow_id, filter.state)).copied().unwrap_or(0),
+            None => inner.counts.get(&(scope.workspace(), filter.workflow_id, filter.state)).copied().unwrap_or(0),
         };
-        Ok(page_of(&inner.execution_order, page, total, |(_, id)| {
+        Ok(page_of(order, page, total, |(_, id)| {
             let e = &inner.executions[&ExecutionId(*id)].execution;
             keep(e).then(|| e.clone())
         }))
@@ -390,11 +454,12 @@ impl ExecutionRecords for InMemoryStore {
 impl ExecutionLog for InMemoryStore {
     async fn apply<'a>(
         &self,
+        scope: Scope,
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
     ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
-        self.write().apply(id, lease, update)
+        self.write().apply(scope, id, lease, update)
     }
 
     async fn create_with(
@@ -405,12 +470,18 @@ impl ExecutionLog for InMemoryStore {
     ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut inner = self.write();
         inner.create(execution, lease)?;
-        inner.apply(execution.id, Some(lease), first)
+        inner.apply(execution.scope(), execution.id, Some(lease), first)
     }
 
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
+    async fn events_after(
+        &self,
+        scope: Scope,
+        id: ExecutionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
         let inner = self.read();
-        let entry = inner.executions.get(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        let entry = inner.scoped(scope, id)?;
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(entry.events.len());
         Ok(entry.events[start..].iter().take(limit as usize).map(|e| ExecutionEvent::clone(e)).collect())
     }

@@ -65,6 +65,9 @@ pub struct Executor {
     wake: Arc<Notify>,
     /// When the runs this process parked on a timer are due.
     timers: timers::Timers,
+    /// Where node attempts get the workspace secrets they refer to; without it, a node that
+    /// refers to one fails.
+    secrets: Option<Arc<dyn crate::ports::SecretSource>>,
 }
 
 impl Executor {
@@ -89,7 +92,15 @@ impl Executor {
             me: Weak::new(),
             wake: Arc::default(),
             timers: timers::Timers::default(),
+            secrets: None,
         }
+    }
+
+    /// Lets node attempts reveal the workspace secrets they refer to.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Arc<dyn crate::ports::SecretSource>) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Lets the executor run child executions (SubWorkflow, Loop over a workflow): it reads
@@ -200,7 +211,7 @@ impl Executor {
         workflow: ValidWorkflow,
         stop: StopSignal,
     ) -> Result<(), StoreError> {
-        let events = self.store.events_after(execution.id, 0, u32::MAX).await?;
+        let events = self.store.events_after(execution.scope(), execution.id, 0, u32::MAX).await?;
         let last_seq = events.last().map_or(0, |e| e.seq);
         let log = events.iter().map(|e| (&e.event, e.at));
         match RunState::fold(workflow.clone(), execution.variables.clone(), log) {

@@ -2,7 +2,7 @@
 //! [`RunState`] changed only by events ([`Run::emit`]); this file decides when to start what.
 
 use super::Executor;
-use super::attempt::{Attempt, Done, Outcome};
+use super::attempt::{self, Attempt, Done, Outcome};
 use super::delta_sink::DeltaSink;
 use crate::app::live_executions::StopSignal;
 use crate::domain::budget::{Budget, BudgetLimits};
@@ -59,6 +59,8 @@ pub(super) struct FirstCommit {
 pub(super) struct Run<'e> {
     ex: &'e Executor,
     id: ExecutionId,
+    /// The execution's workspace: every store call of the run, and its children, stay in it.
+    scope: crate::domain::access::Scope,
     rs: RunState,
     step: StepBuffer,
     tasks: JoinSet<Done>,
@@ -126,6 +128,7 @@ impl<'e> Run<'e> {
         Self {
             ex,
             id: execution.id,
+            scope: execution.scope(),
             budget: Arc::new(Mutex::new(Budget::new(execution.budget, rs.usage()))),
             budget_limits: execution.budget,
             child_of: execution.parent.is_some().then(|| execution.clone()),
@@ -375,6 +378,23 @@ impl<'e> Run<'e> {
         }
     }
 
+    /// What an attempt of node `idx` must reveal: nothing for the many nodes that use no secret.
+    fn reveal_for(&self, wf: &ValidWorkflow, idx: usize, optional: &'static [&'static str]) -> Option<attempt::Reveal> {
+        let names = wf.secrets_of(idx);
+        if names.is_empty() && optional.is_empty() {
+            return None;
+        }
+        let source = self.ex.secrets.clone();
+        match source {
+            Some(source) => Some(attempt::Reveal { source, scope: self.scope, names: names.clone(), optional }),
+            // Without a secret source, a node that names a secret fails on its missing value.
+            None if !names.is_empty() => {
+                Some(attempt::Reveal { source: Arc::new(NoSecrets), scope: self.scope, names: names.clone(), optional })
+            }
+            None => None,
+        }
+    }
+
     /// Starts the queued attempts. Each is polled once here first: one that finishes at once (a
     /// cached or trivial runner) is returned instead of paying for a task and a thread hop.
     fn spawn_pending(&mut self) -> Vec<Done> {
@@ -402,8 +422,9 @@ impl<'e> Run<'e> {
                 budget: self.budget.clone(),
             };
             let cancel = self.nodes_cancel.clone();
+            let secrets = self.reveal_for(wf, idx, runner.workspace_secrets());
             let mut attempt: Pin<Box<dyn Future<Output = Done> + Send>> =
-                Box::pin(Attempt { runner, input, cancel, delay, timeout }.run());
+                Box::pin(Attempt { runner, input, cancel, delay, timeout, secrets }.run());
             // Polling with a no-op waker is safe: a pending future registers the task's real
             // waker on its next poll, which the spawned task makes at once.
             match attempt.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
@@ -510,5 +531,23 @@ async fn sleep_until(at: Option<DateTime<Utc>>) {
             tokio::time::sleep(wait).await;
         }
         None => std::future::pending().await,
+    }
+}
+
+/// The secret source of a server that keeps none.
+struct NoSecrets;
+
+#[async_trait::async_trait]
+impl crate::ports::SecretSource for NoSecrets {
+    async fn reveal(
+        &self,
+        _scope: crate::domain::access::Scope,
+        names: &[String],
+        _optional: &[&str],
+    ) -> Result<Vec<(String, String)>, crate::ports::RevealError> {
+        match names.first() {
+            Some(name) => Err(crate::ports::RevealError::Missing(name.clone())),
+            None => Ok(Vec::new()),
+        }
     }
 }

@@ -53,7 +53,7 @@ impl Recorded {
 fn store(rec: &Recorded, failures: usize, error: StoreError) -> MockExecutionStore {
     let mut store = MockExecutionStore::new();
     let (updates, seq, calls) = (rec.updates.clone(), Arc::new(AtomicU64::new(0)), Arc::new(AtomicUsize::new(0)));
-    store.expect_apply().returning(move |id, _lease, update| {
+    store.expect_apply().returning(move |_, id, _lease, update| {
         if calls.fetch_add(1, Ordering::SeqCst) < failures {
             return Err(error.clone());
         }
@@ -116,7 +116,13 @@ fn executor(
 }
 
 async fn run(executor: &Executor, wf: crate::domain::valid::ValidWorkflow, stop: StopSignal) {
-    let execution = Execution::new(WorkflowId::generate(), 1, Map::new(), chrono::Utc::now());
+    let execution = Execution::new(
+        crate::domain::access::Scope::DEFAULT,
+        WorkflowId::generate(),
+        1,
+        Map::new(),
+        chrono::Utc::now(),
+    );
     executor.run(execution, wf, stop).await;
 }
 
@@ -124,6 +130,7 @@ fn mock_runner(results: Vec<Result<Value, RunnerError>>) -> MockNodeRunner {
     let mut runner = MockNodeRunner::new();
     let queue = Mutex::new(results.into_iter());
     let n = queue.lock().unwrap().len();
+    runner.expect_workspace_secrets().return_const(&[][..]);
     runner.expect_run().times(n).returning(move |_, _| queue.lock().unwrap().next().unwrap().map(NodeOutput::of));
     runner
 }
@@ -429,8 +436,19 @@ async fn a_new_execution_is_stored_with_its_first_step_and_the_caller_hears_when
     ))
     .unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    ex.start(Execution::new(WorkflowId::generate(), 1, Map::new(), chrono::Utc::now()), wf, StopSignal::default(), tx)
-        .await;
+    ex.start(
+        Execution::new(
+            crate::domain::access::Scope::DEFAULT,
+            WorkflowId::generate(),
+            1,
+            Map::new(),
+            chrono::Utc::now(),
+        ),
+        wf,
+        StopSignal::default(),
+        tx,
+    )
+    .await;
     assert_eq!(rx.await.unwrap(), Ok(()));
     assert_eq!(rec.final_state().0, ExecutionState::Completed, "a trivial run is one write");
 }
@@ -444,7 +462,13 @@ async fn a_new_execution_whose_first_write_fails_reports_it_and_stores_nothing_m
     let ex = executor(&rec, store, Arc::new(MockNodeRunner::new()), ExecutorLimits::default());
     let (tx, rx) = tokio::sync::oneshot::channel();
     ex.start(
-        Execution::new(WorkflowId::generate(), 1, Map::new(), chrono::Utc::now()),
+        Execution::new(
+            crate::domain::access::Scope::DEFAULT,
+            WorkflowId::generate(),
+            1,
+            Map::new(),
+            chrono::Utc::now(),
+        ),
         chain(code("work")),
         StopSignal::default(),
         tx,

@@ -4,6 +4,7 @@
 //! was not stored, and a stored execution's key is never missing. The executor knows nothing of
 //! keys; it writes a new execution with `create_with`, and this store recognises it by its id.
 
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeResult};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{
@@ -60,11 +61,12 @@ impl KeyedFirstWrites {
 impl ExecutionLog for KeyedFirstWrites {
     async fn apply<'a>(
         &self,
+        scope: Scope,
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
     ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
-        self.inner.apply(id, lease, update).await
+        self.inner.apply(scope, id, lease, update).await
     }
 
     async fn create_with(
@@ -80,23 +82,34 @@ impl ExecutionLog for KeyedFirstWrites {
         }
     }
 
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
-        self.inner.events_after(id, after, limit).await
+    async fn events_after(
+        &self,
+        scope: Scope,
+        id: ExecutionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+        self.inner.events_after(scope, id, after, limit).await
     }
 }
 
 #[async_trait::async_trait]
 impl ExecutionRecords for KeyedFirstWrites {
-    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
-        self.inner.get(id).await
+    async fn get(&self, scope: Scope, id: ExecutionId) -> Result<Execution, StoreError> {
+        self.inner.get(scope, id).await
     }
 
-    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
-        self.inner.node_results(id).await
+    async fn node_results(&self, scope: Scope, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
+        self.inner.node_results(scope, id).await
     }
 
-    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
-        self.inner.list(filter, page).await
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Execution>, StoreError> {
+        self.inner.list(scope, filter, page).await
     }
 }
 
@@ -133,7 +146,7 @@ mod tests {
 
     fn record_for(execution: &Execution) -> IdempotencyRecord {
         IdempotencyRecord {
-            scope: KeyScope::server(),
+            scope: KeyScope::of(crate::domain::ids::WorkspaceId::DEFAULT),
             key: IdempotencyKey::parse(b"k").unwrap(),
             fingerprint: Fingerprint::from_stored("f".into()),
             workflow_id: execution.workflow_id,
@@ -147,8 +160,20 @@ mod tests {
     #[tokio::test]
     async fn the_first_write_of_a_keyed_execution_stores_its_key_and_others_pass_through() {
         let lease = Lease { owner: "me".into(), ttl: Duration::from_secs(30) };
-        let keyed = Execution::new(WorkflowId::generate(), 1, serde_json::Map::new(), Utc::now());
-        let plain = Execution::new(WorkflowId::generate(), 1, serde_json::Map::new(), Utc::now());
+        let keyed = Execution::new(
+            crate::domain::access::Scope::DEFAULT,
+            WorkflowId::generate(),
+            1,
+            serde_json::Map::new(),
+            Utc::now(),
+        );
+        let plain = Execution::new(
+            crate::domain::access::Scope::DEFAULT,
+            WorkflowId::generate(),
+            1,
+            serde_json::Map::new(),
+            Utc::now(),
+        );
         let (keyed_id, plain_id) = (keyed.id, plain.id);
         let mut inner = MockExecutionStore::new();
         inner.expect_create_with().withf(move |e, _, _| e.id == plain_id).times(1).returning(|_, _, _| Ok(Vec::new()));

@@ -74,7 +74,7 @@ mod tests {
     use super::*;
 
     fn slot(key: &str) -> Slot {
-        (KeyScope::server(), IdempotencyKey::parse(key.as_bytes()).unwrap())
+        (KeyScope::of(crate::domain::ids::WorkspaceId::DEFAULT), IdempotencyKey::parse(key.as_bytes()).unwrap())
     }
 
     #[tokio::test]

@@ -33,8 +33,8 @@ const PURGE_BATCH: u32 = 1000;
 
 /// An execute request with an idempotency key.
 pub struct KeyedRequest {
-    /// Where the key is unique: [`KeyScope::server`] until there are workspaces.
-    pub scope: KeyScope,
+    /// The caller's workspace: where the key is unique, and where the execution starts.
+    pub scope: crate::domain::access::Scope,
     pub key: IdempotencyKey,
     pub workflow_id: WorkflowId,
     pub variables: Map<String, Value>,
@@ -114,7 +114,8 @@ impl IdempotencyService {
         request: KeyedRequest,
         render: impl FnOnce(&Execution) -> Result<String, serde_json::Error>,
     ) -> Result<KeyedStart, ServiceError> {
-        let KeyedRequest { scope, key, workflow_id, variables, budget } = request;
+        let KeyedRequest { scope: workspace, key, workflow_id, variables, budget } = request;
+        let scope = KeyScope::of(workspace.workspace());
         let fingerprint = Fingerprint::of_execute(workflow_id, &variables, &budget);
         let Some(_turn) = self.in_flight.take_turn((scope.clone(), key.clone()), IN_FLIGHT_WAIT).await else {
             return Err(still_starting(&key));
@@ -122,7 +123,7 @@ impl IdempotencyService {
         if let Some(first) = self.keys.find_key(&scope, &key, self.clock.now()).await? {
             return answer(first, &fingerprint, workflow_id);
         }
-        let (execution, workflow) = self.executions.prepare(workflow_id, variables, budget).await?;
+        let (execution, workflow) = self.executions.prepare(workspace, workflow_id, variables, budget).await?;
         let response =
             render(&execution).map_err(|e| ServiceError::Internal(format!("cannot render the answer: {e}")))?;
         let created_at = execution.created_at;

@@ -84,7 +84,7 @@ pub fn iteration_variables(config: &LoopConfig, index: u32, item: Option<&Value>
 pub fn with_variables(data: &DataContext, extra: Map<String, Value>) -> DataContext {
     let mut variables = data.variables.as_ref().clone();
     variables.extend(extra);
-    DataContext { variables: Arc::new(variables), outputs: data.outputs.clone() }
+    DataContext { variables: Arc::new(variables), outputs: data.outputs.clone(), secrets: data.secrets.clone() }
 }
 
 /// Whether a While loop goes on for iteration `index` (its condition sees the counter and the

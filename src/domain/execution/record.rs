@@ -3,8 +3,9 @@
 
 use super::events::{NewEvent, Signal};
 use super::state::{ExecutionState, NodeStatus};
+use crate::domain::access::Scope;
 use crate::domain::budget::BudgetLimits;
-use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::ids::{ExecutionId, NodeId, WorkflowId, WorkspaceId};
 use crate::domain::usage::Usage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,8 @@ use utoipa::ToSchema;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Execution {
     pub id: ExecutionId,
+    /// The workspace the execution belongs to (its workflow's, and its children's).
+    pub workspace_id: WorkspaceId,
     pub workflow_id: WorkflowId,
     pub workflow_version: u32,
     pub state: ExecutionState,
@@ -49,6 +52,7 @@ pub struct ParentLink {
 impl Execution {
     #[must_use]
     pub fn new(
+        scope: Scope,
         workflow_id: WorkflowId,
         workflow_version: u32,
         variables: Map<String, Value>,
@@ -56,6 +60,7 @@ impl Execution {
     ) -> Self {
         Self {
             id: ExecutionId::generate(),
+            workspace_id: scope.workspace(),
             workflow_id,
             workflow_version,
             state: ExecutionState::Pending,
@@ -70,6 +75,12 @@ impl Execution {
             rerun_of: None,
             output: None,
         }
+    }
+
+    /// The scope of the execution's workspace.
+    #[must_use]
+    pub fn scope(&self) -> Scope {
+        Scope::new(self.workspace_id)
     }
 }
 

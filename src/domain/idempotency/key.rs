@@ -47,20 +47,17 @@ impl fmt::Display for IdempotencyKey {
     }
 }
 
-/// The namespace a key is unique in. Today one for the whole server: a key names one request,
-/// whichever workflow it was sent to (the fingerprint binds it to that workflow).
-///
-/// Issue 11 (workspaces) makes this the workspace's id, so that two tenants' keys never meet:
-/// build it from the request's workspace instead of [`KeyScope::server`]. Stores keep it in a
-/// column of its own, so no migration is needed for that.
+/// The namespace a key is unique in: the workspace, so that two tenants' keys never meet. Within
+/// it, a key names one request, whichever workflow it was sent to (the fingerprint binds it to
+/// that workflow). Stores keep it in a column of its own, as text.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyScope(String);
 
 impl KeyScope {
-    /// The one namespace of a server without workspaces.
+    /// The namespace of one workspace.
     #[must_use]
-    pub fn server() -> Self {
-        Self(String::new())
+    pub fn of(workspace: crate::domain::ids::WorkspaceId) -> Self {
+        Self(workspace.to_string())
     }
 
     /// A scope as a store keeps it.

@@ -74,7 +74,11 @@ impl RunState {
     /// The state before any event: every node pending, the Start nodes ready.
     #[must_use]
     pub fn new(wf: ValidWorkflow, variables: Arc<Map<String, Value>>, state: ExecutionState) -> Self {
-        let data = DataContext { variables, outputs: Arc::new(NodeOutputs::new(wf.graph().index.clone())) };
+        let data = DataContext {
+            variables,
+            outputs: Arc::new(NodeOutputs::new(wf.graph().index.clone())),
+            secrets: Arc::default(),
+        };
         Self {
             plan: Plan::new(&wf),
             nodes: vec![NodeRun::default(); wf.len()],

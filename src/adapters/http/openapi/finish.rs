@@ -10,9 +10,11 @@ use serde_json::{Map, Value, json};
 const GREETER: &str = include_str!("greeter.json");
 
 /// Every `error` kind the API answers with.
-pub const ERROR_KINDS: [&str; 13] = [
+pub const ERROR_KINDS: [&str; 15] = [
     "ValidationError",
     "BadRequest",
+    "Unauthorized",
+    "Forbidden",
     "NotFound",
     "MethodNotAllowed",
     "ConflictError",

@@ -24,6 +24,8 @@ use utoipa::OpenApi;
     tags(
         (name = "workflows", description = "Workflow definitions and their versions"),
         (name = "executions", description = "Runs of workflows and their live event streams"),
+        (name = "secrets", description = "Workspace secrets: set, listed and deleted by name, never shown"),
+        (name = "audit", description = "Who did what in a workspace"),
         (name = "health", description = "Liveness")
     ),
     // `StreamFormat` is a query parameter's type, which the path macro references but does not add.

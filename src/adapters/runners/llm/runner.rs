@@ -6,9 +6,9 @@ use super::governor::Governor;
 use super::reservation::Reservation;
 use super::settings::{Endpoint, LlmSettings, Protocol, same_origin};
 use super::{anthropic, openai};
-use crate::adapters::redact::{RedactingSink, Redactor};
 use crate::domain::template;
 use crate::domain::workflow::{LlmConfig, Node, NodeKind, RetryConfig};
+use crate::ports::redact::{RedactingSink, Redactor};
 use crate::ports::{NodeInput, NodeOutput, NodeRunner, RunnerError};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -32,6 +32,10 @@ pub struct LlmRunner {
     /// The configured keys, taken out of whatever comes back from a provider.
     redactor: Redactor,
 }
+
+/// Secrets a workspace may set to use its own provider accounts: the names of the server's
+/// variables for the keys.
+const WORKSPACE_KEYS: &[&str] = &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_API_KEY"];
 
 impl LlmRunner {
     /// # Errors
@@ -93,12 +97,16 @@ impl NodeRunner for LlmRunner {
     /// Upstream text (answers, streamed deltas, error messages) comes back with every configured
     /// key redacted.
     async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
-        let sink = RedactingSink::new(&input.sink, self.redactor.clone());
+        let sink = RedactingSink::new(&*input.sink, self.redactor.clone());
         let result = self.call(&input, &sink, cancel).await;
         sink.finish();
         result
             .map(|output| NodeOutput { value: self.redactor.value(output.value), usage: output.usage })
             .map_err(|e| self.redactor.error(e))
+    }
+
+    fn workspace_secrets(&self) -> &'static [&'static str] {
+        WORKSPACE_KEYS
     }
 
     fn check(&self, node: &Node) -> Option<String> {
@@ -121,7 +129,7 @@ impl LlmRunner {
     async fn call(
         &self,
         input: &NodeInput,
-        sink: &RedactingSink<'_>,
+        sink: &dyn crate::ports::OutputSink,
         cancel: CancellationToken,
     ) -> Result<NodeOutput, RunnerError> {
         let node = input.node();
@@ -138,7 +146,9 @@ impl LlmRunner {
         let system = config.system_prompt.as_deref().map(|s| render("system_prompt", s)).transpose()?;
         // The server's key goes only to the server it belongs to, never to a node's own base URL.
         let key_applies = base_override.as_deref().is_none_or(|url| same_origin(url, &endpoint.base_url));
-        let api_key = endpoint.api_key.as_deref().filter(|_| key_applies);
+        // A workspace's own key (a secret named like the server's variable) replaces the server's.
+        let workspace_key = input.data.secrets.get(endpoint.key_variable).and_then(|v| v.as_str());
+        let api_key = workspace_key.or(endpoint.api_key.as_deref()).filter(|_| key_applies);
         if api_key.is_none() && endpoint.key_required && base_override.is_none() {
             return Err(RunnerError::Permanent(format!(
                 "provider {provider} needs {} on the server",

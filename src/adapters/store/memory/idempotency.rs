@@ -27,7 +27,7 @@ impl IdempotencyStore for InMemoryStore {
         }
         // Checked before anything is written, so a refused call leaves no trace.
         inner.create(execution, lease)?;
-        let events = inner.apply(execution.id, Some(lease), first)?;
+        let events = inner.apply(execution.scope(), execution.id, Some(lease), first)?;
         inner.keys.insert(slot, record.clone());
         Ok(events)
     }

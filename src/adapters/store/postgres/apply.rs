@@ -5,6 +5,7 @@ use super::codec::{self, col};
 use super::errors::store_error;
 use super::nul::escape;
 use super::writes::count;
+use crate::domain::access::Scope;
 use crate::domain::execution::{ExecutionEvent, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, Signal};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{Lease, StoreError};
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 pub(super) async fn apply(
     c: &mut PgConnection,
+    scope: Scope,
     id: ExecutionId,
     lease: Option<&Lease>,
     update: &ExecutionUpdate,
@@ -23,13 +25,16 @@ pub(super) async fn apply(
     // The row lock, held to commit, serialises every writer of this execution (in any process),
     // so the state read here is the one being replaced and event numbers cannot collide. NO KEY:
     // the same lock the UPDATE below takes, so it is never upgraded.
-    let row =
-        sqlx::query("SELECT workflow_id, state, lease_owner, last_seq FROM executions WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(id.0)
-            .fetch_optional(&mut *c)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| StoreError::not_found("execution", id))?;
+    let row = sqlx::query(
+        "SELECT workflow_id, state, lease_owner, last_seq FROM executions WHERE id = $1 AND workspace_id = $2 \
+             FOR NO KEY UPDATE",
+    )
+    .bind(id.0)
+    .bind(scope.workspace().0)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(store_error)?
+    .ok_or_else(|| StoreError::not_found("execution", id))?;
     let workflow_id: Uuid = col(&row, "workflow_id")?;
     let old_state: ExecutionState = col::<String>(&row, "state")?.parse().map_err(codec::corrupt)?;
     if let Some(lease) = lease
@@ -71,7 +76,7 @@ pub(super) async fn apply(
     .await
     .map_err(store_error)?;
     if let Some(change) = change.filter(|s| s.state != old_state) {
-        count(c, workflow_id, id.0, &[(old_state, -1), (change.state, 1)]).await?;
+        count(c, scope, workflow_id, id.0, &[(old_state, -1), (change.state, 1)]).await?;
     }
     if !results.is_empty() {
         upsert_results(c, id, results_count - n_results, &results).await?;
@@ -81,7 +86,7 @@ pub(super) async fn apply(
         stored = append_events(c, id, last_seq - n_events + 1, &update.events).await?;
     }
     if let Some(signal) = &update.signal {
-        stored.extend(deliver(c, signal).await?);
+        stored.extend(deliver(c, scope, signal).await?);
     }
     Ok(stored.into_iter().map(Arc::new).collect())
 }
@@ -89,19 +94,22 @@ pub(super) async fn apply(
 /// Appends a signal's event to its target's log (under the target's row lock), and wakes the
 /// target if it is parked. A target that already ended takes nothing more: its log ends with its
 /// terminal event.
-async fn deliver(c: &mut PgConnection, signal: &Signal) -> Result<Option<ExecutionEvent>, StoreError> {
+async fn deliver(c: &mut PgConnection, scope: Scope, signal: &Signal) -> Result<Option<ExecutionEvent>, StoreError> {
     let row = sqlx::query(
         "UPDATE executions SET last_seq = last_seq + 1, \
          wake_at = CASE WHEN state = 'Paused' THEN now() ELSE wake_at END \
-         WHERE id = $1 AND state NOT IN ('Completed', 'Failed', 'Cancelled') RETURNING state, last_seq, results_count",
+         WHERE id = $1 AND workspace_id = $2 AND state NOT IN ('Completed', 'Failed', 'Cancelled') \
+         RETURNING state, last_seq, results_count",
     )
     .bind(signal.execution_id.0)
+    .bind(scope.workspace().0)
     .fetch_optional(&mut *c)
     .await
     .map_err(store_error)?;
     let Some(row) = row else {
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM executions WHERE id = $1")
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM executions WHERE id = $1 AND workspace_id = $2")
             .bind(signal.execution_id.0)
+            .bind(scope.workspace().0)
             .fetch_optional(&mut *c)
             .await
             .map_err(store_error)?;

@@ -71,7 +71,8 @@ pub(super) fn ttl(lease: &Lease) -> PgInterval {
 }
 
 pub(super) const EXECUTION_COLUMNS: &str = "id, workflow_id, workflow_version, state, error, variables, options, \
-     created_at, started_at, completed_at, parent_execution_id, parent_node_id, parent_item, depth, rerun_of, output";
+     created_at, started_at, completed_at, parent_execution_id, parent_node_id, parent_item, depth, rerun_of, output, \
+     workspace_id";
 
 pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
     let variables = match json::<Value>(row, "variables")? {
@@ -80,6 +81,7 @@ pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
     };
     Ok(Execution {
         id: ExecutionId(col::<Uuid>(row, "id")?),
+        workspace_id: crate::domain::ids::WorkspaceId(col::<Uuid>(row, "workspace_id")?),
         workflow_id: WorkflowId(col::<Uuid>(row, "workflow_id")?),
         workflow_version: u32_of(col(row, "workflow_version")?)?,
         state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,

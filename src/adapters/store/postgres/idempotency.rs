@@ -68,7 +68,7 @@ impl IdempotencyStore for PostgresStore {
         let mut tx = self.begin().await?;
         let stored = async {
             writes::create_execution(&mut tx, execution, lease).await?;
-            let events = apply::apply(&mut tx, execution.id, Some(lease), first).await?;
+            let events = apply::apply(&mut tx, execution.scope(), execution.id, Some(lease), first).await?;
             insert_key(&mut tx, record).await?;
             Ok(events)
         }

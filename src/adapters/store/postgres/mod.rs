@@ -3,18 +3,21 @@
 //! an execution, and leases timed by the database's clock.
 
 mod apply;
+mod audit;
 mod codec;
 mod errors;
 mod idempotency;
 mod leases;
 mod nul;
 mod reads;
+mod secrets;
 mod writes;
 
 use super::json_columns::encode_workflow;
 use super::version_cache::VersionCache;
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeResult};
-use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::ids::{ExecutionId, WorkflowId, WorkspaceId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{
     ExecutionFilter, ExecutionLog, ExecutionRecords, ExpectedVersion, Lease, Leases, Page, PageRequest, StoreError,
@@ -38,6 +41,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct PostgresStore {
     pool: PgPool,
     cache: VersionCache,
+    /// The workspace of each workflow id seen. Exact in any process: an id never changes
+    /// workspace (another workspace cannot take it over, even once deleted).
+    owners: std::sync::Mutex<std::collections::HashMap<WorkflowId, WorkspaceId>>,
 }
 
 impl PostgresStore {
@@ -62,11 +68,27 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
-        Ok(Self { pool, cache: VersionCache::default() })
+        Ok(Self { pool, cache: VersionCache::default(), owners: std::sync::Mutex::default() })
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(store_error)
+    }
+
+    /// Whether workflow `id` belongs to `scope`'s workspace.
+    async fn owns(&self, scope: Scope, id: WorkflowId) -> Result<bool, StoreError> {
+        let known = self.owners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).copied();
+        let owner = match known {
+            Some(owner) => Some(owner),
+            None => {
+                let found = reads::owner(&self.pool, id).await?;
+                if let Some(owner) = found {
+                    self.owners.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, owner);
+                }
+                found
+            }
+        };
+        Ok(owner == Some(scope.workspace()))
     }
 }
 
@@ -100,31 +122,39 @@ fn new_version(workflow: &ValidWorkflow) -> Result<NewVersion, StoreError> {
 
 #[async_trait::async_trait]
 impl WorkflowStore for PostgresStore {
-    async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+    async fn create(&self, scope: Scope, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
         let mut tx = self.begin().await?;
-        let written = writes::create_workflow(&mut tx, &v).await;
+        let written = writes::create_workflow(&mut tx, scope, &v).await;
         let version = finish(tx, written).await?;
         self.cache.insert(version, workflow);
         Ok(version)
     }
 
-    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError> {
+    async fn update(
+        &self,
+        scope: Scope,
+        workflow: &ValidWorkflow,
+        expected: &ExpectedVersion,
+    ) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
         let mut tx = self.begin().await?;
-        let written = writes::update_workflow(&mut tx, &v, expected).await;
+        let written = writes::update_workflow(&mut tx, scope, &v, expected).await;
         let version = finish(tx, written).await?;
         self.cache.insert(version, workflow);
         Ok(version)
     }
 
-    async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
+    async fn get(&self, scope: Scope, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
         let version =
-            reads::latest_version(&self.pool, id).await?.ok_or_else(|| StoreError::not_found("workflow", id))?;
-        self.get_version(id, version).await
+            reads::latest_version(&self.pool, scope, id).await?.ok_or_else(|| StoreError::not_found("workflow", id))?;
+        self.get_version(scope, id, version).await
     }
 
-    async fn get_version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError> {
+    async fn get_version(&self, scope: Scope, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError> {
+        if !self.owns(scope, id).await? {
+            return Err(StoreError::not_found("workflow version", format!("{id} v{version}")));
+        }
         let mut json = None;
         if self.cache.get_or_parse(id, version, || None)?.is_none() {
             json = reads::definition(&self.pool, id, version).await?;
@@ -135,33 +165,38 @@ impl WorkflowStore for PostgresStore {
             .ok_or_else(|| StoreError::not_found("workflow version", format!("{id} v{version}")))
     }
 
-    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
+    async fn delete(&self, scope: Scope, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
         // One conditional UPDATE, atomic on its own: no transaction needed.
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        writes::delete_workflow(&mut conn, id, expected).await
+        writes::delete_workflow(&mut conn, scope, id, expected).await
     }
 
-    async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
-        reads::list_workflows(&self.pool, page).await
+    async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
+        reads::list_workflows(&self.pool, scope, page).await
     }
 
-    async fn list_versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
-        reads::list_versions(&self.pool, id).await
+    async fn list_versions(&self, scope: Scope, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
+        reads::list_versions(&self.pool, scope, id).await
     }
 }
 
 #[async_trait::async_trait]
 impl ExecutionRecords for PostgresStore {
-    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
-        reads::get_execution(&self.pool, id).await
+    async fn get(&self, scope: Scope, id: ExecutionId) -> Result<Execution, StoreError> {
+        reads::get_execution(&self.pool, scope, id).await
     }
 
-    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
-        reads::node_results(&self.pool, id).await
+    async fn node_results(&self, scope: Scope, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
+        reads::node_results(&self.pool, scope, id).await
     }
 
-    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
-        reads::list_executions(&self.pool, filter, page).await
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Execution>, StoreError> {
+        reads::list_executions(&self.pool, scope, filter, page).await
     }
 }
 
@@ -169,12 +204,13 @@ impl ExecutionRecords for PostgresStore {
 impl ExecutionLog for PostgresStore {
     async fn apply<'a>(
         &self,
+        scope: Scope,
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
     ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut tx = self.begin().await?;
-        let stored = apply::apply(&mut tx, id, lease, update).await;
+        let stored = apply::apply(&mut tx, scope, id, lease, update).await;
         finish(tx, stored).await
     }
 
@@ -186,14 +222,20 @@ impl ExecutionLog for PostgresStore {
     ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut tx = self.begin().await?;
         let stored = match writes::create_execution(&mut tx, execution, lease).await {
-            Ok(()) => apply::apply(&mut tx, execution.id, Some(lease), first).await,
+            Ok(()) => apply::apply(&mut tx, execution.scope(), execution.id, Some(lease), first).await,
             Err(e) => Err(e),
         };
         finish(tx, stored).await
     }
 
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
-        reads::events_after(&self.pool, id, after, limit).await
+    async fn events_after(
+        &self,
+        scope: Scope,
+        id: ExecutionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+        reads::events_after(&self.pool, scope, id, after, limit).await
     }
 }
 

@@ -4,6 +4,7 @@
 use super::codec::{self, micros};
 use super::errors::store_error;
 use super::writes::{count, expiry};
+use crate::domain::access::Scope;
 use crate::domain::execution::{ExecutionEvent, ExecutionState, ExecutionUpdate, NewEvent, NodeResult, Signal};
 use crate::domain::ids::ExecutionId;
 use crate::ports::{Lease, StoreError};
@@ -16,15 +17,20 @@ const ROWS: usize = 500;
 
 pub(super) fn apply(
     c: &Connection,
+    scope: Scope,
     id: ExecutionId,
     lease: Option<&Lease>,
     update: &ExecutionUpdate,
 ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
     let key = id.to_string();
+    let workspace = scope.workspace().to_string();
     let row: Option<(String, String, i64, i64, Option<String>)> = c
-        .prepare_cached("SELECT workflow_id, state, last_seq, results_count, lease_owner FROM executions WHERE id = ?1")
+        .prepare_cached(
+            "SELECT workflow_id, state, last_seq, results_count, lease_owner FROM executions \
+             WHERE id = ?1 AND workspace_id = ?2",
+        )
         .and_then(|mut s| {
-            s.query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).optional()
+            s.query_row([&key, &workspace], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).optional()
         })
         .map_err(store_error)?;
     let (workflow_id, old_state, last_seq, results_count, owner) =
@@ -70,7 +76,7 @@ pub(super) fn apply(
     })
     .map_err(store_error)?;
     if let Some(change) = change.filter(|s| s.state != old_state) {
-        count(c, &workflow_id, &[(old_state, -1), (change.state, 1)])?;
+        count(c, &workspace, &workflow_id, &[(old_state, -1), (change.state, 1)])?;
     }
     let positions: Vec<(i64, &NodeResult)> = (results_count..).zip(&update.node_results).collect();
     for chunk in positions.chunks(ROWS) {
@@ -83,18 +89,18 @@ pub(super) fn apply(
     let mut stored: Vec<Arc<ExecutionEvent>> =
         events.into_iter().map(|(seq, e)| Arc::new(e.clone().stored(id, u64::try_from(seq).unwrap_or(0)))).collect();
     if let Some(signal) = &update.signal {
-        stored.extend(deliver(c, signal)?.map(Arc::new));
+        stored.extend(deliver(c, &workspace, signal)?.map(Arc::new));
     }
     Ok(stored)
 }
 
 /// Appends a signal's event to its target's log, and wakes the target if it is parked. A
 /// target that already ended takes nothing more: its log ends with its terminal event.
-fn deliver(c: &Connection, signal: &Signal) -> Result<Option<ExecutionEvent>, StoreError> {
+fn deliver(c: &Connection, workspace: &str, signal: &Signal) -> Result<Option<ExecutionEvent>, StoreError> {
     let key = signal.execution_id.to_string();
     let row: Option<(String, i64, i64)> = c
-        .prepare_cached("SELECT state, last_seq, results_count FROM executions WHERE id = ?1")
-        .and_then(|mut s| s.query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+        .prepare_cached("SELECT state, last_seq, results_count FROM executions WHERE id = ?1 AND workspace_id = ?2")
+        .and_then(|mut s| s.query_row([&key, workspace], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
         .map_err(store_error)?;
     let (state, last_seq, results_count) =
         row.ok_or_else(|| StoreError::not_found("execution", signal.execution_id))?;

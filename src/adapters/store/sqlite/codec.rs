@@ -48,7 +48,8 @@ pub(super) fn u32_of(v: i64) -> u32 {
 }
 
 pub(super) const EXECUTION_COLUMNS: &str = "id, workflow_id, workflow_version, state, error, variables, options, \
-     created_at, started_at, completed_at, parent_execution_id, parent_node_id, parent_item, depth, rerun_of, output";
+     created_at, started_at, completed_at, parent_execution_id, parent_node_id, parent_item, depth, rerun_of, output, \
+     workspace_id";
 
 pub(super) fn execution(row: &Row<'_>) -> Result<Execution, StoreError> {
     let variables = match json(&col::<String>(row, "variables")?)? {
@@ -58,6 +59,7 @@ pub(super) fn execution(row: &Row<'_>) -> Result<Execution, StoreError> {
     let options: ExecutionOptions = serde_json::from_str(&col::<String>(row, "options")?).map_err(corrupt)?;
     Ok(Execution {
         id: ExecutionId(parse(&col::<String>(row, "id")?, "execution id")?),
+        workspace_id: parse(&col::<String>(row, "workspace_id")?, "workspace id")?,
         workflow_id: WorkflowId(parse(&col::<String>(row, "workflow_id")?, "workflow id")?),
         workflow_version: u32_of(col(row, "workflow_version")?),
         state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,

@@ -90,7 +90,7 @@ impl IdempotencyStore for SqliteStore {
         self.writer
             .write(move |c| {
                 writes::create_execution(c, &e, &lease)?;
-                let events = apply::apply(c, e.id, Some(&lease), &first)?;
+                let events = apply::apply(c, e.scope(), e.id, Some(&lease), &first)?;
                 insert_key(c, &r)?;
                 Ok(events)
             })

@@ -4,6 +4,7 @@
 //! the same database, which also lets this process cache what only it can change.
 
 mod apply;
+mod audit;
 mod codec;
 mod errors;
 mod idempotency;
@@ -11,11 +12,13 @@ mod latest;
 mod migrate;
 mod read_pool;
 mod reads;
+mod secrets;
 mod writer_thread;
 mod writes;
 
 use super::json_columns::encode_workflow;
 use super::version_cache::VersionCache;
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
@@ -109,6 +112,7 @@ impl SqliteStore {
     /// in commit order.
     async fn write_workflow<T, F>(
         &self,
+        scope: Scope,
         id: WorkflowId,
         work: F,
         latest: fn(&T) -> Option<u32>,
@@ -118,7 +122,19 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let cache = self.latest.clone();
-        self.writer.write_then(work, move |done| cache.committed(id, latest(done))).await
+        self.writer.write_then(work, move |done| cache.committed(id, (scope.workspace(), latest(done)))).await
+    }
+
+    /// The latest version of a live workflow of `scope`, from the cache or the database.
+    async fn head(&self, scope: Scope, id: WorkflowId) -> Result<Option<latest::Head>, StoreError> {
+        if let Some(head) = self.latest.get(id) {
+            return Ok(Some(head).filter(|(ws, _)| *ws == scope.workspace()));
+        }
+        let found = self.readers.read(move |c| reads::head(c, id)).await?;
+        if let Some(head) = found {
+            self.latest.read(id, head);
+        }
+        Ok(found.filter(|(ws, _)| *ws == scope.workspace()))
     }
 }
 
@@ -151,38 +167,46 @@ fn new_version(workflow: &ValidWorkflow) -> Result<NewVersion, StoreError> {
 
 #[async_trait::async_trait]
 impl WorkflowStore for SqliteStore {
-    async fn create(&self, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
+    async fn create(&self, scope: Scope, workflow: &ValidWorkflow) -> Result<u32, StoreError> {
         let v = new_version(workflow)?;
-        let version = self.write_workflow(workflow.id(), move |c| writes::create_workflow(c, &v), |v| Some(*v)).await?;
-        self.cache.insert(version, workflow);
-        Ok(version)
-    }
-
-    async fn update(&self, workflow: &ValidWorkflow, expected: &ExpectedVersion) -> Result<u32, StoreError> {
-        let v = new_version(workflow)?;
-        let expected = expected.clone();
         let version = self
-            .write_workflow(workflow.id(), move |c| writes::update_workflow(c, &v, &expected), |v| Some(*v))
+            .write_workflow(scope, workflow.id(), move |c| writes::create_workflow(c, scope, &v), |v| Some(*v))
             .await?;
         self.cache.insert(version, workflow);
         Ok(version)
     }
 
-    async fn get(&self, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
-        let version = match self.latest.get(id) {
-            Some(Some(v)) => v,
-            Some(None) => return Err(StoreError::not_found("workflow", id)),
-            None => {
-                let found = self.readers.read(move |c| reads::latest_version(c, id)).await?;
-                let v = found.ok_or_else(|| StoreError::not_found("workflow", id))?;
-                self.latest.read(id, v);
-                v
-            }
-        };
-        self.get_version(id, version).await
+    async fn update(
+        &self,
+        scope: Scope,
+        workflow: &ValidWorkflow,
+        expected: &ExpectedVersion,
+    ) -> Result<u32, StoreError> {
+        let v = new_version(workflow)?;
+        let expected = expected.clone();
+        let version = self
+            .write_workflow(
+                scope,
+                workflow.id(),
+                move |c| writes::update_workflow(c, scope, &v, &expected),
+                |v| Some(*v),
+            )
+            .await?;
+        self.cache.insert(version, workflow);
+        Ok(version)
     }
 
-    async fn get_version(&self, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError> {
+    async fn get(&self, scope: Scope, id: WorkflowId) -> Result<VersionedWorkflow, StoreError> {
+        match self.head(scope, id).await? {
+            Some((_, Some(version))) => self.get_version(scope, id, version).await,
+            _ => Err(StoreError::not_found("workflow", id)),
+        }
+    }
+
+    async fn get_version(&self, scope: Scope, id: WorkflowId, version: u32) -> Result<VersionedWorkflow, StoreError> {
+        if self.head(scope, id).await?.is_none() {
+            return Err(StoreError::not_found("workflow version", format!("{id} v{version}")));
+        }
         let mut json = None;
         if self.cache.get_or_parse(id, version, || None)?.is_none() {
             json = self.readers.read(move |c| reads::definition(c, id, version)).await?;
@@ -193,32 +217,37 @@ impl WorkflowStore for SqliteStore {
             .ok_or_else(|| StoreError::not_found("workflow version", format!("{id} v{version}")))
     }
 
-    async fn delete(&self, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
+    async fn delete(&self, scope: Scope, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
         let expected = expected.clone();
-        self.write_workflow(id, move |c| writes::delete_workflow(c, id, &expected), |()| None).await
+        self.write_workflow(scope, id, move |c| writes::delete_workflow(c, scope, id, &expected), |()| None).await
     }
 
-    async fn list(&self, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
-        self.readers.read(move |c| reads::list_workflows(c, page)).await
+    async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
+        self.readers.read(move |c| reads::list_workflows(c, scope, page)).await
     }
 
-    async fn list_versions(&self, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
-        self.readers.read(move |c| reads::list_versions(c, id)).await
+    async fn list_versions(&self, scope: Scope, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
+        self.readers.read(move |c| reads::list_versions(c, scope, id)).await
     }
 }
 
 #[async_trait::async_trait]
 impl ExecutionRecords for SqliteStore {
-    async fn get(&self, id: ExecutionId) -> Result<Execution, StoreError> {
-        self.readers.read(move |c| reads::get_execution(c, id)).await
+    async fn get(&self, scope: Scope, id: ExecutionId) -> Result<Execution, StoreError> {
+        self.readers.read(move |c| reads::get_execution(c, scope, id)).await
     }
 
-    async fn node_results(&self, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
-        self.readers.read(move |c| reads::node_results(c, id)).await
+    async fn node_results(&self, scope: Scope, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
+        self.readers.read(move |c| reads::node_results(c, scope, id)).await
     }
 
-    async fn list(&self, filter: ExecutionFilter, page: PageRequest) -> Result<Page<Execution>, StoreError> {
-        self.readers.read(move |c| reads::list_executions(c, filter, page)).await
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Execution>, StoreError> {
+        self.readers.read(move |c| reads::list_executions(c, scope, filter, page)).await
     }
 }
 
@@ -226,12 +255,13 @@ impl ExecutionRecords for SqliteStore {
 impl ExecutionLog for SqliteStore {
     async fn apply<'a>(
         &self,
+        scope: Scope,
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
     ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let (lease, update) = (lease.cloned(), update.clone());
-        self.writer.write(move |c| apply::apply(c, id, lease.as_ref(), &update)).await
+        self.writer.write(move |c| apply::apply(c, scope, id, lease.as_ref(), &update)).await
     }
 
     async fn create_with(
@@ -244,13 +274,19 @@ impl ExecutionLog for SqliteStore {
         self.writer
             .write(move |c| {
                 writes::create_execution(c, &e, &lease)?;
-                apply::apply(c, e.id, Some(&lease), &first)
+                apply::apply(c, e.scope(), e.id, Some(&lease), &first)
             })
             .await
     }
 
-    async fn events_after(&self, id: ExecutionId, after: u64, limit: u32) -> Result<Vec<ExecutionEvent>, StoreError> {
-        self.readers.read(move |c| reads::events_after(c, id, after, limit)).await
+    async fn events_after(
+        &self,
+        scope: Scope,
+        id: ExecutionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+        self.readers.read(move |c| reads::events_after(c, scope, id, after, limit)).await
     }
 }
 

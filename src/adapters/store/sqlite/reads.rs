@@ -2,8 +2,9 @@
 
 use super::codec::{self, EXECUTION_COLUMNS, col, micros};
 use super::errors::store_error;
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionEvent, NodeResult};
-use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::ids::{ExecutionId, WorkflowId, WorkspaceId};
 use crate::domain::workflow::WorkflowMetadata;
 use crate::ports::{Cursor, ExecutionFilter, Page, PageRequest, StoreError, VersionInfo, WorkflowSummary};
 use rusqlite::types::Value as Sql;
@@ -24,12 +25,17 @@ fn all<T>(
     Ok(out)
 }
 
-pub(super) fn latest_version(c: &Connection, id: WorkflowId) -> Result<Option<u32>, StoreError> {
-    let v: Option<i64> = c
-        .prepare_cached("SELECT latest_version FROM workflows WHERE id = ?1 AND deleted_at IS NULL")
-        .and_then(|mut s| s.query_row([id.to_string()], |r| r.get(0)).optional())
+/// The workflow's workspace and its latest version (`None` once deleted), if the id was ever used.
+pub(super) fn head(c: &Connection, id: WorkflowId) -> Result<Option<super::latest::Head>, StoreError> {
+    let row: Option<(String, i64, Option<i64>)> = c
+        .prepare_cached("SELECT workspace_id, latest_version, deleted_at FROM workflows WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
         .map_err(store_error)?;
-    Ok(v.map(codec::u32_of))
+    row.map(|(ws, latest, deleted)| {
+        let ws: WorkspaceId = codec::parse(&ws, "workspace id")?;
+        Ok((ws, deleted.is_none().then(|| codec::u32_of(latest))))
+    })
+    .transpose()
 }
 
 pub(super) fn definition(c: &Connection, id: WorkflowId, version: u32) -> Result<Option<String>, StoreError> {
@@ -42,9 +48,11 @@ fn metadata(json: &str) -> Result<WorkflowMetadata, StoreError> {
     serde_json::from_str(json).map_err(codec::corrupt)
 }
 
-pub(super) fn list_versions(c: &Connection, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
-    let sql = "SELECT version, metadata, saved_at FROM workflow_versions WHERE workflow_id = ?1 ORDER BY version";
-    let versions = all(c, sql, vec![Sql::Text(id.to_string())], |row| {
+pub(super) fn list_versions(c: &Connection, scope: Scope, id: WorkflowId) -> Result<Vec<VersionInfo>, StoreError> {
+    let sql = "SELECT v.version, v.metadata, v.saved_at FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id \
+               WHERE v.workflow_id = ?1 AND w.workspace_id = ?2 ORDER BY v.version";
+    let args = vec![Sql::Text(id.to_string()), Sql::Text(scope.workspace().to_string())];
+    let versions = all(c, sql, args, |row| {
         let m = metadata(&col::<String>(row, "metadata")?)?;
         Ok(VersionInfo {
             version: codec::u32_of(col(row, "version")?),
@@ -75,12 +83,18 @@ fn paged<T>(mut items: Vec<T>, limit: u32, total: i64, key: impl Fn(&T) -> Curso
     Page { items, total: u64::try_from(total).unwrap_or(0), next }
 }
 
-pub(super) fn list_workflows(c: &Connection, page: PageRequest) -> Result<Page<WorkflowSummary>, StoreError> {
+pub(super) fn list_workflows(
+    c: &Connection,
+    scope: Scope,
+    page: PageRequest,
+) -> Result<Page<WorkflowSummary>, StoreError> {
     let mut sql = String::from(
         "SELECT w.id, w.created_at, w.latest_version, v.metadata, v.node_count, v.edge_count FROM workflows w \
-         JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.latest_version WHERE w.deleted_at IS NULL",
+         JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.latest_version \
+         WHERE w.workspace_id = ?1 AND w.deleted_at IS NULL",
     );
-    let mut args = Vec::new();
+    let workspace = scope.workspace().to_string();
+    let mut args = vec![Sql::Text(workspace.clone())];
     keyset(&mut sql, &mut args, "w.", page);
     let items = all(c, &sql, args, |row| {
         let summary = WorkflowSummary {
@@ -92,7 +106,9 @@ pub(super) fn list_workflows(c: &Connection, page: PageRequest) -> Result<Page<W
         Ok((summary, col::<i64>(row, "created_at")?))
     })?;
     let total: i64 = c
-        .query_row("SELECT COUNT(*) FROM workflows WHERE deleted_at IS NULL", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM workflows WHERE workspace_id = ?1 AND deleted_at IS NULL", [workspace], |r| {
+            r.get(0)
+        })
         .map_err(store_error)?;
     let page = paged(items, page.limit, total, |(s, created)| Cursor {
         created_at: codec::time(*created).unwrap_or_default(),
@@ -101,61 +117,61 @@ pub(super) fn list_workflows(c: &Connection, page: PageRequest) -> Result<Page<W
     Ok(Page { items: page.items.into_iter().map(|(s, _)| s).collect(), total: page.total, next: page.next })
 }
 
-pub(super) fn get_execution(c: &Connection, id: ExecutionId) -> Result<Execution, StoreError> {
-    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1");
-    all(c, &sql, vec![Sql::Text(id.to_string())], codec::execution)?
-        .pop()
-        .ok_or_else(|| StoreError::not_found("execution", id))
+fn scoped(scope: Scope, id: ExecutionId) -> Vec<Sql> {
+    vec![Sql::Text(id.to_string()), Sql::Text(scope.workspace().to_string())]
 }
 
-fn exists(c: &Connection, id: ExecutionId) -> Result<(), StoreError> {
+pub(super) fn get_execution(c: &Connection, scope: Scope, id: ExecutionId) -> Result<Execution, StoreError> {
+    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1 AND workspace_id = ?2");
+    all(c, &sql, scoped(scope, id), codec::execution)?.pop().ok_or_else(|| StoreError::not_found("execution", id))
+}
+
+fn exists(c: &Connection, scope: Scope, id: ExecutionId) -> Result<(), StoreError> {
     let found: Option<i64> = c
-        .prepare_cached("SELECT 1 FROM executions WHERE id = ?1")
-        .and_then(|mut s| s.query_row([id.to_string()], |r| r.get(0)).optional())
+        .prepare_cached("SELECT 1 FROM executions WHERE id = ?1 AND workspace_id = ?2")
+        .and_then(|mut s| s.query_row(params_from_iter(scoped(scope, id)), |r| r.get(0)).optional())
         .map_err(store_error)?;
     found.map(|_| ()).ok_or_else(|| StoreError::not_found("execution", id))
 }
 
-pub(super) fn node_results(c: &Connection, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
-    let results = all(
+pub(super) fn node_results(c: &Connection, scope: Scope, id: ExecutionId) -> Result<Vec<NodeResult>, StoreError> {
+    // Checked first: results of another workspace's execution must not be read at all.
+    exists(c, scope, id)?;
+    all(
         c,
         "SELECT * FROM node_results WHERE execution_id = ?1 ORDER BY position",
         vec![Sql::Text(id.to_string())],
         codec::node_result,
-    )?;
-    if results.is_empty() {
-        exists(c, id)?;
-    }
-    Ok(results)
+    )
 }
 
 pub(super) fn events_after(
     c: &Connection,
+    scope: Scope,
     id: ExecutionId,
     after: u64,
     limit: u32,
 ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    exists(c, scope, id)?;
     let args = vec![
         Sql::Text(id.to_string()),
         Sql::Integer(i64::try_from(after).unwrap_or(i64::MAX)),
         Sql::Integer(i64::from(limit)),
     ];
     let sql = "SELECT * FROM execution_events WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
-    let events = all(c, sql, args, |row| codec::event(row, id))?;
-    if events.is_empty() {
-        exists(c, id)?;
-    }
-    Ok(events)
+    all(c, sql, args, |row| codec::event(row, id))
 }
 
 pub(super) fn list_executions(
     c: &Connection,
+    scope: Scope,
     filter: ExecutionFilter,
     page: PageRequest,
 ) -> Result<Page<Execution>, StoreError> {
-    let mut sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE 1 = 1");
-    let mut count_sql = String::from("SELECT COALESCE(SUM(n), 0) FROM execution_counts WHERE 1 = 1");
-    let (mut args, mut count_args) = (Vec::new(), Vec::new());
+    let mut sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE workspace_id = ?1");
+    let mut count_sql = String::from("SELECT COALESCE(SUM(n), 0) FROM execution_counts WHERE workspace_id = ?1");
+    let workspace = Sql::Text(scope.workspace().to_string());
+    let (mut args, mut count_args) = (vec![workspace.clone()], vec![workspace]);
     if let Some(w) = filter.workflow_id {
         sql.push_str(&format!(" AND workflow_id = ?{}", args.len() + 1));
         count_sql.push_str(&format!(" AND workflow_id = ?{}", count_args.len() + 1));
@@ -172,7 +188,7 @@ pub(super) fn list_executions(
         // Children are few: their total is counted, not kept in the counters.
         sql.push_str(&format!(" AND parent_execution_id = ?{}", args.len() + 1));
         args.push(Sql::Text(parent.to_string()));
-        let conditions = sql.split_once(" WHERE ").map_or("1 = 1", |(_, w)| w);
+        let conditions = sql.split_once(" WHERE ").map_or("0 = 1", |(_, w)| w);
         count_sql = format!("SELECT COUNT(*) FROM executions WHERE {conditions}");
         count_args = args.clone();
     }

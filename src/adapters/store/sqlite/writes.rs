@@ -4,6 +4,7 @@
 use super::codec::{self, EXECUTION_COLUMNS, micros};
 use super::errors::store_error;
 use crate::adapters::store::json_columns::ExecutionOptions;
+use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionState};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::ports::{ExpectedVersion, Lease, StoreError};
@@ -25,16 +26,16 @@ pub(super) fn expiry(lease: &Lease) -> i64 {
     micros(Utc::now()) + i64::try_from(lease.ttl.as_micros()).unwrap_or(i64::MAX / 2)
 }
 
-pub(super) fn create_workflow(c: &Connection, v: &NewVersion) -> Result<u32, StoreError> {
+pub(super) fn create_workflow(c: &Connection, scope: Scope, v: &NewVersion) -> Result<u32, StoreError> {
     let id = v.id.to_string();
-    let existing: Option<(i64, Option<i64>)> = c
-        .prepare_cached("SELECT latest_version, deleted_at FROM workflows WHERE id = ?1")
-        .and_then(|mut s| s.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+    let workspace = scope.workspace().to_string();
+    let existing: Option<(String, i64, Option<i64>)> = c
+        .prepare_cached("SELECT workspace_id, latest_version, deleted_at FROM workflows WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
         .map_err(store_error)?;
     let version = match existing {
-        Some((_, None)) => return Err(StoreError::Conflict(format!("a workflow with id {id} already exists"))),
-        Some((latest, Some(_))) => {
-            // A deleted id comes back as a new version, so old executions keep theirs.
+        // A deleted id comes back as a new version, so old executions keep theirs.
+        Some((owner, latest, Some(_))) if owner == workspace => {
             c.prepare_cached(
                 "UPDATE workflows SET latest_version = ?2, created_at = ?3, deleted_at = NULL WHERE id = ?1",
             )
@@ -42,10 +43,14 @@ pub(super) fn create_workflow(c: &Connection, v: &NewVersion) -> Result<u32, Sto
             .map_err(store_error)?;
             latest + 1
         }
+        // Live, or another workspace's: an id stays with its workspace, deleted or not.
+        Some(_) => return Err(StoreError::Conflict(format!("a workflow with id {id} already exists"))),
         None => {
-            c.prepare_cached("INSERT INTO workflows (id, latest_version, created_at) VALUES (?1, 1, ?2)")
-                .and_then(|mut s| s.execute(params![id, v.created_at]))
-                .map_err(store_error)?;
+            c.prepare_cached(
+                "INSERT INTO workflows (id, latest_version, created_at, workspace_id) VALUES (?1, 1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![id, v.created_at, workspace]))
+            .map_err(store_error)?;
             1
         }
     };
@@ -54,19 +59,26 @@ pub(super) fn create_workflow(c: &Connection, v: &NewVersion) -> Result<u32, Sto
 
 /// The current version of a live workflow, provided `expected` admits it. The writer thread runs
 /// one write at a time, so nothing can change between this check and the write that follows it.
-fn writable_version(c: &Connection, id: &str, expected: &ExpectedVersion) -> Result<i64, StoreError> {
+fn writable_version(c: &Connection, scope: Scope, id: &str, expected: &ExpectedVersion) -> Result<i64, StoreError> {
     let latest: Option<i64> = c
-        .prepare_cached("SELECT latest_version FROM workflows WHERE id = ?1 AND deleted_at IS NULL")
-        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .prepare_cached(
+            "SELECT latest_version FROM workflows WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
+        )
+        .and_then(|mut s| s.query_row([id, &scope.workspace().to_string()], |r| r.get(0)).optional())
         .map_err(store_error)?;
     let latest = latest.ok_or_else(|| StoreError::not_found("workflow", id))?;
     let current = codec::u32_of(latest);
     if expected.admits(current) { Ok(latest) } else { Err(StoreError::version_mismatch("workflow", id, current)) }
 }
 
-pub(super) fn update_workflow(c: &Connection, v: &NewVersion, expected: &ExpectedVersion) -> Result<u32, StoreError> {
+pub(super) fn update_workflow(
+    c: &Connection,
+    scope: Scope,
+    v: &NewVersion,
+    expected: &ExpectedVersion,
+) -> Result<u32, StoreError> {
     let id = v.id.to_string();
-    let version = writable_version(c, &id, expected)? + 1;
+    let version = writable_version(c, scope, &id, expected)? + 1;
     c.prepare_cached("UPDATE workflows SET latest_version = ?2 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![id, version]))
         .map_err(store_error)?;
@@ -85,24 +97,36 @@ fn insert_version(c: &Connection, v: &NewVersion, version: i64) -> Result<u32, S
     Ok(codec::u32_of(version))
 }
 
-pub(super) fn delete_workflow(c: &Connection, id: WorkflowId, expected: &ExpectedVersion) -> Result<(), StoreError> {
+pub(super) fn delete_workflow(
+    c: &Connection,
+    scope: Scope,
+    id: WorkflowId,
+    expected: &ExpectedVersion,
+) -> Result<(), StoreError> {
     let id = id.to_string();
-    writable_version(c, &id, expected)?;
+    writable_version(c, scope, &id, expected)?;
     c.prepare_cached("UPDATE workflows SET deleted_at = ?2 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![id, micros(Utc::now())]))
         .map_err(store_error)?;
     Ok(())
 }
 
-pub(super) fn count(c: &Connection, workflow_id: &str, changes: &[(ExecutionState, i64)]) -> Result<(), StoreError> {
+/// Moves the counters of a workflow's executions. A workflow belongs to one workspace, so its
+/// (workflow, state) row is that workspace's too.
+pub(super) fn count(
+    c: &Connection,
+    workspace_id: &str,
+    workflow_id: &str,
+    changes: &[(ExecutionState, i64)],
+) -> Result<(), StoreError> {
     let mut stmt = c
         .prepare_cached(
-            "INSERT INTO execution_counts (workflow_id, state, n) VALUES (?1, ?2, ?3) \
+            "INSERT INTO execution_counts (workflow_id, state, n, workspace_id) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (workflow_id, state) DO UPDATE SET n = n + excluded.n",
         )
         .map_err(store_error)?;
     for (state, delta) in changes {
-        stmt.execute(params![workflow_id, state.as_str(), delta]).map_err(store_error)?;
+        stmt.execute(params![workflow_id, state.as_str(), delta, workspace_id]).map_err(store_error)?;
     }
     Ok(())
 }
@@ -112,10 +136,12 @@ pub(super) fn create_execution(c: &Connection, e: &Execution, lease: &Lease) -> 
     let variables = serde_json::to_string(e.variables.as_ref()).map_err(|err| fail(err.to_string()))?;
     let options = serde_json::to_string(&ExecutionOptions::of(e)).map_err(|err| fail(err.to_string()))?;
     let workflow_id = e.workflow_id.to_string();
+    let workspace_id = e.workspace_id.to_string();
     c.prepare_cached(
         "INSERT INTO executions (id, workflow_id, workflow_version, state, error, variables, created_at, started_at, \
          completed_at, lease_owner, lease_expires_at, options, parent_execution_id, parent_node_id, parent_item, \
-         depth, rerun_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         depth, rerun_of, workspace_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -136,13 +162,14 @@ pub(super) fn create_execution(c: &Connection, e: &Execution, lease: &Lease) -> 
             e.parent.as_ref().and_then(|p| p.item).map(i64::from),
             i64::from(e.depth),
             e.rerun_of.map(|r| r.to_string()),
+            workspace_id,
         ])
     })
     .map_err(|err| match store_error(err) {
         StoreError::Conflict(_) => StoreError::Conflict(format!("execution {} already exists", e.id)),
         other => other,
     })?;
-    count(c, &workflow_id, &[(e.state, 1)])
+    count(c, &workspace_id, &workflow_id, &[(e.state, 1)])
 }
 
 pub(super) fn claim(c: &Connection, lease: &Lease, limit: u32, steal: bool) -> Result<Vec<Execution>, StoreError> {

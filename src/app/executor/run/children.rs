@@ -99,7 +99,7 @@ impl Run<'_> {
             clock: self.ex.clock.clone(),
         };
         for child in std::mem::take(&mut self.stopping) {
-            if let Err(e) = cascade.cancel_tree(child, "its parent execution stopped it").await {
+            if let Err(e) = cascade.cancel_tree(self.scope, child, "its parent execution stopped it").await {
                 tracing::warn!(error = %e, child = %child, "cancelling a child execution failed");
             }
         }
@@ -133,8 +133,8 @@ impl Run<'_> {
         let workflows = self.ex.workflows.as_ref().ok_or("this server runs no child executions")?;
         let id = id.parse().map_err(|_| format!("'{id}' is not a workflow id"))?;
         let found = match version {
-            Some(v) => workflows.get_version(id, v).await,
-            None => workflows.get(id).await,
+            Some(v) => workflows.get_version(self.scope, id, v).await,
+            None => workflows.get(self.scope, id).await,
         };
         found.map(|v| (v.workflow, v.version)).map_err(|e| e.to_string())
     }
@@ -154,8 +154,13 @@ impl Run<'_> {
             node_id: self.node_id(launch.idx),
             item: self.item_of(launch.idx, launch.spec.item),
         };
-        let mut child =
-            crate::domain::execution::Execution::new(workflow.id(), version, variables, self.ex.clock.now());
+        let mut child = crate::domain::execution::Execution::new(
+            self.scope,
+            workflow.id(),
+            version,
+            variables,
+            self.ex.clock.now(),
+        );
         (child.id, child.parent, child.depth, child.budget) =
             (launch.id, Some(parent), self.depth + 1, self.budget_limits);
         let ex = self.ex.me.upgrade().ok_or("the executor is shutting down")?;
@@ -178,7 +183,7 @@ impl Run<'_> {
             let started = self.rs.node(idx).children.started.clone();
             let finished = self.rs.node(idx).children.finished.clone();
             for (item, id) in started.into_iter().filter(|(item, _)| !finished.contains_key(item)) {
-                match self.ex.store.get(id).await {
+                match self.ex.store.get(self.scope, id).await {
                     Err(StoreError::NotFound { .. }) => match composite::spec_for(&self.rs, idx, item) {
                         Ok(spec) => self.launches.push(Launch { idx, spec, id }),
                         Err(e) => tracing::error!(error = %e, child = %id, "cannot recreate a lost child execution"),
@@ -213,7 +218,7 @@ impl Run<'_> {
         if limit == 0 {
             return Ok(());
         }
-        for event in self.ex.store.events_after(self.id, after, limit).await? {
+        for event in self.ex.store.events_after(self.scope, self.id, after, limit).await? {
             self.on_signal(&event);
         }
         Ok(())
@@ -260,7 +265,7 @@ impl Run<'_> {
             expect_last_seq: Some(self.log_end),
             ..Default::default()
         };
-        match self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await {
+        match self.ex.store.apply(self.scope, self.id, Some(&self.ex.lease), &update).await {
             Ok(events) => {
                 if let Err(e) = self.rs.apply(&event, at) {
                     tracing::error!(error = %e, "run state refused its own pause");

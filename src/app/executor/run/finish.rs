@@ -118,7 +118,7 @@ impl Run<'_> {
         loop {
             let written = match &self.first {
                 Some(first) => self.ex.store.create_with(&first.execution, &self.ex.lease, &update).await,
-                None => self.ex.store.apply(self.id, Some(&self.ex.lease), &update).await,
+                None => self.ex.store.apply(self.scope, self.id, Some(&self.ex.lease), &update).await,
             };
             match written {
                 Ok(events) => {

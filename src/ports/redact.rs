@@ -1,8 +1,8 @@
-//! Redaction of configured secrets (provider keys) from text that comes back from other servers:
-//! an upstream error message that quotes the key, or an answer that repeats it, is stored, logged
-//! and returned with `[redacted]` in its place.
+//! Redaction of secrets (the server's provider keys, a workspace's secrets) from what a node
+//! produces: an upstream error message that quotes a key, or an answer that repeats a secret, is
+//! stored, logged, streamed and returned with `[redacted]` in its place.
 
-use crate::ports::{OutputSink, RunnerError};
+use super::{OutputSink, RunnerError};
 use serde_json::Value;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -86,15 +86,15 @@ impl Redactor {
 /// until more text shows whether the secret follows (or until [`RedactingSink::finish`]); any
 /// other delta passes on at once and unchanged.
 #[derive(Debug)]
-pub struct RedactingSink<'a> {
-    inner: &'a dyn OutputSink,
+pub struct RedactingSink<S> {
+    inner: S,
     redactor: Redactor,
     held: Mutex<String>,
 }
 
-impl<'a> RedactingSink<'a> {
+impl<S: std::ops::Deref<Target = dyn OutputSink>> RedactingSink<S> {
     #[must_use]
-    pub fn new(inner: &'a dyn OutputSink, redactor: Redactor) -> Self {
+    pub fn new(inner: S, redactor: Redactor) -> Self {
         Self { inner, redactor, held: Mutex::default() }
     }
 
@@ -107,7 +107,7 @@ impl<'a> RedactingSink<'a> {
     }
 }
 
-impl OutputSink for RedactingSink<'_> {
+impl<S: std::ops::Deref<Target = dyn OutputSink> + Send + Sync + fmt::Debug> OutputSink for RedactingSink<S> {
     fn delta(&self, text: &str) {
         let ready = {
             let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn a_secret_split_over_deltas_is_redacted_and_no_text_is_lost() {
         let out = Collect::default();
-        let sink = RedactingSink::new(&out, Redactor::new([KEY.to_owned()]));
+        let sink = RedactingSink::new(&out as &dyn OutputSink, Redactor::new([KEY.to_owned()]));
         for piece in ["Your key is sk-sec", "ret-0123", "456789, ", "keep it é safe"] {
             sink.delta(piece);
         }

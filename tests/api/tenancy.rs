@@ -1,0 +1,273 @@
+//! Workspaces and roles at the HTTP edge: every route of the OpenAPI document, called by
+//! principals of two workspaces with each role and by nobody, answers as the rules say. Nothing
+//! of workspace A is reachable from workspace B, by id, list, stream or version.
+
+use super::support::{chain, router_authenticating, send_request, services};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use oxify_api::adapters::http::HttpSettings;
+use oxify_api::domain::access::{Principal, Role, Subject};
+use oxify_api::domain::ids::{ApiKeyId, WorkspaceId};
+use oxify_api::ports::{AuthError, Authenticator, Credentials};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Tokens standing for principals, as API keys would.
+struct Tokens(HashMap<&'static str, Principal>);
+
+#[async_trait::async_trait]
+impl Authenticator for Tokens {
+    async fn authenticate<'a>(&self, credentials: Credentials<'a>) -> Result<Principal, AuthError> {
+        let token = credentials.bearer.ok_or(AuthError::Missing)?;
+        self.0.get(token).copied().ok_or_else(|| AuthError::Invalid("unknown token".into()))
+    }
+}
+
+fn tokens(a: WorkspaceId, b: WorkspaceId) -> Tokens {
+    let as_role = |workspace, role| Principal { subject: Subject::ApiKey(ApiKeyId::generate()), workspace, role };
+    Tokens(HashMap::from([
+        ("a-read", as_role(a, Role::Read)),
+        ("a-write", as_role(a, Role::Write)),
+        ("a-admin", as_role(a, Role::Admin)),
+        ("b-admin", as_role(b, Role::Admin)),
+    ]))
+}
+
+async fn call(
+    app: &Router,
+    token: Option<&str>,
+    method: &Method,
+    uri: &str,
+    body: Option<&Value>,
+) -> (StatusCode, String) {
+    let mut request = Request::builder().method(method.clone()).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(b) => {
+            request = request.header("content-type", "application/json");
+            Body::from(b.to_string())
+        }
+        None => Body::empty(),
+    };
+    let reply = send_request(app, request.body(body).unwrap()).await;
+    (reply.status, reply.text)
+}
+
+/// Workspace A's workflow and finished execution, made by A's writer.
+struct Fixture {
+    app: Router,
+    workflow: String,
+    execution: String,
+}
+
+async fn fixture() -> Fixture {
+    let app = router_authenticating(&services(), HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let (status, text) = call(&app, Some("a-write"), &Method::POST, "/api/v1/workflows", Some(&chain("echo hi"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let workflow = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let execute = format!("/api/v1/workflows/{workflow}/execute");
+    let (status, text) = call(&app, Some("a-write"), &Method::POST, &execute, Some(&json!({}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    let execution = serde_json::from_str::<Value>(&text).unwrap()["execution_id"].as_str().unwrap().to_owned();
+    let secret = json!({"name": "A_SECRET", "value": "a-secret-value-0001"});
+    let (status, text) = call(&app, Some("a-admin"), &Method::POST, "/api/v1/secrets", Some(&secret)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    for _ in 0..500 {
+        let (_, text) =
+            call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
+        if text.contains("\"Completed\"") {
+            return Fixture { app, workflow, execution };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the fixture's execution never completed");
+}
+
+fn a_ws() -> WorkspaceId {
+    WorkspaceId(uuid::Uuid::from_u128(0xA))
+}
+
+fn b_ws() -> WorkspaceId {
+    WorkspaceId(uuid::Uuid::from_u128(0xB))
+}
+
+/// Every (method, path template) of the served OpenAPI document.
+async fn routes(app: &Router) -> Vec<(Method, String)> {
+    let (status, text) = call(app, None, &Method::GET, "/api-docs/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let mut routes = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if let Ok(m) = method.to_uppercase().parse::<Method>() {
+                routes.push((m, path.clone()));
+            }
+        }
+    }
+    routes.sort_by(|x, y| (x.1.as_str(), x.0.as_str()).cmp(&(y.1.as_str(), y.0.as_str())));
+    routes
+}
+
+/// A request to `path` about workspace A's resources, with a body that route accepts.
+fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Value>) {
+    let id = if path.starts_with("/api/v1/executions/") { &f.execution } else { &f.workflow };
+    let uri = path.replace("{id}", id).replace("{workflow_version}", "1").replace("{name}", "A_SECRET");
+    let body = match (method.as_str(), path) {
+        ("POST", "/api/v1/workflows") | ("PUT", "/api/v1/workflows/{id}") => Some(chain("echo again")),
+        ("POST", "/api/v1/secrets") => Some(json!({"name": "A_SECRET", "value": "a-secret-value-0002"})),
+        ("POST", "/api/v1/executions/{id}/rerun") => Some(json!({"from_node": "work"})),
+        ("POST", _) => Some(json!({})),
+        _ => None,
+    };
+    (uri, body)
+}
+
+/// Routes anyone may call.
+fn public(path: &str) -> bool {
+    path == "/health"
+}
+
+/// Routes that name a resource of A by id (the others list, or create).
+fn names_a_resource(path: &str) -> bool {
+    path.contains("{id}") || path.contains("{name}")
+}
+
+/// The role a route needs: reading needs `Read`, except secrets' names (`Write`) and the audit
+/// log (`Admin`); changing needs `Write`, except secrets (`Admin`).
+fn needs(method: &Method, path: &str) -> Role {
+    if path.starts_with("/api/v1/audit") {
+        return Role::Admin;
+    }
+    match (*method == Method::GET, path.starts_with("/api/v1/secrets")) {
+        (true, false) => Role::Read,
+        (true, true) | (false, false) => Role::Write,
+        (false, true) => Role::Admin,
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_each_principal_as_the_rules_say() {
+    let f = fixture().await;
+    let routes = routes(&f.app).await;
+    assert!(routes.len() >= 12, "{routes:?}");
+    for (method, path) in &routes {
+        let reads = *method == Method::GET;
+        let (uri, body) = request_for(&f, method, path);
+        let (status, text) = call(&f.app, None, method, &uri, body.as_ref()).await;
+        if public(path) {
+            assert!(status.is_success(), "{method} {path} without credentials: {status} {text}");
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without credentials: {text}");
+            assert!(text.contains("\"Unauthorized\""), "{text}");
+        }
+        let (status, text) = call(&f.app, Some("not-a-token"), method, &uri, body.as_ref()).await;
+        if !public(path) {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a bad token: {text}");
+        }
+        for (token, role) in [("a-read", Role::Read), ("a-write", Role::Write)] {
+            if !reads && role == Role::Write {
+                continue; // A's writes are tried below, on fixtures of their own.
+            }
+            let (status, text) = call(&f.app, Some(token), method, &uri, body.as_ref()).await;
+            if role < needs(method, path) && !public(path) {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {token}: {text}");
+                assert!(text.contains("\"Forbidden\""), "{text}");
+            } else {
+                assert!(
+                    status.is_success() || status == StatusCode::NOT_MODIFIED,
+                    "{method} {path} as {token}: {status} {text}"
+                );
+            }
+        }
+        // B's own secret gets a name of its own, so that B's later calls by name meet only A's.
+        let body_b = match (method.as_str(), path.as_str()) {
+            ("POST", "/api/v1/secrets") => Some(json!({"name": "B_OWN", "value": "b-own-value-0001"})),
+            _ => body.clone(),
+        };
+        let (status, text) = call(&f.app, Some("b-admin"), method, &uri, body_b.as_ref()).await;
+        if names_a_resource(path) {
+            // As if it did not exist: the answer B gets for an id nobody ever used.
+            let ghost = path
+                .replace("{id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{workflow_version}", "1")
+                .replace("{name}", "NOBODY_USED_THIS");
+            let (nobody, nobody_text) = call(&f.app, Some("b-admin"), method, &ghost, body_b.as_ref()).await;
+            assert_eq!(status, nobody, "{method} {path} as B's admin: {text}; for an unused id: {nobody_text}");
+            if path != "/api/v1/workflows/{id}/executions" {
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as B's admin: {text}");
+            }
+        } else {
+            assert!(status.is_success(), "{method} {path} as B's admin: {status} {text}");
+        }
+        // A 404 may repeat the id B sent; nothing else of A's may show.
+        assert!(!text.contains("echo hi"), "{method} {path} showed A's workflow to B: {text}");
+        if path == "/api/v1/secrets" && *method == Method::POST {
+            assert_eq!(status, StatusCode::CREATED, "{text}");
+        } else {
+            assert!(
+                !text.contains("A_SECRET") || path.contains("{name}"),
+                "{method} {path} showed A's secret to B: {text}"
+            );
+        }
+        assert!(!text.contains("a-secret-value"), "{method} {path} showed a secret's value: {text}");
+        if !names_a_resource(path) {
+            assert!(!text.contains(&f.execution), "{method} {path} showed A's execution to B: {text}");
+            assert!(!text.contains(&f.workflow), "{method} {path} showed A's workflow to B: {text}");
+        }
+    }
+    // Writes by A's writer and admin are allowed (their outcome depends on the state: a
+    // finished execution cannot be cancelled).
+    for (token, role) in [("a-admin", Role::Admin), ("a-write", Role::Write)] {
+        let f = fixture().await;
+        // Deletes last: the other writes need the workflow.
+        let mut writes: Vec<_> = routes.iter().filter(|(m, p)| *m != Method::GET && !public(p)).collect();
+        writes.sort_by_key(|(m, _)| *m == Method::DELETE);
+        for (method, path) in writes {
+            let (uri, body) = request_for(&f, method, path);
+            let (status, text) = call(&f.app, Some(token), method, &uri, body.as_ref()).await;
+            if role < needs(method, path) {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {token}: {text}");
+                continue;
+            }
+            assert!(
+                ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN, StatusCode::NOT_FOUND].contains(&status),
+                "{method} {path} as {token}: {status} {text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_workspace_lists_and_counts_only_its_own() {
+    let f = fixture().await;
+    for uri in ["/api/v1/workflows", "/api/v1/executions", &format!("/api/v1/workflows/{}/executions", f.workflow)] {
+        let (status, text) = call(&f.app, Some("b-admin"), &Method::GET, uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["total"], 0, "{uri}: {text}");
+        let (_, text) = call(&f.app, Some("a-read"), &Method::GET, uri, None).await;
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["total"], 1, "{uri}: {text}");
+    }
+    // B may not reuse A's workflow id: it stays A's (a 409 that shows nothing of A's workflow).
+    let mut taken = chain("echo b");
+    taken["workflow"]["metadata"]["id"] = json!(f.workflow);
+    let (status, text) = call(&f.app, Some("b-admin"), &Method::POST, "/api/v1/workflows", Some(&taken)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    let (_, text) =
+        call(&f.app, Some("a-read"), &Method::GET, &format!("/api/v1/workflows/{}", f.workflow), None).await;
+    assert!(text.contains("echo hi") && !text.contains("echo b"), "{text}");
+}
+
+#[tokio::test]
+async fn a_reader_is_refused_before_the_body_is_read() {
+    let f = fixture().await;
+    let (status, text) =
+        call(&f.app, Some("a-read"), &Method::POST, "/api/v1/workflows", Some(&json!({"not": "a workflow"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("Write"), "{text}");
+}
