@@ -27,6 +27,8 @@ mod backends;
 mod conditional;
 #[path = "store_contract/idempotency.rs"]
 mod idempotency;
+#[path = "store_contract/identities.rs"]
+mod identities;
 #[path = "store_contract/odd_text.rs"]
 mod odd_text;
 #[path = "store_contract/secrets.rs"]
@@ -39,6 +41,7 @@ mod upgrade;
 use audit::*;
 use conditional::*;
 use idempotency::*;
+use identities::*;
 use odd_text::*;
 use secrets::*;
 use tenancy::*;
@@ -47,6 +50,7 @@ pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
     pub executions: Arc<dyn ExecutionStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub identities: Arc<dyn oxify_api::ports::IdentityStore>,
     pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
     pub audit: Arc<dyn oxify_api::ports::AuditLog>,
     pub backend: Backend,
@@ -546,6 +550,19 @@ contract!(
     concurrent_creates_with_one_key_have_exactly_one_winner,
     an_expired_key_is_taken_by_the_next_request,
     purging_deletes_expired_keys_oldest_first_and_keeps_their_executions,
+    the_default_workspace_exists_and_workspaces_round_trip,
+    users_are_unique_by_email_and_found_by_it,
+    a_user_created_with_a_workspace_is_its_admin,
+    external_identities_link_to_one_user,
+    memberships_list_first_joined_first_and_roles_change,
+    the_last_admin_cannot_be_removed_or_demoted,
+    concurrent_demotions_of_the_last_two_admins_leave_one,
+    api_keys_are_found_by_prefix_listed_newest_first_and_revoked_once,
+    api_keys_of_another_workspace_cannot_be_revoked,
+    only_the_first_start_stores_a_first_key,
+    concurrent_first_keys_store_exactly_one,
+    a_user_is_enough_to_need_no_first_key,
+    a_setting_keeps_its_first_value_across_restarts,
     workflows_of_another_workspace_do_not_exist,
     executions_of_another_workspace_do_not_exist,
     a_signal_never_crosses_workspaces,

@@ -54,6 +54,9 @@ pub async fn serve_mode(args: &[String]) -> bool {
             config.database_url = args.get(1).cloned().unwrap_or_else(|| "memory://".into());
             config.max_concurrent_nodes = 64;
             config.llm_concurrency = 256;
+            // The benchmarks measure the engine and the HTTP path, not authentication or limits.
+            config.access.allow_anonymous = true;
+            config.access.rate_limit_per_min = 0;
             oxify_api::startup::telemetry::init(&config);
             let services = oxify_api::startup::wiring::build(&config).await.expect("services");
             let server = oxify_api::startup::server::Server::start(&config, services).await.expect("server");

@@ -11,6 +11,12 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// Credentials are missing or wrong (a failed sign-in).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -23,6 +29,10 @@ pub enum ServiceError {
     IdempotencyKeyReused(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Too much at once for the caller's share (executions in flight in its workspace); the
+    /// client may try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooBusy { message: String, retry_after_secs: u64 },
     #[error("{0}")]
     Internal(String),
 }

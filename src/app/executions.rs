@@ -29,6 +29,8 @@ pub struct ExecutionService {
     running: Arc<LiveExecutions>,
     clock: Arc<dyn Clock>,
     cancel_wait: Duration,
+    /// Executions a workspace may have pending or running at once (0: no limit).
+    max_in_flight: u64,
 }
 
 impl ExecutionService {
@@ -41,7 +43,38 @@ impl ExecutionService {
         running: Arc<LiveExecutions>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { workflows, executions, bus, executor, running, clock, cancel_wait: CANCEL_WAIT }
+        Self { workflows, executions, bus, executor, running, clock, cancel_wait: CANCEL_WAIT, max_in_flight: 0 }
+    }
+
+    /// Refuses new executions of a workspace that has `max` pending or running (0: no limit).
+    #[must_use]
+    pub fn with_max_in_flight(self, max: u64) -> Self {
+        Self { max_in_flight: max, ..self }
+    }
+
+    /// `TooBusy` when the workspace already has its limit of executions in flight. Counted
+    /// from the stores' counters (no scan); a burst racing past the check may exceed the limit
+    /// by the number of requests in the burst.
+    async fn check_in_flight(&self, scope: Scope) -> Result<(), ServiceError> {
+        if self.max_in_flight == 0 {
+            return Ok(());
+        }
+        let mut in_flight = 0;
+        for state in [ExecutionState::Pending, ExecutionState::Running] {
+            let filter = ExecutionFilter { state: Some(state), ..ExecutionFilter::default() };
+            in_flight += self.executions.list(scope, filter, PageRequest { limit: 1, after: None }).await?.total;
+        }
+        if in_flight >= self.max_in_flight {
+            return Err(ServiceError::TooBusy {
+                message: format!(
+                    "this workspace has {in_flight} executions pending or running, its limit \
+                     (OXIFY_MAX_RUNNING_PER_WORKSPACE is {}); retry when some have finished",
+                    self.max_in_flight
+                ),
+                retry_after_secs: 1,
+            });
+        }
+        Ok(())
     }
 
     /// How long a cancel request waits for the running nodes to stop (10 s unless set).
@@ -85,6 +118,7 @@ impl ExecutionService {
             )));
         }
         let versioned = self.workflows.get(scope, workflow_id).await?;
+        self.check_in_flight(scope).await?;
         let mut variables = variables;
         // `3.0` and `3` are one number: keep one spelling, so a run renders and routes the same
         // however the client wrote it (see domain::number).
@@ -144,6 +178,7 @@ impl ExecutionService {
         if let Some(name) = RESERVED_NAMES.iter().find(|n| overrides.contains_key(**n)) {
             return Err(ServiceError::BadRequest(format!("variable name '{name}' is reserved")));
         }
+        self.check_in_flight(scope).await?;
         let workflow = self.workflows.get_version(scope, old.workflow_id, old.workflow_version).await?.workflow;
         let log = self.executions.events_after(scope, id, 0, u32::MAX).await?;
         let seeds = crate::domain::run::rerun::seeds(&workflow, id, &log, from).map_err(ServiceError::BadRequest)?;

@@ -8,6 +8,7 @@ pub mod event_stream;
 pub mod executions;
 pub mod executor;
 pub mod idempotency;
+pub mod identity;
 pub mod live_executions;
 pub mod parallel;
 pub mod recovery;

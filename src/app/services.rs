@@ -12,7 +12,8 @@ use super::runner_registry::RunnerRegistry;
 use super::secrets::SecretService;
 use super::workflows::WorkflowService;
 use crate::ports::{
-    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, Lease, SecretCipher, SecretStore, WorkflowStore,
+    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, SecretCipher, SecretStore,
+    WorkflowStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub struct Ports {
     /// Idempotency keys, kept by the same store as the executions (a key is written with its
     /// execution, atomically).
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Workspaces, users, memberships, API keys and server settings.
+    pub identities: Arc<dyn IdentityStore>,
     /// Workspace secrets, sealed by `cipher`.
     pub secrets: Arc<dyn SecretStore>,
     pub cipher: Arc<dyn SecretCipher>,
@@ -49,6 +52,8 @@ pub struct Services {
     pub secrets: Arc<SecretService>,
     pub audit: Arc<AuditTrail>,
     pub running: Arc<LiveExecutions>,
+    /// The identity store, for the access use cases the composition root builds beside these.
+    pub identities: Arc<dyn IdentityStore>,
     recovery: Arc<Recovery>,
     exclusive: bool,
 }
@@ -57,8 +62,10 @@ impl Services {
     #[must_use]
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(LiveExecutions::default());
+        let identities = ports.identities.clone();
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
+        let max_in_flight = limits.max_in_flight_per_workspace;
         let workflows =
             Arc::new(WorkflowService::new(ports.workflows.clone(), ports.clock.clone(), ports.runners.clone()));
         // The executor writes through the store that adds an idempotency key to the first write
@@ -86,14 +93,17 @@ impl Services {
             ports.bus.clone(),
             running.clone(),
         ));
-        let executions = Arc::new(ExecutionService::new(
-            ports.workflows,
-            ports.executions,
-            ports.bus,
-            executor,
-            running.clone(),
-            ports.clock.clone(),
-        ));
+        let executions = Arc::new(
+            ExecutionService::new(
+                ports.workflows,
+                ports.executions,
+                ports.bus,
+                executor,
+                running.clone(),
+                ports.clock.clone(),
+            )
+            .with_max_in_flight(max_in_flight),
+        );
         let idempotency = Arc::new(IdempotencyService::new(
             executions.clone(),
             ports.idempotency,
@@ -109,6 +119,7 @@ impl Services {
             secrets,
             audit,
             running,
+            identities,
             recovery,
             exclusive: ports.exclusive,
         }

@@ -9,6 +9,7 @@ pub mod execution;
 pub mod expr;
 pub mod graph;
 pub mod idempotency;
+pub mod identity;
 pub mod ids;
 pub mod inputs;
 pub mod number;

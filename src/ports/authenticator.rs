@@ -1,7 +1,7 @@
 //! Turning a request's credentials into the principal it acts as.
 
 use super::store_error::StoreError;
-use crate::domain::access::Principal;
+use crate::domain::access::{Principal, Subject};
 use crate::domain::ids::WorkspaceId;
 
 /// What a request presents.
@@ -43,4 +43,14 @@ pub trait Authenticator: Send + Sync {
     /// # Errors
     /// [`AuthError`] as documented on its variants.
     async fn authenticate<'a>(&self, credentials: Credentials<'a>) -> Result<Principal, AuthError>;
+
+    /// Who `bearer` (or its absence) names, whatever workspace they may act in: for requests
+    /// about the caller themselves (their profile, their workspaces), which a user who belongs
+    /// to no workspace yet may make too.
+    ///
+    /// # Errors
+    /// [`AuthError::Missing`] and [`AuthError::Invalid`] as for [`Authenticator::authenticate`].
+    async fn identify<'a>(&self, bearer: Option<&'a str>) -> Result<Subject, AuthError> {
+        self.authenticate(Credentials { bearer, workspace: None }).await.map(|p| p.subject)
+    }
 }

@@ -85,6 +85,11 @@ pub struct Config {
     #[arg(long, env = "OXIFY_MAX_SUBWORKFLOW_DEPTH", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_subworkflow_depth: u32,
 
+    /// Executions a workspace may have pending or running at once, started by requests (0: no
+    /// limit); past it, execute and rerun answer 429 `RateLimited` with `Retry-After`.
+    #[arg(long, env = "OXIFY_MAX_RUNNING_PER_WORKSPACE", default_value_t = 1000)]
+    pub max_running_per_workspace: u64,
+
     /// Deadline in seconds for each attempt of a node without its own `timeout_config` (0: none).
     #[arg(long, env = "OXIFY_NODE_TIMEOUT_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
     pub node_timeout_secs: u64,
@@ -163,6 +168,10 @@ pub struct Config {
     /// without it.
     #[arg(long, env = "OXIFY_SECRETS_KEY_FILE")]
     pub secrets_key_file: Option<std::path::PathBuf>,
+
+    /// Users, tokens, single sign-on, the first start's key, anonymous access and request limits.
+    #[command(flatten)]
+    pub access: super::access_config::AccessConfig,
 }
 
 /// Longest duration setting, in seconds (a week).
@@ -249,6 +258,7 @@ impl fmt::Debug for Config {
             .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("open_files", &self.open_files)
+            .field("access", &self.access)
             .finish()
     }
 }

@@ -44,6 +44,7 @@ impl Config {
         }
         limits_setting(&self.llm_limits)?;
         prices_setting(&self.llm_prices)?;
+        self.access = self.access.checked()?;
         Ok(self)
     }
 

@@ -35,14 +35,26 @@ impl Server {
             .await
             .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
         let addr = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?;
+        if config.access.allow_anonymous && !addr.ip().is_loopback() {
+            tracing::warn!(
+                address = %addr,
+                "OXIFY_ALLOW_ANONYMOUS is on while listening beyond this machine: anyone who reaches {addr} can do anything; listen on 127.0.0.1 (OXIFY_HOST) or turn anonymous access off"
+            );
+        }
+        let access = super::access::build(&config.access, services.identities.clone()).await?;
         let streams_closing = CancellationToken::new();
         let settings = HttpSettings {
             max_body_bytes: config.max_body_bytes,
             sse_keepalive: Duration::from_secs(config.sse_keepalive_secs),
             cors_origins: config.cors_origins(),
+            rate_limit_per_min: config.access.rate_limit_per_min,
+            auth_rate_limit_per_min: config.access.auth_rate_limit_per_min,
+            trusted_proxies: crate::adapters::http::client_address::trusted_proxies(&config.access.trusted_proxies)
+                .map_err(StartupError::Config)?,
         };
         let state = AppState {
-            auth: std::sync::Arc::new(crate::adapters::auth::OpenAccess::default()),
+            auth: access.auth,
+            identity: access.identity,
             workflows: services.workflows.clone(),
             executions: services.executions.clone(),
             event_streams: services.event_streams.clone(),
@@ -134,6 +146,7 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
         Err(e) => tracing::warn!(error = %e, "cannot read the open-files limit"),
     }
     let services = wiring::build(&config).await?;
+    super::first_start::admin_key_on_first_start(&config, services.identities.as_ref()).await?;
     let server = Server::start(&config, services).await?;
     print_line(&format!("oxify-api listening on http://{}", server.addr()));
     tracing::info!(address = %server.addr(), "listening");

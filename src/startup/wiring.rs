@@ -13,7 +13,7 @@ use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
-use crate::ports::{AuditLog, ExecutionStore, IdempotencyStore, SecretStore, WorkflowStore};
+use crate::ports::{AuditLog, ExecutionStore, IdempotencyStore, IdentityStore, SecretStore, WorkflowStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,12 +47,13 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + SecretStore + AuditLog + 'static,
+    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + SecretStore + AuditLog + 'static,
 {
     Ports {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
+        identities: store.clone(),
         secrets: store.clone(),
         audit: store,
         // Replaced by the configured key for storage that outlives the process (see `build`).
@@ -94,6 +95,7 @@ fn limits(config: &Config) -> ExecutorLimits {
         max_concurrent_nodes: config.max_concurrent_nodes as usize,
         default_node_timeout: config.node_timeout(),
         max_depth: config.max_subworkflow_depth,
+        max_in_flight_per_workspace: config.max_running_per_workspace,
         ..ExecutorLimits::default()
     }
 }
@@ -107,7 +109,16 @@ pub async fn build(config: &Config) -> Result<Services, StartupError> {
     if ports.durable {
         let key = match &config.secrets_key {
             Some(text) => crate::adapters::secrets::key_file::decode(text),
-            None => crate::adapters::secrets::key_file::load_or_create(&config.secrets_key_path()),
+            None => {
+                if !ports.exclusive {
+                    tracing::warn!(
+                        "OXIFY_SECRETS_KEY is unset on a shared database: this process keeps its key in {}; every \
+                         process must use the same key (set OXIFY_SECRETS_KEY on all of them)",
+                        config.secrets_key_path().display()
+                    );
+                }
+                crate::adapters::secrets::key_file::load_or_create(&config.secrets_key_path())
+            }
         };
         ports.cipher = Arc::new(XChaCha::new(&key.map_err(StartupError::Config)?));
     }

@@ -54,3 +54,19 @@ async fn changes_are_recorded_newest_first_and_filtered_by_action() {
         assert_eq!(get(&app, bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn keys_created_and_revoked_are_recorded_without_the_key() {
+    let app = app();
+    let created = post(&app, "/api/v1/api-keys", json!({"name": "ci", "role": "Write"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let (id, key) = (created.body["id"].as_str().unwrap(), created.body["key"].as_str().unwrap());
+    let revoked = send(&app, Method::DELETE, &format!("/api/v1/api-keys/{id}"), None).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    let log = get(&app, "/api/v1/audit").await;
+    let actions: Vec<&str> =
+        log.body["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["api_key.revoked", "api_key.created"], "{}", log.text);
+    assert_eq!(log.body["entries"][1]["target"], id);
+    assert!(!log.text.contains(key), "the key itself is never recorded");
+}

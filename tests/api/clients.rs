@@ -93,28 +93,56 @@ async fn every_request_example_in_the_document_is_accepted() {
     let base = format!("http://{}", server.addr());
     let doc = document(&base).await;
     let http = reqwest::Client::new();
+    let example =
+        |path: &str| doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"].clone();
+    // Sign up as the register example says (the login example signs in again), and as the user the
+    // members example adds; everything else is done as the first user, in their workspace.
+    let session: Value = http
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&example("/api/v1/auth/register"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["access_token"].as_str().expect("the register example is accepted").to_owned();
+    let member = example("/api/v1/workspaces/{id}/members");
+    let other = serde_json::json!({"email": member["email"], "password": "another long passphrase"});
+    let added = http.post(format!("{base}/api/v1/auth/register")).json(&other).send().await.unwrap();
+    assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
+    let me: Value =
+        http.get(format!("{base}/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let workspace = me["workspaces"][0]["id"].as_str().expect("the user's own workspace").to_owned();
     // A workflow to put examples to, made from the create example itself.
-    let create = &doc["paths"]["/api/v1/workflows"]["post"]["requestBody"]["content"]["application/json"]["example"];
-    let created: Value =
-        http.post(format!("{base}/api/v1/workflows")).json(create).send().await.unwrap().json().await.unwrap();
+    let created: Value = http
+        .post(format!("{base}/api/v1/workflows"))
+        .bearer_auth(&token)
+        .json(&example("/api/v1/workflows"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = created["id"].as_str().expect("the create example is accepted").to_owned();
     let mut tried = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let Some(example) = operation.pointer("/requestBody/content/application~1json/example") else { continue };
-            let url = format!("{base}{}", path.replace("{id}", &id));
+            let target = if path.starts_with("/api/v1/workspaces/") { &workspace } else { &id };
+            let url = format!("{base}{}", path.replace("{id}", target));
             let request = match method.as_str() {
                 "post" => http.post(&url),
                 "put" => http.put(&url),
                 other => panic!("a {other} with a body"),
             };
-            let reply = request.json(example).send().await.unwrap();
+            let reply = request.bearer_auth(&token).json(example).send().await.unwrap();
             let status = reply.status();
             let body = reply.text().await.unwrap();
-            assert!(
-                status.is_success() || (status == 409 && path == "/api/v1/workflows"),
-                "{method} {path}: {status} {body}"
-            );
+            // Creating what exists already is refused as such; everything else succeeds.
+            let again = status == 409 && matches!(path.as_str(), "/api/v1/workflows" | "/api/v1/auth/register");
+            assert!(status.is_success() || again, "{method} {path}: {status} {body}");
             tried += 1;
         }
     }

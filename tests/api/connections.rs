@@ -104,6 +104,7 @@ fn start_with_open_files(soft: u64, hard: u64, args: &[&str]) -> (Child, SocketA
         .args(args)
         .env_remove("RUST_LOG")
         .env("OXIFY_LOG_LEVEL", "warn")
+        .env("OXIFY_ALLOW_ANONYMOUS", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.

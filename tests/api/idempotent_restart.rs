@@ -27,6 +27,9 @@ fn start(database_url: &str, extra: &[&str]) -> Running {
         .args(["--host", "127.0.0.1", "--port", "0", "--database-url", database_url])
         .args(extra)
         .env("OXIFY_LOG_LEVEL", "warn")
+        .env("OXIFY_ALLOW_ANONYMOUS", "true")
+        // A key of their own, so that no key file is written into the working directory.
+        .env("OXIFY_SECRETS_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

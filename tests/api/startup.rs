@@ -32,6 +32,17 @@ const VARIABLES: &[&str] = &[
     "OXIFY_IDLE_TIMEOUT_SECS",
     "OXIFY_MAX_CONNECTIONS",
     "OXIFY_OPEN_FILES",
+    "OXIFY_REGISTRATION",
+    "OXIFY_ALLOW_ANONYMOUS",
+    "OXIFY_JWT_SECRET",
+    "OXIFY_JWT_TTL_SECS",
+    "OXIFY_OIDC_ISSUER",
+    "OXIFY_OIDC_AUDIENCE",
+    "OXIFY_BOOTSTRAP_KEY_FILE",
+    "OXIFY_BOOTSTRAP_ADMIN_KEY",
+    "OXIFY_RATE_LIMIT_PER_MIN",
+    "OXIFY_AUTH_RATE_LIMIT_PER_MIN",
+    "OXIFY_TRUSTED_PROXIES",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "ANTHROPIC_API_KEY",
@@ -144,6 +155,7 @@ fn start(args: &[&str]) -> (Child, String, BufReader<std::process::ChildStderr>)
     let mut child = bin()
         .args(["--host", "127.0.0.1", "--port", "0", "--database-url", "memory://"])
         .args(args)
+        .env("OXIFY_ALLOW_ANONYMOUS", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -255,6 +255,7 @@ async fn shutdown_with_durable_storage_ends_streams_with_a_resumable_frame() {
     let services = Services::assemble(ports, ExecutorLimits::default(), Duration::from_secs(30));
     let mut config = Config::defaults();
     (config.host, config.port, config.shutdown_grace_secs) = ("127.0.0.1".into(), 0, 0);
+    config.access.allow_anonymous = true;
     let server = Server::start(&config, services).await.unwrap();
     let client = Client::new(&server);
     let execution = client.start(chain("sleep 60000")).await;

@@ -79,6 +79,7 @@ pub fn router_authenticating(
         executions: services.executions.clone(),
         event_streams: services.event_streams.clone(),
         idempotency: services.idempotency.clone(),
+        identity: oxify_api::startup::access::local_identity(services.identities.clone()),
         secrets: services.secrets.clone(),
         audit: services.audit.clone(),
         settings: Arc::new(settings),
@@ -213,6 +214,9 @@ pub async fn spawn_server(configure: impl FnOnce(&mut Config)) -> Server {
     let mut config = Config::defaults();
     config.host = "127.0.0.1".into();
     config.port = 0;
+    // These tests are about everything but access: anonymous access, and no request limits.
+    config.access.allow_anonymous = true;
+    config.access.rate_limit_per_min = 0;
     configure(&mut config);
     Server::start(&config, services()).await.unwrap()
 }

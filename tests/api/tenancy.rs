@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use oxify_api::adapters::http::HttpSettings;
 use oxify_api::domain::access::{Principal, Role, Subject};
+use oxify_api::domain::identity::{ApiKeyRecord, ApiKeySecret, Workspace};
 use oxify_api::domain::ids::{ApiKeyId, WorkspaceId};
 use oxify_api::ports::{AuthError, Authenticator, Credentials};
 use serde_json::{Value, json};
@@ -57,15 +58,31 @@ async fn call(
     (reply.status, reply.text)
 }
 
-/// Workspace A's workflow and finished execution, made by A's writer.
+/// Workspace A's workflow and finished execution, made by A's writer, and A's secret; an API
+/// key of A; a user who may sign in (and whom A's admin may add).
 struct Fixture {
     app: Router,
     workflow: String,
     execution: String,
+    api_key: ApiKeyId,
+    user: String,
 }
 
+/// The fixture user's email and password.
+const USER: (&str, &str) = ("matrix@example.com", "a matrix passphrase");
+
 async fn fixture() -> Fixture {
-    let app = router_authenticating(&services(), HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let services = services();
+    for (id, name) in [(a_ws(), "A"), (b_ws(), "B")] {
+        let workspace = Workspace { id, name: name.into(), created_at: chrono::Utc::now() };
+        services.identities.create_workspace(&workspace, None).await.unwrap();
+    }
+    let api_key = a_key(&services).await;
+    let app = router_authenticating(&services, HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let register = json!({"email": USER.0, "password": USER.1});
+    let (status, text) = call(&app, None, &Method::POST, "/api/v1/auth/register", Some(&register)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let user = serde_json::from_str::<Value>(&text).unwrap()["user"]["id"].as_str().unwrap().to_owned();
     let (status, text) = call(&app, Some("a-write"), &Method::POST, "/api/v1/workflows", Some(&chain("echo hi"))).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     let workflow = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
@@ -80,11 +97,29 @@ async fn fixture() -> Fixture {
         let (_, text) =
             call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
         if text.contains("\"Completed\"") {
-            return Fixture { app, workflow, execution };
+            return Fixture { app, workflow, execution, api_key, user };
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("the fixture's execution never completed");
+}
+
+/// An API key of workspace A, stored as the server stores them.
+async fn a_key(services: &oxify_api::app::services::Services) -> ApiKeyId {
+    let secret = ApiKeySecret::from_random(&[7; oxify_api::domain::identity::api_key::RANDOM_BYTES]);
+    let record = ApiKeyRecord {
+        id: ApiKeyId::generate(),
+        workspace: a_ws(),
+        prefix: secret.prefix().to_owned(),
+        hash: secret.hash(),
+        name: "A's key".into(),
+        role: Role::Read,
+        created_at: chrono::Utc::now(),
+        expires_at: None,
+        revoked_at: None,
+    };
+    services.identities.create_api_key(&record).await.unwrap();
+    record.id
 }
 
 fn a_ws() -> WorkspaceId {
@@ -112,23 +147,50 @@ async fn routes(app: &Router) -> Vec<(Method, String)> {
     routes
 }
 
-/// A request to `path` about workspace A's resources, with a body that route accepts.
+/// A request to `path` about workspace A's resources, with a body that route accepts (a new
+/// account's each time for register).
 fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Value>) {
-    let id = if path.starts_with("/api/v1/executions/") { &f.execution } else { &f.workflow };
-    let uri = path.replace("{id}", id).replace("{workflow_version}", "1").replace("{name}", "A_SECRET");
+    let a = a_ws().to_string();
+    let key = f.api_key.to_string();
+    let id = if path.starts_with("/api/v1/executions/") {
+        &f.execution
+    } else if path.starts_with("/api/v1/workspaces/") {
+        &a
+    } else if path.starts_with("/api/v1/api-keys/") {
+        &key
+    } else {
+        &f.workflow
+    };
+    let uri = path
+        .replace("{id}", id)
+        .replace("{workflow_version}", "1")
+        .replace("{name}", "A_SECRET")
+        .replace("{user_id}", &f.user);
     let body = match (method.as_str(), path) {
         ("POST", "/api/v1/workflows") | ("PUT", "/api/v1/workflows/{id}") => Some(chain("echo again")),
         ("POST", "/api/v1/secrets") => Some(json!({"name": "A_SECRET", "value": "a-secret-value-0002"})),
         ("POST", "/api/v1/executions/{id}/rerun") => Some(json!({"from_node": "work"})),
+        ("POST", "/api/v1/auth/register") => {
+            Some(json!({"email": format!("{}@example.com", uuid::Uuid::now_v7()), "password": "long enough"}))
+        }
+        ("POST", "/api/v1/auth/login") => Some(json!({"email": USER.0, "password": USER.1})),
+        ("POST", "/api/v1/api-keys") => Some(json!({"name": "matrix", "role": "Read"})),
+        ("POST", "/api/v1/workspaces") => Some(json!({"name": "matrix"})),
+        ("POST", "/api/v1/workspaces/{id}/members") => Some(json!({"email": USER.0, "role": "Read"})),
         ("POST", _) => Some(json!({})),
         _ => None,
     };
     (uri, body)
 }
 
-/// Routes anyone may call.
+/// Routes anyone may call (register takes credentials when sent, and checks them).
 fn public(path: &str) -> bool {
-    path == "/health"
+    matches!(path, "/health" | "/api/v1/auth/login" | "/api/v1/auth/register")
+}
+
+/// Routes for signed-in users only: an API key, whatever its role, is refused (403).
+fn users_only(method: &Method, path: &str) -> bool {
+    *method == Method::POST && path == "/api/v1/workspaces"
 }
 
 /// Routes that name a resource of A by id (the others list, or create).
@@ -137,9 +199,13 @@ fn names_a_resource(path: &str) -> bool {
 }
 
 /// The role a route needs: reading needs `Read`, except secrets' names (`Write`) and the audit
-/// log (`Admin`); changing needs `Write`, except secrets (`Admin`).
+/// log (`Admin`); changing needs `Write`, except secrets (`Admin`); API keys and changes to
+/// members need `Admin`.
 fn needs(method: &Method, path: &str) -> Role {
-    if path.starts_with("/api/v1/audit") {
+    if path.starts_with("/api/v1/audit")
+        || path.starts_with("/api/v1/api-keys")
+        || (path.starts_with("/api/v1/workspaces/{id}/members") && *method != Method::GET)
+    {
         return Role::Admin;
     }
     match (*method == Method::GET, path.starts_with("/api/v1/secrets")) {
@@ -156,15 +222,16 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
     assert!(routes.len() >= 12, "{routes:?}");
     for (method, path) in &routes {
         let reads = *method == Method::GET;
-        let (uri, body) = request_for(&f, method, path);
-        let (status, text) = call(&f.app, None, method, &uri, body.as_ref()).await;
+        let (uri, _) = request_for(&f, method, path);
+        let body = || request_for(&f, method, path).1;
+        let (status, text) = call(&f.app, None, method, &uri, body().as_ref()).await;
         if public(path) {
             assert!(status.is_success(), "{method} {path} without credentials: {status} {text}");
         } else {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without credentials: {text}");
             assert!(text.contains("\"Unauthorized\""), "{text}");
         }
-        let (status, text) = call(&f.app, Some("not-a-token"), method, &uri, body.as_ref()).await;
+        let (status, text) = call(&f.app, Some("not-a-token"), method, &uri, body().as_ref()).await;
         if !public(path) {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with a bad token: {text}");
         }
@@ -172,7 +239,7 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
             if !reads && role == Role::Write {
                 continue; // A's writes are tried below, on fixtures of their own.
             }
-            let (status, text) = call(&f.app, Some(token), method, &uri, body.as_ref()).await;
+            let (status, text) = call(&f.app, Some(token), method, &uri, body().as_ref()).await;
             if role < needs(method, path) && !public(path) {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {token}: {text}");
                 assert!(text.contains("\"Forbidden\""), "{text}");
@@ -186,10 +253,12 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
         // B's own secret gets a name of its own, so that B's later calls by name meet only A's.
         let body_b = match (method.as_str(), path.as_str()) {
             ("POST", "/api/v1/secrets") => Some(json!({"name": "B_OWN", "value": "b-own-value-0001"})),
-            _ => body.clone(),
+            _ => body(),
         };
         let (status, text) = call(&f.app, Some("b-admin"), method, &uri, body_b.as_ref()).await;
-        if names_a_resource(path) {
+        if users_only(method, path) {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as B's admin (an API key): {text}");
+        } else if names_a_resource(path) {
             // As if it did not exist: the answer B gets for an id nobody ever used.
             let ghost = path
                 .replace("{id}", &uuid::Uuid::now_v7().to_string())
@@ -229,7 +298,7 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
         for (method, path) in writes {
             let (uri, body) = request_for(&f, method, path);
             let (status, text) = call(&f.app, Some(token), method, &uri, body.as_ref()).await;
-            if role < needs(method, path) {
+            if role < needs(method, path) || users_only(method, path) {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {token}: {text}");
                 continue;
             }
@@ -270,4 +339,39 @@ async fn a_reader_is_refused_before_the_body_is_read() {
         call(&f.app, Some("a-read"), &Method::POST, "/api/v1/workflows", Some(&json!({"not": "a workflow"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
     assert!(text.contains("Write"), "{text}");
+}
+
+#[tokio::test]
+async fn a_workspace_past_its_executions_in_flight_is_told_to_retry() {
+    use oxify_api::app::executor::ExecutorLimits;
+    use oxify_api::app::services::Services;
+    use oxify_api::startup::wiring;
+    let runners = oxify_api::app::runner_registry::RunnerRegistry::new()
+        .with(oxify_api::domain::workflow::NodeKindTag::Code, Arc::new(super::support::ScriptRunner));
+    let limits = ExecutorLimits { max_in_flight_per_workspace: 2, ..ExecutorLimits::default() };
+    let services = Services::assemble(wiring::in_memory(runners), limits, std::time::Duration::from_secs(30));
+    let app = router_authenticating(&services, HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let (_, text) = call(&app, Some("a-write"), &Method::POST, "/api/v1/workflows", Some(&chain("sleep 5000"))).await;
+    let id = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let execute = format!("/api/v1/workflows/{id}/execute");
+    for _ in 0..2 {
+        let (status, text) = call(&app, Some("a-write"), &Method::POST, &execute, Some(&json!({}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    }
+    let request = Request::post(&execute)
+        .header("authorization", "Bearer a-write")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let third = send_request(&app, request).await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS, "{}", third.text);
+    assert_eq!(third.body["error"], "RateLimited");
+    assert_eq!(third.headers["retry-after"], "1");
+    // Another workspace has its own share.
+    let (_, text) = call(&app, Some("b-admin"), &Method::POST, "/api/v1/workflows", Some(&chain("echo b"))).await;
+    let theirs = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, text) =
+        call(&app, Some("b-admin"), &Method::POST, &format!("/api/v1/workflows/{theirs}/execute"), Some(&json!({})))
+            .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
 }

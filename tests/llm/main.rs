@@ -54,6 +54,8 @@ pub async fn harness_with(extra: &[(&'static str, &str)], configure: impl FnOnce
     config.host = "127.0.0.1".into();
     config.port = 0;
     config.database_url = "memory://".into();
+    config.access.allow_anonymous = true;
+    config.access.rate_limit_per_min = 0;
     configure(&mut config);
     let runners = runners_with_env(&config, |k| env.get(k).cloned()).unwrap();
     let limits = ExecutorLimits {

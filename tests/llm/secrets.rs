@@ -28,6 +28,7 @@ async fn secrets_reach_the_provider_and_nothing_else() {
     (config.host, config.port) = ("127.0.0.1".into(), 0);
     config.database_url = format!("sqlite://{}", db.display());
     config.secrets_key_file = Some(dir.join("secrets.key"));
+    config.access.allow_anonymous = true;
     let runners = runners_with_env(&config, |k| env.get(k).cloned()).unwrap();
     let mut ports = wiring::open(&config.database_url, 4, runners).await.unwrap();
     let key = oxify_api::adapters::secrets::key_file::load_or_create(&config.secrets_key_path()).unwrap();

@@ -41,6 +41,9 @@ fn start(database_url: &str, provider_url: &str) -> Running {
         .env("OXIFY_OLLAMA_URL", format!("{provider_url}/v1"))
         .env("OPENAI_API_KEY", "sk-test")
         .env("OXIFY_LOG_LEVEL", "warn")
+        .env("OXIFY_ALLOW_ANONYMOUS", "true")
+        // A key of their own, so that no key file is written into the working directory.
+        .env("OXIFY_SECRETS_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

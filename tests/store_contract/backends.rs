@@ -2,7 +2,7 @@
 
 use super::{Backend, Stores};
 use oxify_api::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
-use oxify_api::ports::{ExecutionStore, IdempotencyStore, WorkflowStore};
+use oxify_api::ports::{ExecutionStore, IdempotencyStore, IdentityStore, WorkflowStore};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ pub fn memory() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
+        identities: store.clone(),
         secrets: store.clone(),
         audit: store,
         backend: Backend::Memory,
@@ -28,6 +29,7 @@ pub async fn sqlite() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
+        identities: store.clone(),
         secrets: store.clone(),
         audit: store,
         backend: Backend::Sqlite(url),
@@ -45,6 +47,7 @@ pub async fn postgres() -> Stores {
         workflows: store.clone(),
         executions: store.clone(),
         idempotency: store.clone(),
+        identities: store.clone(),
         secrets: store.clone(),
         audit: store,
         backend: Backend::Postgres(url),
@@ -81,29 +84,30 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores { workflows, executions, idempotency, secrets, audit, backend, _keep } = s;
+    let Stores { workflows, executions, idempotency, identities, secrets, audit, backend, _keep } = s;
     type Handles = (
         Arc<dyn WorkflowStore>,
         Arc<dyn ExecutionStore>,
         Arc<dyn IdempotencyStore>,
+        Arc<dyn IdentityStore>,
         Arc<dyn oxify_api::ports::SecretStore>,
         Arc<dyn oxify_api::ports::AuditLog>,
     );
-    let (workflows, executions, idempotency, secrets, audit): Handles = match &backend {
-        Backend::Memory => (workflows, executions, idempotency, secrets, audit),
+    let (workflows, executions, idempotency, identities, secrets, audit): Handles = match &backend {
+        Backend::Memory => (workflows, executions, idempotency, identities, secrets, audit),
         Backend::Sqlite(url) => {
             // The old store's lock file is released once its last handle is gone.
-            drop((workflows, executions, idempotency, secrets, audit));
+            drop((workflows, executions, idempotency, identities, secrets, audit));
             let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-            (store.clone(), store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
         Backend::Postgres(url) => {
-            drop((workflows, executions, idempotency, secrets, audit));
+            drop((workflows, executions, idempotency, identities, secrets, audit));
             let store = Arc::new(open_postgres(url).await);
-            (store.clone(), store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
     };
-    Stores { workflows, executions, idempotency, secrets, audit, backend, _keep }
+    Stores { workflows, executions, idempotency, identities, secrets, audit, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {

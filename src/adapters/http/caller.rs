@@ -91,7 +91,7 @@ impl FromRequestParts<AppState> for Admin {
 
 /// The token of an `Authorization: Bearer <token>` header (RFC 6750: the scheme is
 /// case-insensitive, the token is one non-empty word).
-fn bearer_token(value: Option<&str>) -> Result<&str, ApiError> {
+pub(super) fn bearer_token(value: Option<&str>) -> Result<&str, ApiError> {
     let malformed = || ApiError::unauthorized("the Authorization header must be 'Bearer <token or API key>'");
     let value = value.ok_or_else(malformed)?.trim();
     let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;

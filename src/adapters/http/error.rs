@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 /// Body of every non-2xx response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// `ValidationError`, `BadRequest`, `Unauthorized`, `Forbidden`, `NotFound`, `MethodNotAllowed`, `ConflictError`,
+    /// `ValidationError`, `BadRequest`, `Unauthorized`, `Forbidden`, `RateLimited`, `NotFound`, `MethodNotAllowed`, `ConflictError`,
     /// `InvalidState`, `PreconditionFailed`, `IdempotencyKeyReused`, `PayloadTooLarge`,
     /// `UnsupportedMediaType`, `InternalError`, `ServiceUnavailable`.
     pub error: String,
@@ -87,6 +87,8 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::BadRequest(m) => Self::bad_request(m),
             ServiceError::NotFound(m) => Self::not_found(m),
+            ServiceError::Unauthorized(m) => Self::unauthorized(m),
+            ServiceError::Forbidden(m) => Self::forbidden(m),
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "ConflictError", m),
             ServiceError::InvalidState(m) => Self::new(StatusCode::CONFLICT, "InvalidState", m),
             ServiceError::PreconditionFailed(m) => Self::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", m),
@@ -94,6 +96,10 @@ impl From<ServiceError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "IdempotencyKeyReused", m)
             }
             ServiceError::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m),
+            ServiceError::TooBusy { message, retry_after_secs } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "RateLimited", message)
+                    .with_header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after_secs))
+            }
             ServiceError::Internal(m) => {
                 // The cause goes to the log, inside the request's span; the client learns nothing internal.
                 tracing::error!(error = %m, "internal error");

@@ -1,7 +1,11 @@
 //! The HTTP adapter: axum routes, the error format, SSE, the OpenAPI document and Swagger UI.
 
+pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod caller;
+pub mod client_address;
+pub mod cross_site;
 pub mod dto;
 pub mod error;
 pub mod event_json;
@@ -9,20 +13,24 @@ pub mod executions;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod identified;
 pub mod layers;
 pub mod openapi;
 pub mod pagination;
 pub mod preconditions;
+pub mod rate_limit;
 pub mod secrets;
 pub mod serve;
 pub mod sse;
 #[cfg(test)]
 mod tests;
 pub mod workflows;
+pub mod workspaces;
 
 use crate::app::event_stream::EventStreamService;
 use crate::app::executions::ExecutionService;
 use crate::app::idempotency::IdempotencyService;
+use crate::app::identity::IdentityServices;
 use crate::app::workflows::WorkflowService;
 use axum::Router;
 use axum::http::{Method, Uri};
@@ -41,11 +49,26 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub sse_keepalive: Duration,
     pub cors_origins: Vec<String>,
+    /// Requests a minute per principal (0: no limit; the server's default is set by its
+    /// configuration, `OXIFY_RATE_LIMIT_PER_MIN`).
+    pub rate_limit_per_min: u32,
+    /// Sign-in and registration attempts a minute per client address (0: no limit).
+    pub auth_rate_limit_per_min: u32,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpSettings {
+    /// No request limits: those are the server configuration's to set.
     fn default() -> Self {
-        Self { max_body_bytes: 2 * 1024 * 1024, sse_keepalive: Duration::from_secs(15), cors_origins: Vec::new() }
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            sse_keepalive: Duration::from_secs(15),
+            cors_origins: Vec::new(),
+            rate_limit_per_min: 0,
+            auth_rate_limit_per_min: 0,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -60,6 +83,8 @@ pub struct AppState {
     pub event_streams: Arc<EventStreamService>,
     /// Execute requests with an `Idempotency-Key`.
     pub idempotency: Arc<IdempotencyService>,
+    /// Accounts, API keys, workspaces and members.
+    pub identity: IdentityServices,
     /// Workspace secrets.
     pub secrets: Arc<crate::app::secrets::SecretService>,
     /// Who did what.
@@ -84,17 +109,39 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(executions::cancel_execution))
         .routes(routes!(executions::rerun_execution))
         .routes(routes!(sse::stream_execution))
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::me))
+        .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
+        .routes(routes!(api_keys::revoke_api_key))
+        .routes(routes!(workspaces::list_workspaces, workspaces::create_workspace))
+        .routes(routes!(workspaces::list_members, workspaces::set_member))
+        .routes(routes!(workspaces::remove_member))
         .routes(routes!(secrets::put_secret, secrets::list_secrets))
         .routes(routes!(secrets::get_secret, secrets::delete_secret))
         .routes(routes!(audit::list_audit))
         .split_for_parts();
     let settings = state.settings.clone();
+    let limits = Arc::new(rate_limit::Limits::new(
+        settings.rate_limit_per_min,
+        settings.auth_rate_limit_per_min,
+        settings.trusted_proxies.clone(),
+    ));
+    let origins = Arc::new(cross_site::AllowedOrigins::new(&settings.cors_origins));
     let router = api
-        .with_state(state)
+        .with_state(state.clone())
         .route("/", axum::routing::get(root))
-        .merge(SwaggerUi::new("/swagger-ui").external_url_unchecked("/api-docs/openapi.json", document(openapi)))
+        .merge(
+            SwaggerUi::new("/swagger-ui")
+                .external_url_unchecked("/api-docs/openapi.json", document(openapi))
+                // "Authorize" once: the token survives a page reload.
+                .config(utoipa_swagger_ui::Config::default().persist_authorization(true)),
+        )
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        // The last layer runs first: a cross-site write is refused before anything else happens.
+        .layer(axum::middleware::from_fn_with_state((state, limits), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(origins, cross_site::refuse_cross_site));
     layers::apply(router, &settings.cors_origins, settings.max_body_bytes)
 }
 

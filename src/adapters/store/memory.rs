@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 mod audit;
 mod idempotency;
+mod identities;
 mod secrets;
 
 type OrderKey = (DateTime<Utc>, Uuid);
@@ -28,6 +29,8 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 #[derive(Default)]
 pub struct InMemoryStore {
     inner: RwLock<Inner>,
+    /// Workspaces, users, memberships, API keys and settings, under a lock of their own.
+    identities: identities::Identities,
 }
 
 #[derive(Default)]

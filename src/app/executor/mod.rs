@@ -33,6 +33,9 @@ pub struct ExecutorLimits {
     pub resumable: bool,
     /// How deep child executions may nest (a SubWorkflow in a SubWorkflow ...).
     pub max_depth: u32,
+    /// Executions a workspace may have pending or running at once, started by requests (their
+    /// children are not counted); 0 for no limit.
+    pub max_in_flight_per_workspace: u64,
 }
 
 impl Default for ExecutorLimits {
@@ -43,6 +46,7 @@ impl Default for ExecutorLimits {
             store_retry_max_delay: Duration::from_secs(5),
             resumable: false,
             max_depth: 8,
+            max_in_flight_per_workspace: 0,
         }
     }
 }

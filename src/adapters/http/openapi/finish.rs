@@ -10,11 +10,12 @@ use serde_json::{Map, Value, json};
 const GREETER: &str = include_str!("greeter.json");
 
 /// Every `error` kind the API answers with.
-pub const ERROR_KINDS: [&str; 15] = [
+pub const ERROR_KINDS: [&str; 16] = [
     "ValidationError",
     "BadRequest",
     "Unauthorized",
     "Forbidden",
+    "RateLimited",
     "NotFound",
     "MethodNotAllowed",
     "ConflictError",
@@ -40,6 +41,7 @@ pub fn finish(mut doc: Value) -> Value {
             links(operation, &id);
         }
     }
+    super::security::secure(&mut doc);
     let schemas = &mut doc["components"]["schemas"];
     super::unions::name_variants(schemas);
     exact_shapes(schemas);

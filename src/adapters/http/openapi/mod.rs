@@ -2,6 +2,7 @@
 //! finished by hand where they cannot say enough (see `finish`).
 
 mod finish;
+mod security;
 mod unions;
 
 pub use finish::{ERROR_KINDS, finish};
@@ -24,6 +25,9 @@ use utoipa::OpenApi;
     tags(
         (name = "workflows", description = "Workflow definitions and their versions"),
         (name = "executions", description = "Runs of workflows and their live event streams"),
+        (name = "auth", description = "Accounts: register, sign in, the signed-in user"),
+        (name = "api-keys", description = "API keys of a workspace, for programs"),
+        (name = "workspaces", description = "Workspaces and their members"),
         (name = "secrets", description = "Workspace secrets: set, listed and deleted by name, never shown"),
         (name = "audit", description = "Who did what in a workspace"),
         (name = "health", description = "Liveness")

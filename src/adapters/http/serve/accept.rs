@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -61,8 +62,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ServeLimits, stop
             () = stop.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 out_of_files(&e, &registry, &mut last_warning).await;
                 continue;
@@ -73,7 +74,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ServeLimits, stop
         let _ = tcp.set_nodelay(true);
         match registry.admit() {
             Some(slot) => {
-                tracker.spawn(connection(tcp, slot, app.clone(), limits, stop.clone()));
+                tracker.spawn(connection(tcp, peer, slot, app.clone(), limits, stop.clone()));
             }
             None => {
                 if let Ok(permit) = turning_away.clone().try_acquire_owned() {
@@ -117,13 +118,22 @@ async fn turn_away(mut tcp: TcpStream) {
     .await;
 }
 
-async fn connection(tcp: TcpStream, slot: Slot, app: Router, limits: ServeLimits, stop: CancellationToken) {
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    slot: Slot,
+    app: Router,
+    limits: ServeLimits,
+    stop: CancellationToken,
+) {
     let conn = slot.connection().clone();
     let tracked = conn.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         // Counted in flight from its head to the end of its response (an event stream's too).
         let guard = tracked.request();
-        let request = request.map(|body| with_deadline(Body::new(body), limits.body_timeout));
+        let mut request = request.map(|body| with_deadline(Body::new(body), limits.body_timeout));
+        // The client's socket address, for limits per client (as axum's own server provides it).
+        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
         let app = app.clone();
         async move {
             let response = app.oneshot(request).await.unwrap_or_else(|never: Infallible| match never {});

@@ -2,11 +2,14 @@
 //! database: a connection pool, one transaction per atomic write, row locks to order the writers of
 //! an execution, and leases timed by the database's clock.
 
+mod api_key_sql;
 mod apply;
 mod audit;
 mod codec;
 mod errors;
 mod idempotency;
+mod identities;
+mod identity_sql;
 mod leases;
 mod nul;
 mod reads;

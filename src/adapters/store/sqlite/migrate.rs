@@ -12,6 +12,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "idempotency_keys", include_str!("../../../../migrations/sqlite/0005_idempotency_keys.sql")),
     (6, "run_log", include_str!("../../../../migrations/sqlite/0006_run_log.sql")),
     (7, "workspaces", include_str!("../../../../migrations/sqlite/0007_workspaces.sql")),
+    (8, "identities", include_str!("../../../../migrations/sqlite/0008_identities.sql")),
     (9, "secrets", include_str!("../../../../migrations/sqlite/0009_secrets.sql")),
     (10, "audit", include_str!("../../../../migrations/sqlite/0010_audit.sql")),
 ];

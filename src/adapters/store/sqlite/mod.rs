@@ -3,11 +3,14 @@
 //! transaction, and read connections on the blocking pool. A lock file keeps a second process off
 //! the same database, which also lets this process cache what only it can change.
 
+mod api_key_sql;
 mod apply;
 mod audit;
 mod codec;
 mod errors;
 mod idempotency;
+mod identities;
+mod identity_sql;
 mod latest;
 mod migrate;
 mod read_pool;
