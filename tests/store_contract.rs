@@ -302,6 +302,9 @@ async fn execution_lists_filter_page_and_count(s: Stores) {
     assert_eq!(w2_done.total, 2);
     assert_eq!(w2_done.items.iter().map(|e| e.id).collect::<Vec<_>>(), [all[6], all[0]]);
     assert!(w2_done.items.iter().all(|e| e.state == ExecutionState::Completed && e.workflow_id == w2));
+    let totals = ExecutionFilter { state: Some(ExecutionState::Pending), ..ExecutionFilter::default() };
+    let only_total = s.executions.list(WS, totals, page(0)).await.unwrap();
+    assert_eq!((only_total.items.len(), only_total.total, only_total.next), (0, 4, None), "limit 0: the total only");
     let mut seen = Vec::new();
     let mut request = page(4);
     loop {

@@ -62,7 +62,8 @@ impl ExecutionService {
         let mut in_flight = 0;
         for state in [ExecutionState::Pending, ExecutionState::Running] {
             let filter = ExecutionFilter { state: Some(state), ..ExecutionFilter::default() };
-            in_flight += self.executions.list(scope, filter, PageRequest { limit: 1, after: None }).await?.total;
+            // The totals only (kept as counters): no page of items to read.
+            in_flight += self.executions.list(scope, filter, PageRequest { limit: 0, after: None }).await?.total;
         }
         if in_flight >= self.max_in_flight {
             return Err(ServiceError::TooBusy {

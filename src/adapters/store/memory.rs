@@ -129,6 +129,10 @@ fn page_of<T>(
     total: u64,
     mut pick: impl FnMut(&OrderKey) -> Option<T>,
 ) -> Page<T> {
+    if page.limit == 0 {
+        // The total only: walking the list for items nobody asked for would cost a scan.
+        return Page { items: Vec::new(), total, next: None };
+    }
     let upper = page.after.map(|c| (c.created_at, c.id));
     let candidates = order.iter().rev().filter(|k| upper.is_none_or(|u| **k < u));
     let limit = page.limit as usize;
