@@ -112,7 +112,7 @@ fn event(kind: EventKind, state: ExecutionState, n: u32) -> NewEvent {
         RunEvent::ExecutionFailed { .. } => RunEvent::ExecutionFailed { error: format!("n={n}") },
         other => other,
     };
-    NewEvent { event: Arc::new(event), state, node_results_count: n, at: at(n.into()) }
+    NewEvent { event, state, node_results_count: n, at: at(n.into()) }
 }
 
 fn result(node: &str, status: NodeStatus, output: Option<serde_json::Value>) -> NodeResult {
@@ -269,7 +269,7 @@ async fn apply_records_state_results_and_numbered_events(s: Stores) {
     let events = s.executions.events_after(WS, e.id, 0, 100).await.unwrap();
     assert_eq!(events.len(), 4);
     assert_eq!(events[3].kind(), EventKind::ExecutionFailed);
-    assert_eq!(*events[3].event, RunEvent::ExecutionFailed { error: "n=2".into() });
+    assert_eq!(events[3].event, RunEvent::ExecutionFailed { error: "n=2".into() });
     assert_eq!(events[1].node_id().map(NodeId::as_str), Some("a"));
     assert_eq!(events[3].at, at(2));
     assert_eq!(s.executions.events_after(WS, e.id, 2, 1).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
@@ -302,6 +302,9 @@ async fn execution_lists_filter_page_and_count(s: Stores) {
     assert_eq!(w2_done.total, 2);
     assert_eq!(w2_done.items.iter().map(|e| e.id).collect::<Vec<_>>(), [all[6], all[0]]);
     assert!(w2_done.items.iter().all(|e| e.state == ExecutionState::Completed && e.workflow_id == w2));
+    let totals = ExecutionFilter { state: Some(ExecutionState::Pending), ..ExecutionFilter::default() };
+    let only_total = s.executions.list(WS, totals, page(0)).await.unwrap();
+    assert_eq!((only_total.items.len(), only_total.total, only_total.next), (0, 4, None), "limit 0: the total only");
     let mut seen = Vec::new();
     let mut request = page(4);
     loop {
@@ -411,14 +414,14 @@ async fn budgets_and_awkward_text_round_trip(s: Stores) {
     let update = ExecutionUpdate {
         node_results: vec![result("a", NodeStatus::Succeeded, Some(weird.clone()))],
         events: vec![NewEvent {
-            event: Arc::new(RunEvent::NodeCompleted {
+            event: RunEvent::NodeCompleted {
                 node_id: NodeId::from("a"),
                 attempt: 1,
                 output: Arc::new(weird.clone()),
                 taken: Vec::new(),
                 duration_ms: None,
                 reused_from: None,
-            }),
+            },
             ..event(EventKind::NodeCompleted, ExecutionState::Running, 1)
         }],
         ..ExecutionUpdate::default()
@@ -428,7 +431,7 @@ async fn budgets_and_awkward_text_round_trip(s: Stores) {
     assert_eq!(output["big"], weird["big"]);
     assert_eq!(output["text"], weird["text"]);
     let stored = s.executions.events_after(WS, e.id, 0, 10).await.unwrap();
-    let RunEvent::NodeCompleted { output, .. } = stored[0].event.as_ref() else { panic!("{:?}", stored[0].event) };
+    let RunEvent::NodeCompleted { output, .. } = &stored[0].event else { panic!("{:?}", stored[0].event) };
     assert_eq!(output.as_ref(), &weird, "event data is kept exactly");
 }
 

@@ -16,7 +16,7 @@ use oxify_api::domain::usage::Usage;
 use oxify_api::domain::valid::ValidWorkflow;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::WorkflowDraft;
-use oxify_api::ports::{NodeInput, NodeRunner, OutputSink};
+use oxify_api::ports::{AttemptSink, NodeInput, NodeRunner};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -32,13 +32,6 @@ const SCRIPTS: [(&str, &str); 2] = [
         r#"const words = question.split(" "); ({ words: words.length, answer: n * 7, asked: variables.question })"#,
     ),
 ];
-
-#[derive(Debug)]
-struct Discard;
-
-impl OutputSink for Discard {
-    fn delta(&self, _text: &str) {}
-}
 
 fn workflow(runtime: &str, code: &str) -> ValidWorkflow {
     let draft: WorkflowDraft = serde_json::from_value(json!({
@@ -72,7 +65,7 @@ fn input(wf: &ValidWorkflow) -> NodeInput {
             outputs: Arc::new(NodeOutputs::new(wf.graph().index.clone())),
             secrets: Arc::default(),
         },
-        sink: Arc::new(Discard),
+        sink: AttemptSink::discarding(),
         budget: Arc::new(Mutex::new(Budget::new(BudgetLimits::default(), Usage::default()))),
     }
 }

@@ -63,6 +63,10 @@ async fn per_node(report: &mut Report, o: &Options, shape: &'static str, n: usiz
     let floor = Arc::new(Floor::new(&wf));
     let k = repeats(n);
     let nodes = engine::nodes(&wf) as f64;
+    // One round each, not counted: the first shape measured would otherwise also pay for a cold
+    // heap and caches.
+    ours_on_worker(&ours, &wf, k, 1.0).await;
+    floor_on_worker(&floor, k, 1.0).await;
     let (a, b) =
         interleave(o.rounds, || ours_on_worker(&ours, &wf, k, 1e6 / nodes), || floor_on_worker(&floor, k, 1e6 / nodes))
             .await;

@@ -4,6 +4,7 @@
 //! every load loop is bounded in count and time.
 
 mod alloc;
+mod big_chain;
 mod code;
 mod e2e;
 mod engine;
@@ -13,10 +14,12 @@ mod growth;
 mod http;
 mod load;
 mod memory;
+mod parked;
 mod peers;
 mod report;
 mod servers;
 mod sse;
+mod stack;
 mod stats;
 
 #[global_allocator]
@@ -66,7 +69,8 @@ async fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only engine,http` runs some suites (engine, memory, code, floors, http, e2e, sse, growth).
+    // `--only engine,http` runs some suites (engine, memory, parked, big, code, floors, http, e2e,
+    // sse, growth).
     let only: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--only")
@@ -92,6 +96,20 @@ async fn main() {
     }
 
     let dir = tempfile::tempdir_in(bench_dir()).expect("dir");
+    if wanted("parked") {
+        let file = dir.path().join("parked.db");
+        let mut backends = vec![
+            parked::Backend { name: "memory", url: "memory://".into(), file: None },
+            parked::Backend { name: "sqlite", url: format!("sqlite://{}", file.display()), file: Some(file) },
+        ];
+        if let Some((_, url)) = postgres().await {
+            backends.push(parked::Backend { name: "postgres", url, file: None });
+        }
+        parked::run(&mut report, &backends, quick).await;
+    }
+    if wanted("big") {
+        big_chain::run(&mut report, dir.path()).await;
+    }
     if wanted("floors") {
         let fsync = floors::fdatasync_per_s(dir.path().to_path_buf(), Duration::from_secs_f64(seconds), 50_000).await;
         report.add(Row::new("Floors", "fdatasync on the benchmark disk", Sample(vec![fsync]), "syncs/s", true));

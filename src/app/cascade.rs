@@ -60,9 +60,8 @@ impl Cascade {
     }
 
     /// Publishes stored events; one written for a parent (a child's end) also wakes it.
-    pub fn publish(&self, events: Vec<crate::domain::execution::ExecutionEvent>) {
+    pub fn publish(&self, events: Vec<Arc<crate::domain::execution::ExecutionEvent>>) {
         for event in events {
-            let event = Arc::new(event);
             if event.kind() == crate::domain::execution::EventKind::ChildFinished {
                 self.running.signal(event.execution_id, event.clone());
             }
@@ -87,12 +86,7 @@ pub fn ending(
     };
     ExecutionUpdate {
         state: Some(StateChange { error: Some(error.into()), completed_at: Some(at), ..StateChange::to(state) }),
-        events: vec![NewEvent {
-            event: Arc::new(event),
-            state,
-            node_results_count: u32::try_from(finished).unwrap_or(u32::MAX),
-            at,
-        }],
+        events: vec![NewEvent { event, state, node_results_count: u32::try_from(finished).unwrap_or(u32::MAX), at }],
         signal: child_finished(execution, state, None, Some(error.into()), at),
         ..ExecutionUpdate::default()
     }
@@ -110,14 +104,14 @@ pub fn child_finished(
     let parent = execution.parent.as_ref()?;
     Some(Signal {
         execution_id: parent.execution_id,
-        event: Arc::new(RunEvent::ChildFinished {
+        event: RunEvent::ChildFinished {
             node_id: parent.node_id.clone(),
             child_execution_id: execution.id,
             item: parent.item,
             state,
             output,
             error,
-        }),
+        },
         at,
     })
 }

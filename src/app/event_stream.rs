@@ -264,7 +264,7 @@ mod tests {
 
     fn event(seq: u64, kind: EventKind) -> ExecutionEvent {
         let event = NewEvent {
-            event: Arc::new(RunEvent::example(kind)),
+            event: RunEvent::example(kind),
             state: ExecutionState::Running,
             node_results_count: 0,
             at: Utc::now(),

@@ -62,7 +62,8 @@ impl ExecutionService {
         let mut in_flight = 0;
         for state in [ExecutionState::Pending, ExecutionState::Running] {
             let filter = ExecutionFilter { state: Some(state), ..ExecutionFilter::default() };
-            in_flight += self.executions.list(scope, filter, PageRequest { limit: 1, after: None }).await?.total;
+            // The totals only (kept as counters): no page of items to read.
+            in_flight += self.executions.list(scope, filter, PageRequest { limit: 0, after: None }).await?.total;
         }
         if in_flight >= self.max_in_flight {
             return Err(ServiceError::TooBusy {
@@ -408,7 +409,7 @@ mod tests {
         m.executions.expect_apply().times(1).returning(move |_, id, _lease, update| {
             let change = update.state.clone().unwrap();
             write.lock().unwrap().state = change.state;
-            Ok(update.events.iter().cloned().map(|e| e.stored(id, 9)).collect())
+            Ok(update.events.iter().cloned().map(|e| Arc::new(e.stored(id, 9))).collect())
         });
         m.bus
             .expect_publish()

@@ -38,6 +38,20 @@ impl Inbox {
             None => std::future::pending().await,
         }
     }
+
+    /// Refuses further signals (sending one then fails, see [`LiveExecutions::signal`]); returns
+    /// whether some arrived and were not read.
+    pub fn close(&self) -> bool {
+        let Some(rx) = &self.0 else { return false };
+        match rx.try_lock() {
+            Ok(mut rx) => {
+                rx.close();
+                !rx.is_empty()
+            }
+            // Someone is reading it still: assume the worst.
+            Err(_) => true,
+        }
+    }
 }
 
 /// The storage failure an execution's writes are retrying through (a full disk, a database that

@@ -102,7 +102,7 @@ impl Recovery {
             let ttl = self.executor.lease().ttl;
             let mut renew = tokio::time::interval(ttl / 3);
             // Parked runs whose timer is due, or that a signal woke, are claimed within a second
-            // of it (at once when the signal came from this process).
+            // of it (at once when the signal or the timer came from this process).
             let mut sweep = tokio::time::interval(WAKE_EVERY.min(ttl / 2));
             sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -110,6 +110,7 @@ impl Recovery {
                     () = stop.cancelled() => return,
                     _ = renew.tick() => self.renew().await,
                     () = self.executor.wake().notified() => self.sweep().await,
+                    () = self.executor.timer_due() => self.sweep().await,
                     _ = sweep.tick() => self.sweep().await,
                 }
             }

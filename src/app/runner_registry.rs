@@ -8,11 +8,14 @@ use crate::ports::NodeRunner;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Looked up for every node started: foldhash is cheaper than SipHash on a small key.
+type ByKind<V> = HashMap<NodeKindTag, V, foldhash::fast::RandomState>;
+
 /// Runners by node kind.
 #[derive(Clone, Default)]
 pub struct RunnerRegistry {
-    runners: HashMap<NodeKindTag, Arc<dyn NodeRunner>>,
-    retries: HashMap<NodeKindTag, RetryConfig>,
+    runners: ByKind<Arc<dyn NodeRunner>>,
+    retries: ByKind<RetryConfig>,
 }
 
 impl RunnerRegistry {

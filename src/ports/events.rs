@@ -22,6 +22,14 @@ pub trait EventBus: Send + Sync {
     /// Hands a stored event to the current subscribers of its execution.
     fn publish(&self, event: Arc<ExecutionEvent>);
 
+    /// Hands one step's stored events to their subscribers, in order, as [`Self::publish`] does
+    /// one by one (a bus may take them in one go).
+    fn publish_all(&self, events: Vec<Arc<ExecutionEvent>>) {
+        for event in events {
+            self.publish(event);
+        }
+    }
+
     /// Places partial output in its execution's stream (setting its `after_seq` and `n`), hands
     /// it to the current subscribers and keeps it for later ones until its node attempt ends (an
     /// event of that node other than `node_started`, the execution's end, or

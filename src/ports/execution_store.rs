@@ -8,6 +8,7 @@ use super::store_error::StoreError;
 use crate::domain::access::Scope;
 use crate::domain::execution::{Execution, ExecutionEvent, ExecutionState, ExecutionUpdate, NodeResult};
 use crate::domain::ids::{ExecutionId, WorkflowId};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A process's claim on the executions it runs: it must renew the claim within `ttl`, or another
@@ -66,7 +67,7 @@ pub trait ExecutionLog: Send + Sync {
     /// the same nodes), events (numbered on from the last) and the signal to another execution
     /// (its event numbered on from that one's last; a `Paused` target is woken: its `wake_at`
     /// becomes now; a target in a final state takes nothing). Returns the events as stored, the
-    /// signal's last.
+    /// signal's last, each in the `Arc` it is published in.
     /// With a lease, the write is fenced: it happens only while the lease owns the execution,
     /// and renews it. A final state, and `Paused`, release the execution; `Paused` stores the
     /// change's `wake_at`, any other state clears it.
@@ -83,7 +84,7 @@ pub trait ExecutionLog: Send + Sync {
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError>;
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError>;
 
     /// Stores a new execution, owned by `lease`, together with its first step, in one atomic
     /// write (one durable commit for an execution that finishes in its first step). Returns the
@@ -97,7 +98,7 @@ pub trait ExecutionLog: Send + Sync {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError>;
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError>;
 
     /// Events with `seq > after`, in order, at most `limit`.
     ///
@@ -175,13 +176,13 @@ mockall::mock! {
             id: ExecutionId,
             lease: Option<&'a Lease>,
             update: &ExecutionUpdate,
-        ) -> Result<Vec<ExecutionEvent>, StoreError>;
+        ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError>;
         async fn create_with(
             &self,
             execution: &Execution,
             lease: &Lease,
             first: &ExecutionUpdate,
-        ) -> Result<Vec<ExecutionEvent>, StoreError>;
+        ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError>;
         async fn events_after(&self, scope: Scope, id: ExecutionId, after: u64, limit: u32)
         -> Result<Vec<ExecutionEvent>, StoreError>;
     }

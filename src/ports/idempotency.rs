@@ -6,6 +6,7 @@ use crate::domain::execution::{Execution, ExecutionEvent, ExecutionUpdate};
 use crate::domain::idempotency::{Fingerprint, IdempotencyKey, KeyScope};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// A key, the request it named and the answer that request got, kept until `expires_at`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub trait IdempotencyStore: Send + Sync {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError>;
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError>;
 
     /// The record of a key, unless it expired by `now` (`expires_at <= now`).
     ///

@@ -13,6 +13,7 @@ pub struct Cursor {
 /// Which page of a list to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageRequest {
+    /// Items at most; 0 asks for the total only.
     pub limit: u32,
     pub after: Option<Cursor>,
 }

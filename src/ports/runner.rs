@@ -19,6 +19,67 @@ pub trait OutputSink: Send + Sync + Debug {
     fn delta(&self, text: &str);
 }
 
+/// Where one execution's partial output goes, told which node attempt it comes from. The
+/// executor keeps one per run, so that an attempt's sink ([`AttemptSink`]) costs no allocation.
+pub trait ExecutionOutputs: Send + Sync + Debug {
+    fn delta(&self, node_index: usize, attempt: u32, text: &str);
+}
+
+/// The sink of one node attempt: its execution's outputs told which attempt speaks, or a sink
+/// wrapped around that one (one that redacts what passes, say).
+#[derive(Clone, Debug)]
+pub struct AttemptSink(Sink);
+
+#[derive(Clone, Debug)]
+enum Sink {
+    Run { outputs: Arc<dyn ExecutionOutputs>, node_index: usize, attempt: u32 },
+    Wrapped(Arc<dyn OutputSink>),
+}
+
+impl AttemptSink {
+    #[must_use]
+    pub fn new(outputs: Arc<dyn ExecutionOutputs>, node_index: usize, attempt: u32) -> Self {
+        Self(Sink::Run { outputs, node_index, attempt })
+    }
+
+    /// The attempt's partial output goes through `sink` instead.
+    #[must_use]
+    pub fn wrapping(sink: Arc<dyn OutputSink>) -> Self {
+        Self(Sink::Wrapped(sink))
+    }
+
+    /// A sink that throws partial output away (for runners called outside an execution).
+    #[must_use]
+    pub fn discarding() -> Self {
+        Self::new(Arc::new(Discard), 0, 1)
+    }
+}
+
+impl OutputSink for AttemptSink {
+    fn delta(&self, text: &str) {
+        match &self.0 {
+            Sink::Run { outputs, node_index, attempt } => outputs.delta(*node_index, *attempt, text),
+            Sink::Wrapped(sink) => sink.delta(text),
+        }
+    }
+}
+
+/// So that an attempt's sink can be wrapped like any other sink (see `RedactingSink`).
+impl std::ops::Deref for AttemptSink {
+    type Target = dyn OutputSink;
+
+    fn deref(&self) -> &Self::Target {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Discard;
+
+impl ExecutionOutputs for Discard {
+    fn delta(&self, _node_index: usize, _attempt: u32, _text: &str) {}
+}
+
 /// Everything a runner gets for one attempt of one node.
 #[derive(Clone, Debug)]
 pub struct NodeInput {
@@ -28,7 +89,7 @@ pub struct NodeInput {
     /// 1 for the first attempt.
     pub attempt: u32,
     pub data: DataContext,
-    pub sink: Arc<dyn OutputSink>,
+    pub sink: AttemptSink,
     /// The execution's spending on model calls, shared by its nodes.
     pub budget: Arc<Mutex<Budget>>,
 }

@@ -61,7 +61,7 @@ impl IdempotencyStore for Scripted {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         if take_one(&self.fail_writes) {
             return Err(StoreError::Unavailable("disk is full".into()));
         }

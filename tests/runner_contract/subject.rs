@@ -8,7 +8,7 @@ use oxify_api::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use oxify_api::domain::usage::Usage;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::{NodeKindTag, WorkflowDraft};
-use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, OutputSink, RunnerError};
+use oxify_api::ports::{AttemptSink, NodeInput, NodeOutput, NodeRunner, RunnerError};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -68,14 +68,6 @@ pub fn workflow(kind: Value) -> WorkflowDraft {
     .expect("a workflow")
 }
 
-/// Throws partial output away.
-#[derive(Debug)]
-struct Discard;
-
-impl OutputSink for Discard {
-    fn delta(&self, _text: &str) {}
-}
-
 /// One attempt of the subject's node, as the executor would make it: the node's workflow, the
 /// variables, no upstream outputs, an unlimited budget.
 pub struct Direct {
@@ -95,7 +87,7 @@ impl Direct {
             node_index,
             attempt: 1,
             data: DataContext { variables: Arc::new(variables()), outputs, secrets: Arc::default() },
-            sink: Arc::new(Discard),
+            sink: AttemptSink::discarding(),
             budget: Arc::new(Mutex::new(Budget::new(BudgetLimits::default(), Usage::default()))),
         };
         Self { runner: subject.runner(), input }

@@ -95,7 +95,7 @@ async fn round_trip(s: Stores, text: &str) {
         events: events
             .iter()
             .map(|event| NewEvent {
-                event: Arc::new(event.clone()),
+                event: event.clone(),
                 state: ExecutionState::Failed,
                 node_results_count: 1,
                 at: at(3),
@@ -105,7 +105,7 @@ async fn round_trip(s: Stores, text: &str) {
     };
     let live = s.executions.apply(WS, execution.id, Some(&me), &update).await.unwrap();
     assert_eq!(
-        live.iter().map(|e| e.event.as_ref()).collect::<Vec<_>>(),
+        live.iter().map(|e| &e.event).collect::<Vec<_>>(),
         events.iter().collect::<Vec<_>>(),
         "events as returned for publishing"
     );
@@ -128,7 +128,7 @@ async fn round_trip(s: Stores, text: &str) {
     assert_eq!(s.executions.node_results(WS, execution.id).await.unwrap(), [result]);
     let replayed = s.executions.events_after(WS, execution.id, 0, 10).await.unwrap();
     assert_eq!(
-        replayed.iter().map(|e| e.event.as_ref()).collect::<Vec<_>>(),
+        replayed.iter().map(|e| &e.event).collect::<Vec<_>>(),
         events.iter().collect::<Vec<_>>(),
         "events as replayed"
     );

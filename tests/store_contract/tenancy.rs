@@ -7,7 +7,6 @@ use oxify_api::domain::execution::{EventKind, ExecutionState, ExecutionUpdate, S
 use oxify_api::domain::ids::{ExecutionId, NodeId, WorkflowId, WorkspaceId};
 use oxify_api::domain::run::RunEvent;
 use oxify_api::ports::{ExecutionFilter, StoreError};
-use std::sync::Arc;
 
 /// Another workspace than [`WS`].
 fn other() -> Scope {
@@ -102,7 +101,7 @@ pub async fn a_signal_never_crosses_workspaces(s: Stores) {
         error: None,
     };
     let update = ExecutionUpdate {
-        signal: Some(Signal { execution_id: parent.id, event: Arc::new(finished), at: at(3) }),
+        signal: Some(Signal { execution_id: parent.id, event: finished, at: at(3) }),
         ..ExecutionUpdate::default()
     };
     missing(s.executions.apply(b, child.id, Some(&me), &update).await, "a signal to another workspace's execution");

@@ -90,6 +90,6 @@ async fn postgres_rows_from_before_exact_text_read_back_unchanged() {
     assert_eq!((&*result.node_name, result.error.as_deref()), (old_text, Some(old_text)));
     assert_eq!(result.output.as_deref(), Some(&variables));
     let events = store.events_after(WS, execution, 0, 10).await.unwrap();
-    let RunEvent::NodeFailed { error, .. } = events[0].event.as_ref() else { panic!("{:?}", events[0].event) };
+    let RunEvent::NodeFailed { error, .. } = &events[0].event else { panic!("{:?}", events[0].event) };
     assert_eq!(error, old_text, "a legacy event reads as a typed one, its text unchanged");
 }

@@ -18,7 +18,7 @@ use oxify_api::domain::ids::{ExecutionId, NodeId, WorkflowId};
 use oxify_api::domain::usage::Usage;
 use oxify_api::domain::validation::validate;
 use oxify_api::domain::workflow::WorkflowDraft;
-use oxify_api::ports::{NodeInput, NodeOutput, NodeRunner, OutputSink, RunnerError};
+use oxify_api::ports::{AttemptSink, NodeInput, NodeOutput, NodeRunner, RunnerError};
 use oxify_api::startup::config::Config;
 use oxify_api::startup::server::Server;
 use oxify_api::startup::wiring::{self, runners_with_env};
@@ -122,13 +122,6 @@ pub fn tool(id: &str, server: &str, tool_name: &str, parameters: Value) -> Value
     json!({"id": id, "name": id, "kind": {"type": "Tool", "config": {"server_id": server, "tool_name": tool_name, "parameters": parameters}}})
 }
 
-#[derive(Debug)]
-struct Discard;
-
-impl OutputSink for Discard {
-    fn delta(&self, _text: &str) {}
-}
-
 /// One attempt of `node` (a whole node, `{"id", "name", "kind", ...}`) by the runner the
 /// configuration wires for its kind, outside the executor, over `variables`.
 pub async fn attempt(config: &Config, node: Value, variables: Value) -> Result<NodeOutput, RunnerError> {
@@ -166,7 +159,7 @@ pub fn prepared(config: &Config, node: Value, variables: Value) -> (Arc<dyn Node
             outputs: Arc::new(NodeOutputs::new(workflow.graph().index.clone())),
             secrets: Arc::default(),
         },
-        sink: Arc::new(Discard),
+        sink: AttemptSink::discarding(),
         budget: Arc::new(Mutex::new(Budget::new(BudgetLimits::default(), Usage::default()))),
     };
     (runner, input)

@@ -17,7 +17,10 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 /// by token (about 200 bytes of JSON per delta) fits several times over.
 pub const DEFAULT_KEPT_BYTES: usize = 4 << 20;
 
-type Streams = Arc<Mutex<HashMap<ExecutionId, LiveStream>>>;
+/// Looked up for every event published: foldhash is cheaper than SipHash on an id.
+type StreamMap = HashMap<ExecutionId, LiveStream, foldhash::fast::RandomState>;
+
+type Streams = Arc<Mutex<StreamMap>>;
 
 /// One execution's live state here. It exists while someone listens or deltas are kept.
 #[derive(Default)]
@@ -81,20 +84,11 @@ impl BroadcastEventBus {
         self.lock().len()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<ExecutionId, LiveStream>> {
+    fn lock(&self) -> MutexGuard<'_, StreamMap> {
         self.streams.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl Default for BroadcastEventBus {
-    fn default() -> Self {
-        Self::new(1024)
-    }
-}
-
-impl EventBus for BroadcastEventBus {
-    fn publish(&self, event: Arc<ExecutionEvent>) {
-        let mut streams = self.lock();
+    fn publish_locked(streams: &mut StreamMap, event: Arc<ExecutionEvent>) {
         let id = event.execution_id;
         let Some(stream) = streams.get_mut(&id) else { return };
         stream.advance_to(event.seq);
@@ -110,6 +104,28 @@ impl EventBus for BroadcastEventBus {
         // Dropping the sender ends every subscription once it has read the terminal event.
         if terminal || stream.idle() {
             streams.remove(&id);
+        }
+    }
+}
+
+impl Default for BroadcastEventBus {
+    fn default() -> Self {
+        Self::new(1024)
+    }
+}
+
+impl EventBus for BroadcastEventBus {
+    fn publish(&self, event: Arc<ExecutionEvent>) {
+        Self::publish_locked(&mut self.lock(), event);
+    }
+
+    fn publish_all(&self, events: Vec<Arc<ExecutionEvent>>) {
+        let mut streams = self.lock();
+        if streams.is_empty() {
+            return;
+        }
+        for event in events {
+            Self::publish_locked(&mut streams, event);
         }
     }
 
@@ -196,7 +212,7 @@ mod tests {
 
     fn event(id: ExecutionId, seq: u64, kind: EventKind) -> Arc<ExecutionEvent> {
         let event = NewEvent {
-            event: Arc::new(RunEvent::example(kind)),
+            event: RunEvent::example(kind),
             state: ExecutionState::Running,
             node_results_count: 0,
             at: chrono::Utc::now(),

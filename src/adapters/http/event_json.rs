@@ -124,7 +124,7 @@ fn data_of<'a>(event: &'a ExecutionEvent, workflow_id: WorkflowId, wf: Option<&'
         ..EventData::default()
     };
     use RunEvent as E;
-    match event.event.as_ref() {
+    match &event.event {
         E::ExecutionStarted => {}
         E::ExecutionCompleted { output } => d.output = output.as_deref(),
         E::ExecutionResumed { reason } => d.reason = Some(reason),

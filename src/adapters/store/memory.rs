@@ -10,7 +10,7 @@ use crate::ports::{
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -20,6 +20,10 @@ mod identities;
 mod secrets;
 
 type OrderKey = (DateTime<Utc>, Uuid);
+
+/// Maps keyed by ids or small tuples, looked up on every write: foldhash is cheaper than SipHash
+/// on such keys, and nothing here is keyed by what a client chose freely.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Workflows and executions in memory behind one lock (never held across an await).
 #[derive(Default)]
@@ -34,11 +38,12 @@ struct Inner {
     workflows: HashMap<WorkflowId, WorkflowEntry>,
     /// Live workflows of each workspace, by creation.
     workflow_order: HashMap<WorkspaceId, BTreeSet<OrderKey>>,
-    executions: HashMap<ExecutionId, ExecutionEntry>,
+    /// Boxed, so that growing the map moves pointers rather than whole entries.
+    executions: FastMap<ExecutionId, Box<ExecutionEntry>>,
     /// Executions of each workspace, by creation.
     execution_order: HashMap<WorkspaceId, BTreeSet<OrderKey>>,
     /// Executions per (workspace, workflow, state) filter, so a list's `total` costs no scan.
-    counts: HashMap<CountKey, u64>,
+    counts: Counts,
     /// Idempotency keys, under the same lock as the executions they started.
     keys: idempotency::Keys,
     /// Sealed secrets by workspace and name.
@@ -48,6 +53,8 @@ struct Inner {
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);
+
+type Counts = FastMap<CountKey, u64>;
 
 struct WorkflowEntry {
     workspace: WorkspaceId,
@@ -62,8 +69,12 @@ struct ExecutionEntry {
     /// When a parked execution may be claimed again.
     wake_at: Option<DateTime<Utc>>,
     results: Vec<NodeResult>,
-    result_index: HashMap<NodeId, usize>,
-    events: Vec<ExecutionEvent>,
+    /// Where each node's result sits in `results`, while results can still change (emptied once
+    /// the execution ended: a finished run's results are final).
+    result_index: FastMap<NodeId, usize>,
+    /// In the `Arc`s they were published in: one allocation per event, shared with the bus (an
+    /// event streamed live keeps its wire rendering here, and replays reuse it).
+    events: Vec<Arc<ExecutionEvent>>,
 }
 
 impl InMemoryStore {
@@ -118,6 +129,10 @@ fn page_of<T>(
     total: u64,
     mut pick: impl FnMut(&OrderKey) -> Option<T>,
 ) -> Page<T> {
+    if page.limit == 0 {
+        // The total only: walking the list for items nobody asked for would cost a scan.
+        return Page { items: Vec::new(), total, next: None };
+    }
     let upper = page.after.map(|c| (c.created_at, c.id));
     let candidates = order.iter().rev().filter(|k| upper.is_none_or(|u| **k < u));
     let limit = page.limit as usize;
@@ -259,23 +274,30 @@ fn count_keys(e: &Execution) -> [CountKey; 4] {
     [(ws, None, None), (ws, w, None), (ws, None, s), (ws, w, s)]
 }
 
+fn recount(counts: &mut Counts, e: &Execution, delta: i64) {
+    for key in count_keys(e) {
+        let c = counts.entry(key).or_default();
+        *c = c.saturating_add_signed(delta);
+    }
+}
+
 impl Inner {
     fn create(&mut self, execution: &Execution, lease: &Lease) -> Result<(), StoreError> {
         let inner = self;
         if inner.executions.contains_key(&execution.id) {
             return Err(StoreError::Conflict(format!("execution {} already exists", execution.id)));
         }
-        inner.recount(execution, 1);
+        recount(&mut inner.counts, execution, 1);
         inner.execution_order.entry(execution.workspace_id).or_default().insert((execution.created_at, execution.id.0));
         let entry = ExecutionEntry {
             execution: execution.clone(),
             owner: Some((lease.owner.clone(), Instant::now() + lease.ttl)),
             wake_at: None,
             results: Vec::new(),
-            result_index: HashMap::new(),
+            result_index: FastMap::default(),
             events: Vec::new(),
         };
-        inner.executions.insert(execution.id, entry);
+        inner.executions.insert(execution.id, Box::new(entry));
         Ok(())
     }
 
@@ -285,7 +307,7 @@ impl Inner {
         id: ExecutionId,
         lease: Option<&Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let inner = self;
         let entry = inner.scoped_mut(scope, id)?;
         if let Some(lease) = lease
@@ -318,32 +340,44 @@ impl Inner {
             entry.wake_at = change.wake_at.filter(|_| change.state == ExecutionState::Paused);
         }
         if let Some(change) = &update.state {
-            let old = entry.execution.clone();
-            let mut new = old.clone();
+            let new = &mut entry.execution;
+            recount(&mut inner.counts, new, -1);
             new.state = change.state;
             new.error.clone_from(&change.error);
             new.started_at = change.started_at.or(new.started_at);
             new.completed_at = change.completed_at.or(new.completed_at);
-            new.output = change.output.clone().or(new.output);
-            inner.recount(&old, -1);
-            inner.recount(&new, 1);
-            if let Some(entry) = inner.executions.get_mut(&id) {
-                entry.execution = new;
+            if let Some(output) = &change.output {
+                new.output = Some(output.clone());
             }
+            recount(&mut inner.counts, new, 1);
         }
-        let entry = inner.executions.get_mut(&id).ok_or_else(|| StoreError::not_found("execution", id))?;
+        entry.results.reserve(update.node_results.len());
         for result in update.node_results.iter().cloned() {
-            match entry.result_index.get(&result.node_id) {
-                Some(&i) => entry.results[i] = result,
+            let at = match entry.result_index.get(&result.node_id) {
+                Some(&i) => Some(i),
+                // The index of an ended execution is gone: look its result up the slow way.
+                None if entry.result_index.is_empty() => entry.results.iter().position(|r| r.node_id == result.node_id),
+                None => None,
+            };
+            match at {
+                Some(i) => entry.results[i] = result,
                 None => {
                     entry.result_index.insert(result.node_id.clone(), entry.results.len());
                     entry.results.push(result);
                 }
             }
         }
+        if entry.execution.state.is_terminal() {
+            entry.result_index = FastMap::default();
+        }
         let first_seq = entry.events.len() as u64 + 1;
-        let mut stored: Vec<ExecutionEvent> =
-            update.events.iter().cloned().zip(first_seq..).map(|(event, seq)| event.stored(id, seq)).collect();
+        let mut stored: Vec<Arc<ExecutionEvent>> = update
+            .events
+            .iter()
+            .cloned()
+            .zip(first_seq..)
+            .map(|(event, seq)| Arc::new(event.stored(id, seq)))
+            .collect();
         entry.events.extend(stored.iter().cloned());
         if let Some(signal) = &update.signal
             && let Some(target) = inner.executions.get_mut(&signal.execution_id)
@@ -360,6 +394,7 @@ impl Inner {
             if target.execution.state == ExecutionState::Paused {
                 target.wake_at = Some(signal.at);
             }
+            let event = Arc::new(event);
             target.events.push(event.clone());
             stored.push(event);
         }
@@ -370,6 +405,7 @@ impl Inner {
     fn scoped(&self, scope: Scope, id: ExecutionId) -> Result<&ExecutionEntry, StoreError> {
         self.executions
             .get(&id)
+            .map(AsRef::as_ref)
             .filter(|e| e.execution.workspace_id == scope.workspace())
             .ok_or_else(|| StoreError::not_found("execution", id))
     }
@@ -377,15 +413,9 @@ impl Inner {
     fn scoped_mut(&mut self, scope: Scope, id: ExecutionId) -> Result<&mut ExecutionEntry, StoreError> {
         self.executions
             .get_mut(&id)
+            .map(AsMut::as_mut)
             .filter(|e| e.execution.workspace_id == scope.workspace())
             .ok_or_else(|| StoreError::not_found("execution", id))
-    }
-
-    fn recount(&mut self, e: &Execution, delta: i64) {
-        for key in count_keys(e) {
-            let c = self.counts.entry(key).or_default();
-            *c = c.saturating_add_signed(delta);
-        }
     }
 }
 
@@ -435,7 +465,7 @@ impl ExecutionLog for InMemoryStore {
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         self.write().apply(scope, id, lease, update)
     }
 
@@ -444,7 +474,7 @@ impl ExecutionLog for InMemoryStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut inner = self.write();
         inner.create(execution, lease)?;
         inner.apply(execution.scope(), execution.id, Some(lease), first)
@@ -460,7 +490,7 @@ impl ExecutionLog for InMemoryStore {
         let inner = self.read();
         let entry = inner.scoped(scope, id)?;
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(entry.events.len());
-        Ok(entry.events[start..].iter().take(limit as usize).cloned().collect())
+        Ok(entry.events[start..].iter().take(limit as usize).map(|e| ExecutionEvent::clone(e)).collect())
     }
 }
 
@@ -473,6 +503,7 @@ impl Leases for InMemoryStore {
         let mut orphans: Vec<&mut ExecutionEntry> = inner
             .executions
             .values_mut()
+            .map(AsMut::as_mut)
             .filter(|e| match e.execution.state {
                 ExecutionState::Pending | ExecutionState::Running => {
                     steal || e.owner.as_ref().is_none_or(|(_, expires)| *expires <= now)

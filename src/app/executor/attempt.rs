@@ -3,7 +3,7 @@
 
 use crate::domain::access::Scope;
 use crate::ports::redact::{RedactingSink, Redactor};
-use crate::ports::{NodeInput, NodeOutput, NodeRunner, RevealError, RunnerError, SecretSource};
+use crate::ports::{AttemptSink, NodeInput, NodeOutput, NodeRunner, RevealError, RunnerError, SecretSource};
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ impl Attempt {
             };
             let redactor = Redactor::new(values.iter().map(|(_, v)| v.clone()));
             let sink = Arc::new(RedactingSink::new(self.input.sink.clone(), redactor.clone()));
-            self.input.sink = sink.clone();
+            self.input.sink = AttemptSink::wrapping(sink.clone());
             self.input.data.secrets =
                 Arc::new(values.into_iter().map(|(name, value)| (name, serde_json::Value::String(value))).collect());
             redacting = Some((redactor, sink));

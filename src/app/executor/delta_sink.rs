@@ -1,42 +1,58 @@
-//! The sink that publishes a runner's partial output (streamed model tokens), live only.
+//! The sink that publishes a run's partial output (streamed model tokens), live only. One per
+//! run: each node attempt speaks through it with its node and attempt ([`AttemptSink`]).
+//!
+//! [`AttemptSink`]: crate::ports::AttemptSink
 
 use crate::domain::execution::OutputDelta;
-use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
-use crate::ports::{EventBus, OutputSink};
-use std::sync::Arc;
+use crate::domain::ids::{ExecutionId, WorkflowId};
+use crate::domain::valid::ValidWorkflow;
+use crate::ports::{EventBus, ExecutionOutputs};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// Publishes one node attempt's partial output on the bus, live only.
+/// Publishes one execution's partial output on the bus, live only.
 pub(super) struct DeltaSink {
     pub bus: Arc<dyn EventBus>,
     pub execution_id: ExecutionId,
     pub workflow_id: WorkflowId,
-    pub node_id: NodeId,
-    pub attempt: u32,
-    pub last_seq: Arc<AtomicU64>,
-    pub count: AtomicU64,
+    pub workflow: ValidWorkflow,
+    /// The last stored event's sequence number (the run sets it after each write).
+    pub last_seq: AtomicU64,
+    /// Per node that streamed: its latest attempt and how many deltas that attempt sent. Empty
+    /// (and unallocated) for runs whose nodes stream nothing.
+    pub counts: Mutex<HashMap<usize, (u32, u64), foldhash::fast::RandomState>>,
 }
 
 impl std::fmt::Debug for DeltaSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeltaSink").field("execution_id", &self.execution_id).field("node_id", &self.node_id).finish()
+        f.debug_struct("DeltaSink").field("execution_id", &self.execution_id).finish_non_exhaustive()
     }
 }
 
-impl OutputSink for DeltaSink {
-    fn delta(&self, text: &str) {
-        let index = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+impl ExecutionOutputs for DeltaSink {
+    fn delta(&self, node_index: usize, attempt: u32, text: &str) {
+        let index = {
+            let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = counts.entry(node_index).or_insert((attempt, 0));
+            if count.0 != attempt {
+                *count = (attempt, 0);
+            }
+            count.1 += 1;
+            count.1
+        };
+        let node_id = self.workflow.node(node_index).id.clone();
         let data = serde_json::json!({
             "execution_id": self.execution_id,
             "workflow_id": self.workflow_id,
-            "node_id": self.node_id,
-            "attempt": self.attempt,
+            "node_id": node_id,
+            "attempt": attempt,
             "index": index,
             "delta": text,
         });
         self.bus.publish_delta(Arc::new(OutputDelta {
             execution_id: self.execution_id,
-            node_id: self.node_id.clone(),
+            node_id,
             after_seq: self.last_seq.load(Ordering::Relaxed),
             n: 0,
             index,

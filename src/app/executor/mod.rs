@@ -7,6 +7,7 @@ mod delta_sink;
 mod run;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 use super::live_executions::{LiveExecutions, StopSignal};
 use super::runner_registry::RunnerRegistry;
@@ -66,6 +67,8 @@ pub struct Executor {
     me: Weak<Executor>,
     /// Tells the recovery loop to look for runs to wake now (a parked parent whose child ended).
     wake: Arc<Notify>,
+    /// When the runs this process parked on a timer are due.
+    timers: timers::Timers,
     /// Where node attempts get the workspace secrets they refer to; without it, a node that
     /// refers to one fails.
     secrets: Option<Arc<dyn crate::ports::SecretSource>>,
@@ -92,6 +95,7 @@ impl Executor {
             running: Arc::default(),
             me: Weak::new(),
             wake: Arc::default(),
+            timers: timers::Timers::default(),
             secrets: None,
         }
     }
@@ -127,6 +131,21 @@ impl Executor {
     #[must_use]
     pub fn wake(&self) -> &Notify {
         &self.wake
+    }
+
+    /// Returns once a timer of a run this process parked is due (never while there is none), for
+    /// the recovery loop to wake that run then.
+    pub async fn timer_due(&self) {
+        loop {
+            let wait = self.timers.next().map(|at| (at - self.clock.now()).to_std().unwrap_or_default());
+            tokio::select! {
+                () = sleep_for(wait) => {
+                    self.timers.forget_until(self.clock.now());
+                    return;
+                }
+                () = self.timers.changed() => {}
+            }
+        }
     }
 
     /// This process's claim on the executions it runs.
@@ -198,7 +217,7 @@ impl Executor {
     ) -> Result<(), StoreError> {
         let events = self.store.events_after(execution.scope(), execution.id, 0, u32::MAX).await?;
         let last_seq = events.last().map_or(0, |e| e.seq);
-        let log = events.iter().map(|e| (e.event.as_ref(), e.at));
+        let log = events.iter().map(|e| (&e.event, e.at));
         match RunState::fold(workflow.clone(), execution.variables.clone(), log) {
             Ok(rs) => run::Run::with_state(self, &execution, rs, stop).resume(last_seq).await,
             Err(e) => {
@@ -211,5 +230,13 @@ impl Executor {
             }
         }
         Ok(())
+    }
+}
+
+/// Sleeps for `wait`; forever without one.
+async fn sleep_for(wait: Option<Duration>) {
+    match wait {
+        Some(wait) => tokio::time::sleep(wait).await,
+        None => std::future::pending().await,
     }
 }

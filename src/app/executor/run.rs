@@ -8,13 +8,13 @@ use crate::app::live_executions::StopSignal;
 use crate::domain::budget::{Budget, BudgetLimits};
 use crate::domain::control;
 use crate::domain::execution::{Execution, ExecutionState, NodeStatus};
-use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::ids::{ExecutionId, NodeId};
 use crate::domain::number;
 use crate::domain::run::composite;
 use crate::domain::run::policy::{self, Failure, Next};
 use crate::domain::run::{RunEvent, RunState, Wait};
 use crate::domain::valid::ValidWorkflow;
-use crate::ports::{NodeInput, NodeOutput, RunnerError, StoreError};
+use crate::ports::{AttemptSink, NodeInput, NodeOutput, RunnerError, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -37,6 +37,14 @@ mod step;
 /// run.
 const YIELD_EVERY: u32 = 64;
 
+/// Steps of runners finishing at once between two looks at the cancel and shutdown signals.
+const CANCEL_CHECK_EVERY: u32 = 8;
+
+/// Nodes evaluated in place (control nodes) after which the step is committed before more are:
+/// a workflow of thousands of them then writes in bounded steps instead of one that holds the
+/// whole run in memory twice (as the step and as the store's write).
+const IN_PLACE_PER_STEP: usize = 256;
+
 /// Retry delays at least this long wait on a durable timer instead of in a task.
 const PARK_RETRIES_FROM: Duration = Duration::from_secs(5);
 
@@ -53,7 +61,6 @@ pub(super) struct Run<'e> {
     id: ExecutionId,
     /// The execution's workspace: every store call of the run, and its children, stay in it.
     scope: crate::domain::access::Scope,
-    workflow_id: WorkflowId,
     rs: RunState,
     step: StepBuffer,
     tasks: JoinSet<Done>,
@@ -66,8 +73,9 @@ pub(super) struct Run<'e> {
     stop: StopSignal,
     /// Fired when the run ends, so runners abandon whatever they still do.
     nodes_cancel: CancellationToken,
-    /// The last stored event's sequence number, for partial output published meanwhile.
-    last_seq: Arc<AtomicU64>,
+    /// Where the run's node attempts send partial output; it holds the last stored event's
+    /// sequence number, for partial output published meanwhile.
+    sink: Arc<DeltaSink>,
     first: Option<FirstCommit>,
     /// The first write failed: nothing of this run exists in the store.
     never_stored: bool,
@@ -107,11 +115,20 @@ impl<'e> Run<'e> {
     }
 
     pub(super) fn with_state(ex: &'e Executor, execution: &Execution, rs: RunState, stop: StopSignal) -> Self {
+        let nodes = rs.workflow().len();
+        let step = StepBuffer::for_nodes(nodes);
+        let sink = Arc::new(DeltaSink {
+            bus: ex.bus.clone(),
+            execution_id: execution.id,
+            workflow_id: execution.workflow_id,
+            workflow: rs.workflow().clone(),
+            last_seq: AtomicU64::new(0),
+            counts: Mutex::default(),
+        });
         Self {
             ex,
             id: execution.id,
             scope: execution.scope(),
-            workflow_id: execution.workflow_id,
             budget: Arc::new(Mutex::new(Budget::new(execution.budget, rs.usage()))),
             budget_limits: execution.budget,
             child_of: execution.parent.is_some().then(|| execution.clone()),
@@ -123,15 +140,15 @@ impl<'e> Run<'e> {
             log_end: 0,
             timers: rs.timers().len(),
             rs,
-            step: StepBuffer::default(),
+            step,
             tasks: JoinSet::new(),
             in_flight: 0,
-            to_spawn: Vec::new(),
-            done_at_once: Vec::new(),
+            to_spawn: Vec::with_capacity(nodes.min(64)),
+            done_at_once: Vec::with_capacity(nodes.min(64)),
             next_attempt: HashMap::new(),
             stop,
             nodes_cancel: CancellationToken::new(),
-            last_seq: Arc::default(),
+            sink,
             first: None,
             never_stored: false,
         }
@@ -174,12 +191,20 @@ impl<'e> Run<'e> {
         // Whether the last step's runners all finished at once (nothing was awaited).
         let mut inline = false;
         loop {
-            self.schedule();
+            let step_full = self.schedule();
             if let Some(failure) = self.rs.failure().map(str::to_owned) {
                 return self.end(ExecutionState::Failed, failure).await;
             }
             if self.rs.all_done() && self.tasks.is_empty() {
                 return self.complete().await;
+            }
+            if step_full {
+                // More nodes are ready: store this step first, and let other tasks run.
+                if let Err(e) = self.commit().await {
+                    return self.abandon(e).await;
+                }
+                tokio::task::yield_now().await;
+                continue;
             }
             if self.tasks.is_empty() && self.to_spawn.is_empty() && self.launches.is_empty() {
                 if self.rs.waiting().next().is_none() {
@@ -191,7 +216,15 @@ impl<'e> Run<'e> {
                     return self.end(ExecutionState::Cancelled, "cancelled by request".into()).await;
                 }
                 match self.park().await {
-                    Ok(children::Parked::Yes) => return,
+                    Ok(children::Parked::Yes) => {
+                        // A signal sent from now on would never be read here: close the inbox, so
+                        // that senders wake the run through the store instead, and do that for a
+                        // signal that slipped in meanwhile (its write woke the parked run).
+                        if self.stop.inbox.close() {
+                            self.ex.wake.notify_one();
+                        }
+                        return;
+                    }
                     Ok(children::Parked::Signalled) => continue,
                     Err(e) => return self.abandon(e).await,
                 }
@@ -225,7 +258,11 @@ impl<'e> Run<'e> {
                     // Runners that never wait would otherwise keep this worker thread to themselves.
                     tokio::task::yield_now().await;
                 }
-                if !self.stop.cancel.is_cancelled() && !self.stop.shutdown.is_cancelled() {
+                // A token's check takes a lock: look every few steps (a cancel waits a few
+                // microseconds more).
+                if !inline_steps.is_multiple_of(CANCEL_CHECK_EVERY)
+                    || (!self.stop.cancel.is_cancelled() && !self.stop.shutdown.is_cancelled())
+                {
                     continue;
                 }
             }
@@ -286,10 +323,12 @@ impl<'e> Run<'e> {
     }
 
     /// Starts every ready node the limits allow: control nodes are evaluated on the spot, runner
-    /// nodes are queued to be spawned once this step is committed.
-    fn schedule(&mut self) {
+    /// nodes are queued to be spawned once this step is committed. Returns `true` when it stopped
+    /// with nodes still ready because the step holds [`IN_PLACE_PER_STEP`] evaluated nodes.
+    fn schedule(&mut self) -> bool {
         self.fire_due_timers();
         self.advance_dirty();
+        let mut in_place = 0;
         loop {
             for idx in self.rs.take_skipped() {
                 let node_id = self.node_id(idx);
@@ -301,23 +340,28 @@ impl<'e> Run<'e> {
                 });
             }
             if self.rs.failure().is_some() {
-                return;
+                return false;
             }
             let Some(idx) = self.rs.peek_ready() else {
-                return;
+                return false;
             };
             let wf = self.rs.workflow().clone();
             let kind = &wf.node(idx).kind;
             let is_control = control::is_control(kind);
             if !is_control && self.in_flight >= self.ex.limits.max_concurrent_nodes {
-                return;
+                return false;
+            }
+            if in_place == IN_PLACE_PER_STEP {
+                return true;
             }
             self.rs.next_ready();
             let attempt = self.next_attempt.remove(&idx).unwrap_or(1);
             self.emit(RunEvent::NodeStarted { node_id: self.node_id(idx), attempt });
             if composite::is_composite(kind) {
+                in_place += 1;
                 self.start_composite(idx, attempt);
             } else if let Some(result) = control::evaluate(&wf, idx, self.rs.data()) {
+                in_place += 1;
                 match result {
                     Ok(out) => {
                         let taken = out.taken.iter().map(|&t| self.node_id(t)).collect();
@@ -358,7 +402,7 @@ impl<'e> Run<'e> {
         let mut done_at_once = std::mem::take(&mut self.done_at_once);
         let mut to_spawn = std::mem::take(&mut self.to_spawn);
         for (idx, attempt, delay) in to_spawn.drain(..) {
-            let wf = self.rs.workflow().clone();
+            let wf = self.rs.workflow();
             let node = wf.node(idx);
             let Some(runner) = self.ex.runners.get(node.kind.tag()) else {
                 continue;
@@ -368,26 +412,17 @@ impl<'e> Run<'e> {
                 .as_ref()
                 .map(|t| Duration::from_millis(t.execution_timeout_ms))
                 .or(self.ex.limits.default_node_timeout);
-            let sink = Arc::new(DeltaSink {
-                bus: self.ex.bus.clone(),
-                execution_id: self.id,
-                workflow_id: self.workflow_id,
-                node_id: node.id.clone(),
-                attempt,
-                last_seq: self.last_seq.clone(),
-                count: AtomicU64::new(0),
-            });
             let input = NodeInput {
                 execution_id: self.id,
                 workflow: wf.clone(),
                 node_index: idx,
                 attempt,
                 data: self.rs.data().clone(),
-                sink,
+                sink: AttemptSink::new(self.sink.clone(), idx, attempt),
                 budget: self.budget.clone(),
             };
             let cancel = self.nodes_cancel.clone();
-            let secrets = self.reveal_for(&wf, idx, runner.workspace_secrets());
+            let secrets = self.reveal_for(wf, idx, runner.workspace_secrets());
             let mut attempt: Pin<Box<dyn Future<Output = Done> + Send>> =
                 Box::pin(Attempt { runner, input, cancel, delay, timeout, secrets }.run());
             // Polling with a no-op waker is safe: a pending future registers the task's real
@@ -465,22 +500,26 @@ impl<'e> Run<'e> {
     }
 
     fn succeed(&mut self, idx: usize, attempt: u32, output: Value, taken: Vec<NodeId>) {
-        let duration_ms = self.rs.duration_ms(idx, self.ex.clock.now());
-        self.emit(RunEvent::NodeCompleted {
-            node_id: self.node_id(idx),
+        let now = self.ex.clock.now();
+        let duration_ms = self.rs.duration_ms(idx, now);
+        let node_id = self.node_id(idx);
+        let event = RunEvent::NodeCompleted {
+            node_id,
             attempt,
             output: Arc::new(output),
             taken,
             duration_ms,
             reused_from: None,
-        });
+        };
+        self.emit_at(event, now);
     }
 
     /// Fails node `idx` for good; its error route, if it has one, catches the failure.
     fn fail(&mut self, idx: usize, attempt: u32, error: String) {
-        let duration_ms = self.rs.duration_ms(idx, self.ex.clock.now());
+        let now = self.ex.clock.now();
+        let duration_ms = self.rs.duration_ms(idx, now);
         let routed_to = self.rs.workflow().error_route(idx).map(|r| self.node_id(r));
-        self.emit(RunEvent::NodeFailed { node_id: self.node_id(idx), attempt, error, duration_ms, routed_to });
+        self.emit_at(RunEvent::NodeFailed { node_id: self.node_id(idx), attempt, error, duration_ms, routed_to }, now);
     }
 }
 

@@ -58,7 +58,12 @@ fn store(rec: &Recorded, failures: usize, error: StoreError) -> MockExecutionSto
             return Err(error.clone());
         }
         updates.lock().unwrap().push(update.clone());
-        Ok(update.events.iter().cloned().map(|e| e.stored(id, seq.fetch_add(1, Ordering::SeqCst) + 1)).collect())
+        Ok(update
+            .events
+            .iter()
+            .cloned()
+            .map(|e| Arc::new(e.stored(id, seq.fetch_add(1, Ordering::SeqCst) + 1)))
+            .collect())
     });
     store
 }
@@ -71,7 +76,11 @@ fn healthy_store(rec: &Recorded) -> MockExecutionStore {
 fn bus(rec: &Recorded) -> MockEventBus {
     let mut bus = MockEventBus::new();
     let published = rec.published.clone();
-    bus.expect_publish().returning(move |e| published.lock().unwrap().push(e.kind()));
+    bus.expect_publish().returning({
+        let published = published.clone();
+        move |e| published.lock().unwrap().push(e.kind())
+    });
+    bus.expect_publish_all().returning(move |events| published.lock().unwrap().extend(events.iter().map(|e| e.kind())));
     bus.expect_discard_deltas().return_const(());
     bus
 }
@@ -417,7 +426,7 @@ async fn a_new_execution_is_stored_with_its_first_step_and_the_caller_hears_when
     let updates = rec.updates.clone();
     store.expect_create_with().times(1).returning(move |e, _lease, first| {
         updates.lock().unwrap().push(first.clone());
-        Ok(first.events.iter().cloned().zip(1..).map(|(ev, seq)| ev.stored(e.id, seq)).collect())
+        Ok(first.events.iter().cloned().zip(1..).map(|(ev, seq)| Arc::new(ev.stored(e.id, seq))).collect())
     });
     store.expect_apply().times(0);
     let ex = executor(&rec, store, Arc::new(MockNodeRunner::new()), ExecutorLimits::default());

@@ -65,7 +65,7 @@ impl ExecutionLog for KeyedFirstWrites {
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         self.inner.apply(scope, id, lease, update).await
     }
 
@@ -74,7 +74,7 @@ impl ExecutionLog for KeyedFirstWrites {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let keyed = self.lock().get(&execution.id).cloned();
         match keyed {
             Some(record) => self.keys.create_with_key(&record, execution, lease, first).await,

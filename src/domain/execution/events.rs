@@ -96,10 +96,11 @@ impl std::str::FromStr for EventKind {
     }
 }
 
-/// An event about to be appended to an execution's log.
+/// An event about to be appended to an execution's log. The event is held inline: the one
+/// allocation an event costs is the `Arc` the stored event is published in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
-    pub event: Arc<RunEvent>,
+    pub event: RunEvent,
     /// The execution's state and finished-node count once this event happened.
     pub state: ExecutionState,
     pub node_results_count: u32,
@@ -111,7 +112,7 @@ pub struct NewEvent {
 pub struct ExecutionEvent {
     pub seq: u64,
     pub execution_id: ExecutionId,
-    pub event: Arc<RunEvent>,
+    pub event: RunEvent,
     pub state: ExecutionState,
     pub node_results_count: u32,
     pub at: DateTime<Utc>,
@@ -165,7 +166,7 @@ impl NewEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Signal {
     pub execution_id: ExecutionId,
-    pub event: Arc<RunEvent>,
+    pub event: RunEvent,
     pub at: DateTime<Utc>,
 }
 

@@ -13,21 +13,19 @@ use serde_json::{Map, Value};
 pub fn workflow_output(state: &RunState) -> Value {
     let wf = state.workflow();
     let graph = wf.graph();
-    let ends: Vec<usize> = (0..wf.len()).filter(|&i| matches!(wf.node(i).kind, NodeKind::End)).collect();
-    let mut feeding: Vec<usize> = if ends.is_empty() {
-        (0..wf.len()).filter(|&i| graph.successors[i].is_empty()).collect()
-    } else {
-        (0..wf.len())
-            .filter(|&i| {
-                graph.successors[i].iter().any(|&s| ends.contains(&s) && state.status(s) == NodeStatus::Succeeded)
-            })
-            .collect()
+    let is_end = |i: usize| matches!(wf.node(i).kind, NodeKind::End);
+    let has_ends = (0..wf.len()).any(is_end);
+    let feeds = |i: usize| {
+        if has_ends {
+            graph.successors[i].iter().any(|&s| is_end(s) && state.status(s) == NodeStatus::Succeeded)
+        } else {
+            graph.successors[i].is_empty()
+        }
     };
-    feeding.sort_unstable();
     let mut output = Map::new();
-    for idx in feeding.into_iter().filter(|&i| state.status(i) == NodeStatus::Succeeded) {
+    for idx in (0..wf.len()).filter(|&i| feeds(i) && state.status(i) == NodeStatus::Succeeded) {
         if let Some(value) = &state.node(idx).output {
-            output.insert(wf.node(idx).id.to_string(), value.as_ref().clone());
+            output.insert(wf.node(idx).id.as_str().to_owned(), value.as_ref().clone());
         }
     }
     Value::Object(output)

@@ -25,8 +25,8 @@ pub fn seeds(
     let downstream = wf.graph().reachable_from(&[from]);
     let mut completed: HashMap<&NodeId, &RunEvent> = HashMap::new();
     for stored in log {
-        if let RunEvent::NodeCompleted { node_id, .. } = stored.event.as_ref() {
-            completed.insert(node_id, stored.event.as_ref());
+        if let RunEvent::NodeCompleted { node_id, .. } = &stored.event {
+            completed.insert(node_id, &stored.event);
         }
     }
     let mut seeds = Vec::new();

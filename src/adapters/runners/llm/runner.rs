@@ -127,7 +127,7 @@ impl NodeRunner for LlmRunner {
     /// Upstream text (answers, streamed deltas, error messages) comes back with every configured
     /// key redacted.
     async fn run(&self, input: NodeInput, cancel: CancellationToken) -> Result<NodeOutput, RunnerError> {
-        let sink = RedactingSink::new(input.sink.as_ref(), self.redactor.clone());
+        let sink = RedactingSink::new(&*input.sink, self.redactor.clone());
         let result = self.call(&input, &sink, cancel).await;
         sink.finish();
         result

@@ -7,6 +7,7 @@ use crate::domain::idempotency::{IdempotencyKey, KeyScope};
 use crate::ports::{IdempotencyRecord, IdempotencyStore, Lease, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub(super) type Keys = HashMap<(KeyScope, IdempotencyKey), IdempotencyRecord>;
 
@@ -18,7 +19,7 @@ impl IdempotencyStore for InMemoryStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut inner = self.write();
         let slot = (record.scope.clone(), record.key.clone());
         if inner.keys.get(&slot).is_some_and(|held| held.expires_at > record.created_at) {

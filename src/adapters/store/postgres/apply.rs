@@ -12,6 +12,7 @@ use crate::ports::{Lease, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 pub(super) async fn apply(
@@ -20,7 +21,7 @@ pub(super) async fn apply(
     id: ExecutionId,
     lease: Option<&Lease>,
     update: &ExecutionUpdate,
-) -> Result<Vec<ExecutionEvent>, StoreError> {
+) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
     // The row lock, held to commit, serialises every writer of this execution (in any process),
     // so the state read here is the one being replaced and event numbers cannot collide. NO KEY:
     // the same lock the UPDATE below takes, so it is never upgraded.
@@ -87,7 +88,7 @@ pub(super) async fn apply(
     if let Some(signal) = &update.signal {
         stored.extend(deliver(c, scope, signal).await?);
     }
-    Ok(stored)
+    Ok(stored.into_iter().map(Arc::new).collect())
 }
 
 /// Appends a signal's event to its target's log (under the target's row lock), and wakes the

@@ -129,7 +129,7 @@ pub(super) fn event(row: &PgRow, execution_id: ExecutionId) -> Result<ExecutionE
     let event = RunEvent::from_stored(&kind, node_id.as_deref(), &data).map_err(corrupt)?;
     let seq = u64::try_from(col::<i64>(row, "seq")?).map_err(corrupt)?;
     Ok(NewEvent {
-        event: Arc::new(event),
+        event,
         state: parse(&col::<String>(row, "state")?, "state")?,
         node_results_count: u32_of(col(row, "node_results_count")?)?,
         at: col::<DateTime<Utc>>(row, "at")?,

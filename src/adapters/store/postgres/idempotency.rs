@@ -12,6 +12,7 @@ use crate::ports::{IdempotencyRecord, IdempotencyStore, Lease, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Inserts the record, replacing one of the same key that has expired; a live one is a conflict.
@@ -63,7 +64,7 @@ impl IdempotencyStore for PostgresStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut tx = self.begin().await?;
         let stored = async {
             writes::create_execution(&mut tx, execution, lease).await?;

@@ -30,6 +30,7 @@ use errors::store_error;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use writes::NewVersion;
 
@@ -210,7 +211,7 @@ impl ExecutionLog for PostgresStore {
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut tx = self.begin().await?;
         let stored = apply::apply(&mut tx, scope, id, lease, update).await;
         finish(tx, stored).await
@@ -221,7 +222,7 @@ impl ExecutionLog for PostgresStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let mut tx = self.begin().await?;
         let stored = match writes::create_execution(&mut tx, execution, lease).await {
             Ok(()) => apply::apply(&mut tx, execution.scope(), execution.id, Some(lease), first).await,

@@ -245,8 +245,13 @@ pub(super) async fn list_executions(
         args.add(parent.0).map_err(bind_err)?;
     }
     keyset(&mut sql, &mut args, "", page)?;
-    let rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch_all(pool).await.map_err(store_error)?;
-    let items = rows.iter().map(codec::execution).collect::<Result<Vec<_>, _>>()?;
+    // Limit 0 asks for the total only.
+    let items = if page.limit == 0 {
+        Vec::new()
+    } else {
+        let rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch_all(pool).await.map_err(store_error)?;
+        rows.iter().map(codec::execution).collect::<Result<Vec<_>, _>>()?
+    };
     let total: i64 =
         sqlx::query_scalar_with(AssertSqlSafe(count_sql), count_args).fetch_one(pool).await.map_err(store_error)?;
     Ok(paged(items, page.limit, total, |e| Cursor { created_at: e.created_at, id: e.id.0 }))

@@ -10,6 +10,7 @@ use crate::domain::ids::ExecutionId;
 use crate::ports::{Lease, StoreError};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use std::sync::Arc;
 
 /// Rows per statement, well under SQLite's limit of bound values.
 const ROWS: usize = 500;
@@ -20,7 +21,7 @@ pub(super) fn apply(
     id: ExecutionId,
     lease: Option<&Lease>,
     update: &ExecutionUpdate,
-) -> Result<Vec<ExecutionEvent>, StoreError> {
+) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
     let key = id.to_string();
     let workspace = scope.workspace().to_string();
     let row: Option<(String, String, i64, i64, Option<String>)> = c
@@ -85,10 +86,10 @@ pub(super) fn apply(
     for chunk in events.chunks(ROWS) {
         insert_events(c, &key, chunk)?;
     }
-    let mut stored: Vec<ExecutionEvent> =
-        events.into_iter().map(|(seq, e)| e.clone().stored(id, u64::try_from(seq).unwrap_or(0))).collect();
+    let mut stored: Vec<Arc<ExecutionEvent>> =
+        events.into_iter().map(|(seq, e)| Arc::new(e.clone().stored(id, u64::try_from(seq).unwrap_or(0)))).collect();
     if let Some(signal) = &update.signal {
-        stored.extend(deliver(c, &workspace, signal)?);
+        stored.extend(deliver(c, &workspace, signal)?.map(Arc::new));
     }
     Ok(stored)
 }

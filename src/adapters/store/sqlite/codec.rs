@@ -109,7 +109,7 @@ pub(super) fn event(row: &Row<'_>, execution_id: ExecutionId) -> Result<Executio
     let data: String = col(row, "data")?;
     let event = RunEvent::from_stored(&kind, node_id.as_deref(), &data).map_err(corrupt)?;
     Ok(NewEvent {
-        event: Arc::new(event),
+        event,
         state: parse(&col::<String>(row, "state")?, "state")?,
         node_results_count: u32_of(col(row, "node_results_count")?),
         at: time(col(row, "at")?)?,

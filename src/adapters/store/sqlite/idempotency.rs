@@ -11,6 +11,7 @@ use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::ports::{IdempotencyRecord, IdempotencyStore, Lease, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
+use std::sync::Arc;
 
 /// Inserts the record, replacing one of the same key that has expired; a live one is a conflict.
 fn insert_key(c: &Connection, r: &IdempotencyRecord) -> Result<(), StoreError> {
@@ -83,7 +84,7 @@ impl IdempotencyStore for SqliteStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let (r, e, lease, first) = (record.clone(), execution.clone(), lease.clone(), first.clone());
         // One job: a failure anywhere rolls all of it back (see the writer's savepoints).
         self.writer

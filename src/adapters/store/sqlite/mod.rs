@@ -262,7 +262,7 @@ impl ExecutionLog for SqliteStore {
         id: ExecutionId,
         lease: Option<&'a Lease>,
         update: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let (lease, update) = (lease.cloned(), update.clone());
         self.writer.write(move |c| apply::apply(c, scope, id, lease.as_ref(), &update)).await
     }
@@ -272,7 +272,7 @@ impl ExecutionLog for SqliteStore {
         execution: &Execution,
         lease: &Lease,
         first: &ExecutionUpdate,
-    ) -> Result<Vec<ExecutionEvent>, StoreError> {
+    ) -> Result<Vec<Arc<ExecutionEvent>>, StoreError> {
         let (e, lease, first) = (execution.clone(), lease.clone(), first.clone());
         self.writer
             .write(move |c| {

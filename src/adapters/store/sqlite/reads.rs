@@ -193,7 +193,8 @@ pub(super) fn list_executions(
         count_args = args.clone();
     }
     keyset(&mut sql, &mut args, "", page);
-    let items = all(c, &sql, args, codec::execution)?;
+    // Limit 0 asks for the total only.
+    let items = if page.limit == 0 { Vec::new() } else { all(c, &sql, args, codec::execution)? };
     let total: i64 = c
         .prepare_cached(&count_sql)
         .and_then(|mut s| s.query_row(params_from_iter(count_args), |r| r.get(0)))

@@ -12,7 +12,6 @@ use crate::domain::run::{RunEvent, Wait};
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::workflow::NodeKind;
 use crate::ports::StoreError;
-use std::sync::Arc;
 
 /// A child execution to create once the step that recorded it is durable.
 pub(super) struct Launch {
@@ -258,7 +257,7 @@ impl Run<'_> {
         let update = crate::domain::execution::ExecutionUpdate {
             state: Some(StateChange { wake_at, ..StateChange::to(ExecutionState::Paused) }),
             events: vec![NewEvent {
-                event: Arc::new(event.clone()),
+                event: event.clone(),
                 state: ExecutionState::Paused,
                 node_results_count: self.rs.finished(),
                 at,
@@ -272,7 +271,10 @@ impl Run<'_> {
                     tracing::error!(error = %e, "run state refused its own pause");
                 }
                 for stored in events {
-                    self.ex.bus.publish(Arc::new(stored));
+                    self.ex.bus.publish(stored);
+                }
+                if let Some(at) = wake_at {
+                    self.ex.timers.add(at);
                 }
                 tracing::debug!(execution_id = %self.id, "execution parked");
                 Ok(Parked::Yes)
@@ -289,7 +291,7 @@ impl Run<'_> {
     pub(super) fn tell_parent(&mut self) {
         let Some(execution) = &self.child_of else { return };
         let state = self.rs.state();
-        let (output, error) = match self.step.update.events.last().map(|e| e.event.as_ref()) {
+        let (output, error) = match self.step.update.events.last().map(|e| &e.event) {
             Some(RunEvent::ExecutionCompleted { output }) => (output.clone(), None),
             Some(RunEvent::ExecutionFailed { error }) => (None, Some(error.clone())),
             Some(RunEvent::ExecutionCancelled { reason }) => (None, Some(reason.clone())),

@@ -56,7 +56,7 @@ impl Run<'_> {
             tracing::warn!(execution_id = %self.id, "another process took the execution over; stopping here");
             return;
         }
-        self.step.take();
+        self.step.clear();
         self.emit(RunEvent::ExecutionFailed { error: format!("execution progress could not be stored: {error}") });
         self.tell_parent();
         if self.commit().await.is_err() {
@@ -77,9 +77,10 @@ impl Run<'_> {
 
     /// After a write: takes in what others appended to the log meanwhile (a gap before this
     /// step's first event), publishes the step, and hands a parent the news written for it.
-    async fn committed(&mut self, events: Vec<crate::domain::execution::ExecutionEvent>) {
-        let own: Vec<u64> = events.iter().filter(|e| e.execution_id == self.id).map(|e| e.seq).collect();
-        if let (Some(&first), Some(&last)) = (own.first(), own.last()) {
+    async fn committed(&mut self, mut events: Vec<Arc<crate::domain::execution::ExecutionEvent>>) {
+        let mut own = events.iter().filter(|e| e.execution_id == self.id).map(|e| e.seq);
+        let first = own.next();
+        if let (Some(first), Some(last)) = (first, own.next_back().or(first)) {
             if first > self.log_end + 1
                 && let Err(e) = self.catch_up(self.log_end, Some(first)).await
             {
@@ -87,16 +88,18 @@ impl Run<'_> {
             }
             self.log_end = self.log_end.max(last);
         }
-        for event in events {
-            let event = Arc::new(event);
-            if event.execution_id != self.id && !self.ex.running.signal(event.execution_id, event.clone()) {
+        // A signal for another execution (the last event, if any) goes to it; the step's own
+        // events go out together.
+        if let Some(signal) = events.pop_if(|e| e.execution_id != self.id) {
+            if !self.ex.running.signal(signal.execution_id, signal.clone()) {
                 // The parent is parked (or runs elsewhere): have the sweep wake it now.
                 self.ex.wake.notify_one();
             }
-            self.ex.bus.publish(event);
+            self.ex.bus.publish(signal);
         }
+        self.ex.bus.publish_all(events);
         // Only now: a delta never claims a place after an event not yet published.
-        self.last_seq.store(self.log_end, Ordering::Relaxed);
+        self.sink.last_seq.store(self.log_end, Ordering::Relaxed);
     }
 
     pub(super) async fn stop_nodes(&mut self) {
@@ -110,7 +113,7 @@ impl Run<'_> {
         if self.step.is_empty() {
             return Ok(());
         }
-        let update = self.step.take();
+        let update = self.step.take(&self.rs);
         let mut delay = Duration::from_millis(20);
         loop {
             let written = match &self.first {
@@ -123,6 +126,7 @@ impl Run<'_> {
                     if let Some(first) = self.first.take() {
                         let _ = first.stored.send(Ok(()));
                     }
+                    self.step.recycle(update);
                     self.committed(events).await;
                     return Ok(());
                 }

@@ -7,7 +7,7 @@ use crate::domain::run::RunEvent;
 
 impl Run<'_> {
     pub(in crate::app::executor) async fn resume(mut self, last_seq: u64) {
-        self.last_seq.store(last_seq, std::sync::atomic::Ordering::Relaxed);
+        self.sink.last_seq.store(last_seq, std::sync::atomic::Ordering::Relaxed);
         self.log_end = last_seq;
         if self.stop.cancel.is_cancelled() {
             return self.end(ExecutionState::Cancelled, "cancelled before it resumed".into()).await;

@@ -1,39 +1,76 @@
 //! Recording what happens: every change goes through [`Run::emit`], which applies the event to
-//! the run's state and adds it, with the node result it changed, to the step's write.
+//! the run's state and adds it, and the node whose result it changed, to the step's write.
 
 use super::Run;
-use crate::domain::execution::{EventKind, ExecutionUpdate, NewEvent, NodeResult, StateChange};
-use crate::domain::run::RunEvent;
-use std::collections::HashMap;
-use std::sync::Arc;
+use crate::domain::execution::{EventKind, ExecutionUpdate, NewEvent, StateChange};
+use crate::domain::run::{RunEvent, RunState};
 
-/// The writes gathered since the last commit.
+/// The writes gathered since the last commit. Node results are taken at commit time, once per
+/// node the step changed, rather than built on every event (a node that starts and finishes
+/// within one step is written once, finished).
 #[derive(Default)]
 pub(super) struct StepBuffer {
     pub update: ExecutionUpdate,
-    /// Where each node's result sits in `update.node_results`.
-    positions: HashMap<usize, usize>,
+    /// Nodes whose result changed in this step, in the order they first did.
+    touched: Vec<usize>,
+    /// Whether each node is in `touched` (by node index, grown on demand).
+    in_step: Vec<bool>,
 }
 
 impl StepBuffer {
-    /// Records a node's latest result, replacing one already waiting in this step's write.
-    fn put_result(&mut self, idx: usize, result: NodeResult) {
-        match self.positions.get(&idx) {
-            Some(&at) => self.update.node_results[at] = result,
-            None => {
-                self.positions.insert(idx, self.update.node_results.len());
-                self.update.node_results.push(result);
-            }
+    /// A buffer sized for a run of a workflow of `nodes` nodes (two events a node, up to a point).
+    pub fn for_nodes(nodes: usize) -> Self {
+        let events = (2 * nodes + 4).min(512);
+        let update = ExecutionUpdate {
+            events: Vec::with_capacity(events),
+            node_results: Vec::with_capacity(nodes.min(256)),
+            ..ExecutionUpdate::default()
+        };
+        Self { update, touched: Vec::with_capacity(nodes.min(256)), in_step: vec![false; nodes] }
+    }
+
+    /// Notes that node `idx`'s result changed.
+    fn touch(&mut self, idx: usize) {
+        if idx >= self.in_step.len() {
+            self.in_step.resize(idx + 1, false);
+        }
+        if !self.in_step[idx] {
+            self.in_step[idx] = true;
+            self.touched.push(idx);
         }
     }
 
-    pub fn take(&mut self) -> ExecutionUpdate {
-        self.positions.clear();
+    /// The step's write, with the latest result of every node it changed.
+    pub fn take(&mut self, rs: &RunState) -> ExecutionUpdate {
+        for idx in self.touched.drain(..) {
+            self.in_step[idx] = false;
+            self.update.node_results.push(rs.result(idx));
+        }
         std::mem::take(&mut self.update)
     }
 
+    /// Drops what the step gathered.
+    pub fn clear(&mut self) {
+        for idx in self.touched.drain(..) {
+            self.in_step[idx] = false;
+        }
+        self.update = ExecutionUpdate::default();
+    }
+
+    /// Takes back a written step's lists, emptied, so the next steps reuse their capacity
+    /// instead of growing new ones.
+    pub fn recycle(&mut self, mut written: ExecutionUpdate) {
+        if !self.is_empty() || self.update.events.capacity() > 0 {
+            return;
+        }
+        written.events.clear();
+        written.node_results.clear();
+        self.update =
+            ExecutionUpdate { events: written.events, node_results: written.node_results, ..Default::default() };
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.update.is_empty()
+        self.update.is_empty() && self.touched.is_empty()
     }
 }
 
@@ -42,11 +79,13 @@ impl Run<'_> {
     /// state refuses is a bug: it is logged and dropped, so the log never holds a contradiction.
     pub(super) fn emit(&mut self, event: RunEvent) {
         let at = self.ex.clock.now();
+        self.emit_at(event, at);
+    }
+
+    /// [`Run::emit`] at a time the caller read already.
+    pub(super) fn emit_at(&mut self, event: RunEvent, at: chrono::DateTime<chrono::Utc>) {
         match self.rs.apply(&event, at) {
-            Ok(Some(idx)) => {
-                let result = self.rs.result(idx);
-                self.step.put_result(idx, result);
-            }
+            Ok(Some(idx)) => self.step.touch(idx),
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(error = %e, event = ?event.kind(), "run state refused an event");
@@ -55,12 +94,7 @@ impl Run<'_> {
         }
         let kind = event.kind();
         let state = self.rs.state();
-        self.step.update.events.push(NewEvent {
-            event: Arc::new(event),
-            state,
-            node_results_count: self.rs.finished(),
-            at,
-        });
+        self.step.update.events.push(NewEvent { event, state, node_results_count: self.rs.finished(), at });
         if is_state_change(kind) {
             self.record_state(kind, at);
         }
@@ -74,7 +108,7 @@ impl Run<'_> {
             Some(earlier) => earlier.started_at,
             None => None,
         };
-        let (error, output) = match self.step.update.events.last().map(|e| e.event.as_ref()) {
+        let (error, output) = match self.step.update.events.last().map(|e| &e.event) {
             Some(RunEvent::ExecutionFailed { error }) => (Some(error.clone()), None),
             Some(RunEvent::ExecutionCancelled { reason }) => (Some(reason.clone()), None),
             Some(RunEvent::ExecutionCompleted { output }) => (None, output.clone()),
