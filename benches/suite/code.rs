@@ -56,6 +56,7 @@ fn variables() -> Map<String, Value> {
 
 fn input(wf: &ValidWorkflow) -> NodeInput {
     NodeInput {
+        scope: oxify_api::domain::access::Scope::DEFAULT,
         execution_id: ExecutionId::generate(),
         workflow: wf.clone(),
         node_index: wf.index_of(&NodeId::new("script")).expect("the node"),

@@ -1,5 +1,6 @@
 //! Node runners: the effectful node kinds (LLM calls, code, tools) behind one small trait.
 
+use crate::domain::access::Scope;
 use crate::domain::budget::Budget;
 use crate::domain::data::DataContext;
 use crate::domain::ids::ExecutionId;
@@ -84,6 +85,9 @@ impl ExecutionOutputs for Discard {
 #[derive(Clone, Debug)]
 pub struct NodeInput {
     pub execution_id: ExecutionId,
+    /// The execution's workspace: whatever the runner looks up (MCP servers, workflows called as
+    /// tools, collections) is looked up in it.
+    pub scope: Scope,
     pub workflow: ValidWorkflow,
     pub node_index: usize,
     /// 1 for the first attempt.

@@ -82,6 +82,7 @@ impl Direct {
         let node_index = workflow.index_of(&NodeId::new(NODE)).expect("the subject's node");
         let outputs = Arc::new(NodeOutputs::new(workflow.graph().index.clone()));
         let input = NodeInput {
+            scope: oxify_api::domain::access::Scope::DEFAULT,
             execution_id: ExecutionId::generate(),
             workflow,
             node_index,

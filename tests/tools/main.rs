@@ -150,6 +150,7 @@ pub fn prepared(config: &Config, node: Value, variables: Value) -> (Arc<dyn Node
     let runner = runners.get(workflow.node(node_index).kind.tag()).expect("a runner for the kind");
     let Value::Object(variables) = variables else { panic!("variables are an object") };
     let input = NodeInput {
+        scope: oxify_api::domain::access::Scope::DEFAULT,
         execution_id: ExecutionId::generate(),
         workflow: workflow.clone(),
         node_index,

@@ -414,6 +414,7 @@ impl<'e> Run<'e> {
                 .or(self.ex.limits.default_node_timeout);
             let input = NodeInput {
                 execution_id: self.id,
+                scope: self.scope,
                 workflow: wf.clone(),
                 node_index: idx,
                 attempt,
