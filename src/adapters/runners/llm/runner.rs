@@ -100,10 +100,14 @@ impl NodeRunner for LlmRunner {
 
     fn check(&self, node: &Node) -> Vec<ConfigProblem> {
         let NodeKind::Llm(config) = &node.kind else { return Vec::new() };
-        let mut problems = match tool_spec::parse_all(&config.tools) {
-            Ok(specs) => self.check_http_tools(&specs),
-            Err(problems) => problems,
-        };
+        let mut problems: Vec<ConfigProblem> = tool_spec::parse_each(&config.tools)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, spec)| match spec {
+                Ok(spec) => self.check_http_tool(i, &spec),
+                Err(problem) => Some(problem),
+            })
+            .collect();
         problems.extend(tool_spec::rounds(config.max_tool_rounds).err());
         let base_url = match extra_params(&config.extra_params) {
             Ok(params) => params.base_url,
@@ -123,21 +127,13 @@ impl NodeRunner for LlmRunner {
 }
 
 impl LlmRunner {
-    /// HTTP tools whose base URL is an IP literal the guard refuses (a name is judged as it
+    /// An HTTP tool whose base URL is an IP literal the guard refuses (a name is judged as it
     /// resolves, when called).
-    fn check_http_tools(&self, specs: &[ToolSpec]) -> Vec<ConfigProblem> {
-        specs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, spec)| match spec {
-                ToolSpec::Http(http) => {
-                    let url = reqwest::Url::parse(&http.target.base).ok()?;
-                    let refused = self.tools.http.guard().check_url(&url).err()?;
-                    Some(ConfigProblem::at(format!("tools[{i}].server_id"), format!("tools[{i}].server_id: {refused}")))
-                }
-                _ => None,
-            })
-            .collect()
+    fn check_http_tool(&self, i: usize, spec: &ToolSpec) -> Option<ConfigProblem> {
+        let ToolSpec::Http(http) = spec else { return None };
+        let url = reqwest::Url::parse(&http.target.base).ok()?;
+        let refused = self.tools.http.guard().check_url(&url).err()?;
+        Some(ConfigProblem::at(format!("tools[{i}].server_id"), format!("tools[{i}].server_id: {refused}")))
     }
 
     /// One attempt: render the prompts, resolve the tools, run the conversation.

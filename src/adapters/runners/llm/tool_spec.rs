@@ -47,18 +47,26 @@ pub(super) const MAX_ROUNDS: u32 = 100;
 
 /// Parses every entry of `tools`; problems name the entry (`tools[2].server_id`).
 pub(super) fn parse_all(tools: &[Value]) -> Result<Vec<ToolSpec>, Vec<ConfigProblem>> {
-    let mut specs = Vec::new();
-    let mut problems = Vec::new();
-    for (i, value) in tools.iter().enumerate() {
-        match parse(value) {
-            Ok(spec) => specs.push(spec),
-            Err((field, problem)) => {
-                let path = if field.is_empty() { format!("tools[{i}]") } else { format!("tools[{i}].{field}") };
-                problems.push(ConfigProblem::at(path.clone(), format!("{path}: {problem}")));
-            }
-        }
+    let (specs, problems): (Vec<_>, Vec<_>) = parse_each(tools).into_iter().partition(Result::is_ok);
+    if problems.is_empty() {
+        Ok(specs.into_iter().filter_map(Result::ok).collect())
+    } else {
+        Err(problems.into_iter().filter_map(Result::err).collect())
     }
-    if problems.is_empty() { Ok(specs) } else { Err(problems) }
+}
+
+/// Parses each entry of `tools` on its own, in order.
+pub(super) fn parse_each(tools: &[Value]) -> Vec<Result<ToolSpec, ConfigProblem>> {
+    tools
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            parse(value).map_err(|(field, problem)| {
+                let path = if field.is_empty() { format!("tools[{i}]") } else { format!("tools[{i}].{field}") };
+                ConfigProblem::at(path.clone(), format!("{path}: {problem}"))
+            })
+        })
+        .collect()
 }
 
 type Problem = (&'static str, String);
