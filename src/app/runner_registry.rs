@@ -4,7 +4,7 @@
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::Problem;
 use crate::domain::workflow::{NodeKindTag, RetryConfig};
-use crate::ports::NodeRunner;
+use crate::ports::{McpConnector, NodeRunner};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,6 +16,9 @@ type ByKind<V> = HashMap<NodeKindTag, V, foldhash::fast::RandomState>;
 pub struct RunnerRegistry {
     runners: ByKind<Arc<dyn NodeRunner>>,
     retries: ByKind<RetryConfig>,
+    /// The MCP adapter the runners call registered servers through, attached to storage when
+    /// the services are assembled.
+    mcp: Option<Arc<dyn McpConnector>>,
 }
 
 impl RunnerRegistry {
@@ -37,6 +40,20 @@ impl RunnerRegistry {
     pub fn with_default_retry(mut self, kind: NodeKindTag, retry: RetryConfig) -> Self {
         self.retries.insert(kind, retry);
         self
+    }
+
+    /// Registered MCP servers are reached through `mcp` (the same adapter the runners were
+    /// given).
+    #[must_use]
+    pub fn with_mcp(mut self, mcp: Arc<dyn McpConnector>) -> Self {
+        self.mcp = Some(mcp);
+        self
+    }
+
+    /// The MCP adapter, when this build reaches MCP servers.
+    #[must_use]
+    pub fn mcp(&self) -> Option<Arc<dyn McpConnector>> {
+        self.mcp.clone()
     }
 
     #[must_use]

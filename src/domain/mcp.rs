@@ -133,9 +133,51 @@ pub fn transport_problems(transport: &McpTransport) -> Vec<String> {
     problems
 }
 
+/// Every way `arguments` fail a tool's `input_schema`, each as (JSON path below the arguments,
+/// what is wrong), in the validator's order. Empty when they fit, or when the schema itself does
+/// not compile (the server's mistake, left to the server to report).
+#[must_use]
+pub fn argument_problems(input_schema: &serde_json::Value, arguments: &serde_json::Value) -> Vec<(String, String)> {
+    if !arguments.is_object() {
+        return vec![(String::new(), "the arguments must be a JSON object".to_owned())];
+    }
+    let Ok(validator) = jsonschema::options().build(input_schema) else { return Vec::new() };
+    validator
+        .iter_errors(arguments)
+        .map(|e| {
+            let path = e.instance_path().as_str().trim_start_matches('/').replace('/', ".");
+            let text: String = e.masked().to_string().chars().take(500).collect();
+            (path, text)
+        })
+        .collect()
+}
+
+/// [`argument_problems`] as one line: `path: problem; path: problem`.
+#[must_use]
+pub fn describe_problems(problems: &[(String, String)]) -> String {
+    let each =
+        problems.iter().map(|(path, text)| if path.is_empty() { text.clone() } else { format!("{path}: {text}") });
+    each.collect::<Vec<_>>().join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_argument_problem_is_listed() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"]
+        });
+        assert!(argument_problems(&schema, &serde_json::json!({"a": 1, "b": 2})).is_empty());
+        let problems = argument_problems(&schema, &serde_json::json!({"a": "x"}));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|(path, _)| path == "a"));
+        assert!(describe_problems(&problems).contains("a: "));
+        assert_eq!(argument_problems(&schema, &serde_json::json!([1])).len(), 1);
+    }
 
     #[test]
     fn names_are_checked() {

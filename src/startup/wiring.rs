@@ -6,6 +6,7 @@ use super::config_check::http_allow;
 use super::error::StartupError;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
+use crate::adapters::mcp::McpHub;
 use crate::adapters::outgoing::AddressGuard;
 use crate::adapters::runners::code::CodeRunner;
 use crate::adapters::runners::llm::settings::{LlmSettings, limits_setting, prices_setting};
@@ -17,7 +18,9 @@ use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
-use crate::ports::{AuditLog, ExecutionStore, IdempotencyStore, IdentityStore, SecretStore, WorkflowStore};
+use crate::ports::{
+    AuditLog, ExecutionStore, IdempotencyStore, IdentityStore, McpServerStore, McpTools, SecretStore, WorkflowStore,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,7 +54,14 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + SecretStore + AuditLog + 'static,
+    S: WorkflowStore
+        + ExecutionStore
+        + IdempotencyStore
+        + IdentityStore
+        + SecretStore
+        + McpServerStore
+        + AuditLog
+        + 'static,
 {
     Ports {
         workflows: store.clone(),
@@ -59,6 +69,7 @@ where
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
+        mcp_servers: store.clone(),
         audit: store,
         // Replaced by the configured key for storage that outlives the process (see `build`).
         cipher: Arc::new(XChaCha::ephemeral()),
@@ -89,13 +100,18 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
     settings.default_concurrency = config.llm_concurrency;
     // What a workflow author may make the server reach: one guard for every such address.
     let guard = Arc::new(AddressGuard::new(http_allow(&config.http_allow).map_err(StartupError::Config)?));
+    // The registered MCP servers, one pool for the Tool runner and the LLM tool loop alike
+    // (attached to storage in `Services::assemble`).
+    let mcp = Arc::new(McpHub::new(config.mcp_settings(), guard.clone()).map_err(StartupError::Config)?);
     let llm = LlmRunner::new(settings, guard.clone()).map_err(StartupError::Config)?;
     let http = HttpTool::new(guard, config.http_tool_limits()).map_err(StartupError::Config)?;
+    let tool = ToolRunner::new(http).with_mcp(mcp.clone() as Arc<dyn McpTools>);
     Ok(RunnerRegistry::new()
         .with(NodeKindTag::Llm, Arc::new(llm))
         .with_default_retry(NodeKindTag::Llm, llm::default_retry())
         .with(NodeKindTag::Code, Arc::new(CodeRunner::new(config.code_limits())))
-        .with(NodeKindTag::Tool, Arc::new(ToolRunner::new(http))))
+        .with(NodeKindTag::Tool, Arc::new(tool))
+        .with_mcp(mcp))
 }
 
 /// The executor's limits from the configuration.

@@ -81,6 +81,7 @@ pub fn router_authenticating(
         idempotency: services.idempotency.clone(),
         identity: oxify_api::startup::access::local_identity(services.identities.clone()),
         secrets: services.secrets.clone(),
+        mcp: services.mcp.clone(),
         audit: services.audit.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
