@@ -145,6 +145,8 @@ async fn stats_count_calls_and_errors_and_unregistering_forgets_the_server() {
     assert_eq!(h.get("/api/v1/mcp/servers").await["total"], 0);
     let (status, _) = invoke(&h, "calc", "add", json!({"a": 1, "b": 2})).await;
     assert_eq!(status, 404);
+    let audit = h.get("/api/v1/audit").await.to_string();
+    assert!(audit.contains("mcp_server.registered") && audit.contains("mcp_server.unregistered"), "{audit}");
 }
 
 #[tokio::test]
