@@ -1,5 +1,6 @@
 //! A tiny MCP server the MCP tests start: `add` (`a + b`), `fail` (always answers a tool error),
-//! `echo` (answers its arguments) and `pid` (the server's process id, to tell a restart).
+//! `echo` (answers its arguments), `pid` (the server's process id, to tell a restart) and
+//! `sleep` (answers after `ms` milliseconds).
 //!
 //! `mcp_test_server stdio` serves on stdin and stdout; `mcp_test_server http 127.0.0.1:PORT`
 //! serves streamable HTTP at `/mcp`.
@@ -37,6 +38,13 @@ fn tools() -> Vec<Tool> {
         Tool::new("fail", "Always fails", schema(json!({"type": "object", "properties": {}}))),
         Tool::new("echo", "Answers its arguments", schema(json!({"type": "object"}))),
         Tool::new("pid", "The server's process id", schema(json!({"type": "object"}))),
+        Tool::new(
+            "sleep",
+            "Answers after `ms` milliseconds",
+            schema(
+                json!({"type": "object", "properties": {"ms": {"type": "integer", "minimum": 0}}, "required": ["ms"]}),
+            ),
+        ),
     ]
 }
 
@@ -67,6 +75,11 @@ impl ServerHandler for Tools {
             "fail" => CallToolResult::error(vec![ContentBlock::text("the tool failed on purpose")]),
             "echo" => CallToolResult::success(vec![ContentBlock::text(args.to_string())]),
             "pid" => CallToolResult::structured(json!({"pid": std::process::id()})),
+            "sleep" => {
+                let ms = args["ms"].as_u64().unwrap_or(0);
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                CallToolResult::structured(json!({"slept_ms": ms}))
+            }
             other => return Err(ErrorData::invalid_params(format!("unknown tool {other}"), None)),
         };
         Ok(CallToolResponse::Complete(result))

@@ -63,7 +63,7 @@ async fn servers_of_both_transports_are_registered_listed_and_their_tools_called
         let (status, tools) = h.post("/api/v1/mcp/tools", json!({"server": server})).await;
         assert_eq!(status, 200, "{tools}");
         let names: Vec<&str> = tools["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
-        assert_eq!(names, ["add", "fail", "echo", "pid"], "{tools}");
+        assert_eq!(names, ["add", "fail", "echo", "pid", "sleep"], "{tools}");
         assert_eq!(tools["tools"][0]["input_schema"]["required"], json!(["a", "b"]));
 
         let (status, sum) = invoke(&h, server, "add", json!({"a": 2, "b": 40})).await;
