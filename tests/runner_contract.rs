@@ -27,6 +27,9 @@ mod provider;
 #[path = "tools/upstream.rs"]
 mod upstream;
 
+#[path = "common/mcp_server.rs"]
+mod mcp_server;
+
 #[path = "runner_contract/cases.rs"]
 mod cases;
 #[path = "runner_contract/subject.rs"]
@@ -67,6 +70,7 @@ macro_rules! contract {
 
 contract!(code, crate::subjects::code::CodeSubject);
 contract!(llm, crate::subjects::llm::LlmSubject);
+contract!(mcp_tool, crate::subjects::mcp_tool::McpToolSubject);
 contract!(parallel, crate::subjects::parallel::ParallelSubject);
 contract!(tool, crate::subjects::tool::ToolSubject);
 // Next: Vision, Retriever.

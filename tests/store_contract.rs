@@ -29,6 +29,8 @@ mod conditional;
 mod idempotency;
 #[path = "store_contract/identities.rs"]
 mod identities;
+#[path = "store_contract/mcp_servers.rs"]
+mod mcp_servers;
 #[path = "store_contract/odd_text.rs"]
 mod odd_text;
 #[path = "store_contract/secrets.rs"]
@@ -42,6 +44,7 @@ use audit::*;
 use conditional::*;
 use idempotency::*;
 use identities::*;
+use mcp_servers::*;
 use odd_text::*;
 use secrets::*;
 use tenancy::*;
@@ -52,6 +55,7 @@ pub struct Stores {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub identities: Arc<dyn oxify_api::ports::IdentityStore>,
     pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
+    pub mcp_servers: Arc<dyn oxify_api::ports::McpServerStore>,
     pub audit: Arc<dyn oxify_api::ports::AuditLog>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
@@ -570,5 +574,7 @@ contract!(
     executions_of_another_workspace_do_not_exist,
     a_signal_never_crosses_workspaces,
     secrets_are_kept_per_workspace_and_replaced_in_place,
+    mcp_servers_are_unique_per_workspace_and_count_their_calls,
+    mcp_servers_outlive_a_restart,
     the_audit_log_pages_newest_first_per_workspace,
 );

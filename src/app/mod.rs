@@ -10,6 +10,8 @@ pub mod executor;
 pub mod idempotency;
 pub mod identity;
 pub mod live_executions;
+pub mod mcp;
+mod mcp_check;
 pub mod parallel;
 pub mod recovery;
 pub mod runner_registry;

@@ -4,7 +4,7 @@
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::Problem;
 use crate::domain::workflow::{NodeKindTag, RetryConfig};
-use crate::ports::{NodeRunner, WorkflowToolsSlot};
+use crate::ports::{McpConnector, NodeRunner, WorkflowToolsSlot};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -18,6 +18,9 @@ pub struct RunnerRegistry {
     retries: ByKind<RetryConfig>,
     /// Filled by [`super::services::Services::assemble`] for the runners that call workflows.
     workflow_tools: Arc<WorkflowToolsSlot>,
+    /// The MCP adapter the runners call registered servers through, attached to storage when
+    /// the services are assembled.
+    mcp: Option<Arc<dyn McpConnector>>,
 }
 
 impl RunnerRegistry {
@@ -46,6 +49,20 @@ impl RunnerRegistry {
     #[must_use]
     pub fn workflow_tools(&self) -> Arc<WorkflowToolsSlot> {
         self.workflow_tools.clone()
+    }
+
+    /// Registered MCP servers are reached through `mcp` (the same adapter the runners were
+    /// given).
+    #[must_use]
+    pub fn with_mcp(mut self, mcp: Arc<dyn McpConnector>) -> Self {
+        self.mcp = Some(mcp);
+        self
+    }
+
+    /// The MCP adapter, when this build reaches MCP servers.
+    #[must_use]
+    pub fn mcp(&self) -> Option<Arc<dyn McpConnector>> {
+        self.mcp.clone()
     }
 
     #[must_use]

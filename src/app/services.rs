@@ -7,13 +7,14 @@ use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
 use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
 use super::live_executions::LiveExecutions;
+use super::mcp::McpService;
 use super::recovery::Recovery;
 use super::runner_registry::RunnerRegistry;
 use super::secrets::SecretService;
 use super::workflows::WorkflowService;
 use crate::ports::{
-    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, SecretCipher, SecretStore,
-    WorkflowStore,
+    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, McpServerStore, McpTools,
+    SecretCipher, SecretSource, SecretStore, WorkflowStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub struct Ports {
     /// Workspace secrets, sealed by `cipher`.
     pub secrets: Arc<dyn SecretStore>,
     pub cipher: Arc<dyn SecretCipher>,
+    /// The MCP servers each workspace registered.
+    pub mcp_servers: Arc<dyn McpServerStore>,
     /// Who did what.
     pub audit: Arc<dyn AuditLog>,
     pub bus: Arc<dyn EventBus>,
@@ -50,6 +53,8 @@ pub struct Services {
     pub event_streams: Arc<EventStreamService>,
     pub idempotency: Arc<IdempotencyService>,
     pub secrets: Arc<SecretService>,
+    /// Registered MCP servers.
+    pub mcp: Arc<McpService>,
     pub audit: Arc<AuditTrail>,
     pub running: Arc<LiveExecutions>,
     /// The identity store, for the access use cases the composition root builds beside these.
@@ -67,12 +72,22 @@ impl Services {
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
         let max_in_flight = limits.max_in_flight_per_workspace;
-        let workflows =
-            Arc::new(WorkflowService::new(ports.workflows.clone(), ports.clock.clone(), ports.runners.clone()));
+        let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher, ports.clock.clone()));
+        // The MCP adapter was built with the runners; it learns now where the servers and the
+        // secrets their headers name are.
+        let connector = ports.runners.mcp();
+        if let Some(connector) = &connector {
+            connector.attach(ports.mcp_servers.clone(), secrets.clone() as Arc<dyn SecretSource>);
+        }
+        let mut workflows = WorkflowService::new(ports.workflows.clone(), ports.clock.clone(), ports.runners.clone());
+        if let Some(connector) = &connector {
+            workflows = workflows.with_mcp(connector.clone() as Arc<dyn McpTools>);
+        }
+        let workflows = Arc::new(workflows);
+        let mcp = Arc::new(McpService::new(ports.mcp_servers, connector, ports.clock.clone()));
         // The executor writes through the store that adds an idempotency key to the first write
         // of the execution it started.
         let first_writes = Arc::new(KeyedFirstWrites::new(ports.executions.clone(), ports.idempotency.clone()));
-        let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher, ports.clock.clone()));
         let audit = Arc::new(AuditTrail::new(ports.audit, ports.clock.clone()));
         let executor =
             Executor::new(first_writes.clone(), ports.bus.clone(), ports.runners, ports.clock.clone(), limits, lease)
@@ -121,6 +136,7 @@ impl Services {
             event_streams,
             idempotency,
             secrets,
+            mcp,
             audit,
             running,
             identities,

@@ -9,7 +9,7 @@ use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::{Problem, ValidationError, validate};
 use crate::domain::workflow::{NodeKind, Workflow, WorkflowDraft};
 use crate::ports::{
-    Clock, ExpectedVersion, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow, WorkflowStore,
+    Clock, ExpectedVersion, McpTools, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow, WorkflowStore,
     WorkflowSummary,
 };
 use std::sync::Arc;
@@ -22,12 +22,21 @@ pub struct WorkflowService {
     store: Arc<dyn WorkflowStore>,
     clock: Arc<dyn Clock>,
     runners: RunnerRegistry,
+    /// The registered MCP servers Tool nodes may name.
+    mcp: Option<Arc<dyn McpTools>>,
 }
 
 impl WorkflowService {
     #[must_use]
     pub fn new(store: Arc<dyn WorkflowStore>, clock: Arc<dyn Clock>, runners: RunnerRegistry) -> Self {
-        Self { store, clock, runners }
+        Self { store, clock, runners, mcp: None }
+    }
+
+    /// Tool nodes naming an MCP server are checked against the workspace's servers in `mcp`.
+    #[must_use]
+    pub fn with_mcp(mut self, mcp: Arc<dyn McpTools>) -> Self {
+        self.mcp = Some(mcp);
+        self
     }
 
     /// The domain's rules, then what this server needs to run the nodes (providers, keys).
@@ -35,6 +44,9 @@ impl WorkflowService {
         let valid = validate(workflow)?;
         let mut problems = self.runners.problems(&valid);
         problems.extend(self.child_problems(scope, &valid).await?);
+        if let Some(mcp) = &self.mcp {
+            problems.extend(super::mcp_check::tool_problems(mcp.as_ref(), scope, &valid).await);
+        }
         if problems.is_empty() { Ok(valid) } else { Err(ValidationError { problems }.into()) }
     }
 

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod ids;
 pub mod inputs;
+pub mod mcp;
 pub mod number;
 pub mod retry;
 pub mod run;

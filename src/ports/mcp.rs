@@ -2,8 +2,13 @@
 //! server, and an LLM node's tool-calling loop, list a server's tools and call one through this
 //! port. The adapter behind it (rmcp clients, pooled per server) is `adapters::mcp`.
 
+use super::secret_store::SecretSource;
+use super::store_error::StoreError;
 use crate::domain::access::Scope;
+use crate::domain::mcp::{McpServer, McpTransport};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One tool a server offers, as its `tools/list` answer describes it (MCP specification,
@@ -64,4 +69,56 @@ pub trait McpTools: Send + Sync {
     /// # Errors
     /// Any [`McpError`].
     async fn call(&self, scope: Scope, server: &str, tool: &str, arguments: Value) -> Result<Value, McpError>;
+}
+
+/// The MCP servers each workspace registered, by name.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait McpServerStore: Send + Sync {
+    /// Stores a new server (its stats as given, normally zero).
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::Conflict`] when the workspace has a server of that name.
+    async fn insert_mcp_server(&self, scope: Scope, server: &McpServer) -> Result<(), StoreError>;
+
+    /// # Errors
+    /// Storage failures only (`None` when the workspace has no such server).
+    async fn mcp_server(&self, scope: Scope, name: &str) -> Result<Option<McpServer>, StoreError>;
+
+    /// The workspace's servers, by name.
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn mcp_servers(&self, scope: Scope) -> Result<Vec<McpServer>, StoreError>;
+
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the workspace has no such server.
+    async fn delete_mcp_server(&self, scope: Scope, name: &str) -> Result<(), StoreError>;
+
+    /// Counts one call of the server's tools at `at`, and one error when `failed`.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the workspace has no such server.
+    async fn record_mcp_call(
+        &self,
+        scope: Scope,
+        name: &str,
+        failed: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// The MCP adapter as the composition root sees it: built with the runners, before storage is
+/// open, then attached to the registered servers and the secrets their headers name.
+pub trait McpConnector: McpTools {
+    /// Where the registered servers and the workspace secrets are. Until called, no server is
+    /// registered anywhere.
+    fn attach(&self, servers: Arc<dyn McpServerStore>, secrets: Arc<dyn SecretSource>);
+
+    /// Why this server refuses to reach `transport` (a stdio command not on the allow list, an
+    /// address the SSRF guard refuses), or `None`.
+    fn refusal(&self, transport: &McpTransport) -> Option<String>;
+
+    /// Closes the pooled connection to the server, if any (it was unregistered).
+    fn forget(&self, scope: Scope, server: &str);
 }

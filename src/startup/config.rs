@@ -1,5 +1,6 @@
 //! Configuration: every setting is a command-line flag and an `OXIFY_*` environment variable.
 
+use crate::adapters::mcp::McpSettings;
 use crate::adapters::runners::code::CodeLimits;
 use crate::adapters::runners::tool::HttpToolLimits;
 use clap::{Parser, ValueEnum};
@@ -169,6 +170,20 @@ pub struct Config {
     #[arg(long, env = "OXIFY_HTTP_MAX_RESPONSE_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = body_bytes)]
     pub http_max_response_bytes: usize,
 
+    /// Commands an MCP server registered with the `stdio` transport may run, comma separated:
+    /// each an absolute path or a bare program name, matched exactly against the registered
+    /// `command`. Empty (the default): no stdio server can be registered.
+    #[arg(long, env = "OXIFY_MCP_STDIO_ALLOW", default_value = "")]
+    pub mcp_stdio_allow: String,
+
+    /// Seconds connecting to an MCP server (starting it, the initialize handshake) may take.
+    #[arg(long, env = "OXIFY_MCP_CONNECT_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub mcp_connect_timeout_secs: u64,
+
+    /// Seconds one MCP tool call (or tool listing) may take.
+    #[arg(long, env = "OXIFY_MCP_CALL_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub mcp_call_timeout_secs: u64,
+
     /// Deadline in milliseconds of a Code node's script when the node has no `timeout_config`.
     #[arg(long, env = "OXIFY_CODE_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS * 1000))]
     pub code_timeout_ms: u64,
@@ -261,6 +276,22 @@ impl Config {
         }
     }
 
+    /// How MCP servers are reached: the stdio allow list and the timeouts.
+    #[must_use]
+    pub fn mcp_settings(&self) -> McpSettings {
+        McpSettings {
+            stdio_allow: self
+                .mcp_stdio_allow
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            connect_timeout: Duration::from_secs(self.mcp_connect_timeout_secs),
+            call_timeout: Duration::from_secs(self.mcp_call_timeout_secs),
+        }
+    }
+
     /// The HTTP server's timeouts and connection cap.
     #[must_use]
     pub fn connection_limits(&self) -> ConnectionLimits {
@@ -308,6 +339,9 @@ impl fmt::Debug for Config {
             .field("http_max_response_bytes", &self.http_max_response_bytes)
             .field("code_timeout_ms", &self.code_timeout_ms)
             .field("code_memory_mb", &self.code_memory_mb)
+            .field("mcp_stdio_allow", &self.mcp_stdio_allow)
+            .field("mcp_connect_timeout_secs", &self.mcp_connect_timeout_secs)
+            .field("mcp_call_timeout_secs", &self.mcp_call_timeout_secs)
             .finish()
     }
 }

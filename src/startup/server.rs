@@ -60,6 +60,7 @@ impl Server {
             event_streams: services.event_streams.clone(),
             idempotency: services.idempotency.clone(),
             secrets: services.secrets.clone(),
+            mcp: services.mcp.clone(),
             audit: services.audit.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),

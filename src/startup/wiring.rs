@@ -6,6 +6,7 @@ use super::config_check::http_allow;
 use super::error::StartupError;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
+use crate::adapters::mcp::McpHub;
 use crate::adapters::models::ModelGateway;
 use crate::adapters::models::settings::{LlmSettings, limits_setting, prices_setting};
 use crate::adapters::outgoing::AddressGuard;
@@ -18,7 +19,9 @@ use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
-use crate::ports::{AuditLog, ExecutionStore, IdempotencyStore, IdentityStore, SecretStore, WorkflowStore};
+use crate::ports::{
+    AuditLog, ExecutionStore, IdempotencyStore, IdentityStore, McpServerStore, McpTools, SecretStore, WorkflowStore,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +55,14 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + SecretStore + AuditLog + 'static,
+    S: WorkflowStore
+        + ExecutionStore
+        + IdempotencyStore
+        + IdentityStore
+        + SecretStore
+        + McpServerStore
+        + AuditLog
+        + 'static,
 {
     Ports {
         workflows: store.clone(),
@@ -60,6 +70,7 @@ where
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
+        mcp_servers: store.clone(),
         audit: store,
         // Replaced by the configured key for storage that outlives the process (see `build`).
         cipher: Arc::new(XChaCha::ephemeral()),
@@ -90,16 +101,21 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
     settings.default_concurrency = config.llm_concurrency;
     // What a workflow author may make the server reach: one guard for every such address.
     let guard = Arc::new(AddressGuard::new(http_allow(&config.http_allow).map_err(StartupError::Config)?));
+    // The registered MCP servers, one pool for the Tool runner and the LLM tool loop alike
+    // (attached to storage in `Services::assemble`).
+    let mcp = Arc::new(McpHub::new(config.mcp_settings(), guard.clone()).map_err(StartupError::Config)?);
     let gateway = Arc::new(ModelGateway::new(settings, guard.clone()).map_err(StartupError::Config)?);
     let http = HttpTool::new(guard, config.http_tool_limits()).map_err(StartupError::Config)?;
+    let tool = ToolRunner::new(http.clone()).with_mcp(mcp.clone() as Arc<dyn McpTools>);
     let registry = RunnerRegistry::new();
-    let tools = ToolDeps { http: http.clone(), mcp: None, workflows: registry.workflow_tools() };
+    let tools = ToolDeps { http, mcp: Some(mcp.clone() as Arc<dyn McpTools>), workflows: registry.workflow_tools() };
     let llm = LlmRunner::new(gateway, tools);
     Ok(registry
         .with(NodeKindTag::Llm, Arc::new(llm))
         .with_default_retry(NodeKindTag::Llm, llm::default_retry())
         .with(NodeKindTag::Code, Arc::new(CodeRunner::new(config.code_limits())))
-        .with(NodeKindTag::Tool, Arc::new(ToolRunner::new(http))))
+        .with(NodeKindTag::Tool, Arc::new(tool))
+        .with_mcp(mcp))
 }
 
 /// The executor's limits from the configuration.

@@ -13,6 +13,8 @@ mod idempotency;
 mod idempotent_restart;
 mod inputs;
 mod keyed_start;
+#[path = "../common/mcp_server.rs"]
+mod mcp_server;
 mod order;
 mod secrets;
 mod startup;

@@ -55,12 +55,21 @@ impl ScriptRunner {
 /// In-memory services with their maintenance running (it wakes parked runs), as the server runs
 /// them. Needs a tokio runtime.
 pub fn services() -> Services {
-    let runners = RunnerRegistry::new().with(NodeKindTag::Code, Arc::new(ScriptRunner));
+    let runners = RunnerRegistry::new().with(NodeKindTag::Code, Arc::new(ScriptRunner)).with_mcp(mcp());
     let services =
         Services::assemble(wiring::in_memory(runners), ExecutorLimits::default(), std::time::Duration::from_secs(30));
     let maintained = services.clone();
     tokio::spawn(async move { maintained.recover_and_maintain(CancellationToken::new()).await });
     services
+}
+
+/// The MCP adapter, letting the MCP test server run as a stdio server.
+pub fn mcp() -> Arc<oxify_api::adapters::mcp::McpHub> {
+    use oxify_api::adapters::mcp::{McpHub, McpSettings};
+    use oxify_api::adapters::outgoing::{AddressGuard, AllowList};
+    let settings = McpSettings { stdio_allow: vec![super::mcp_server::binary()], ..McpSettings::default() };
+    let guard = Arc::new(AddressGuard::new(AllowList::parse("127.0.0.1").expect("an allow list")));
+    Arc::new(McpHub::new(settings, guard).expect("the MCP adapter"))
 }
 
 pub fn router_with(services: &Services, settings: HttpSettings) -> Router {
@@ -81,6 +90,7 @@ pub fn router_authenticating(
         idempotency: services.idempotency.clone(),
         identity: oxify_api::startup::access::local_identity(services.identities.clone()),
         secrets: services.secrets.clone(),
+        mcp: services.mcp.clone(),
         audit: services.audit.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),

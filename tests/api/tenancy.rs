@@ -93,6 +93,10 @@ async fn fixture() -> Fixture {
     let secret = json!({"name": "A_SECRET", "value": "a-secret-value-0001"});
     let (status, text) = call(&app, Some("a-admin"), &Method::POST, "/api/v1/secrets", Some(&secret)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
+    let server = mcp_server("a-calc");
+    let (status, text) =
+        call(&app, Some("a-admin"), &Method::POST, "/api/v1/mcp/servers/register", Some(&server)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
     for _ in 0..500 {
         let (_, text) =
             call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
@@ -130,6 +134,11 @@ fn b_ws() -> WorkspaceId {
     WorkspaceId(uuid::Uuid::from_u128(0xB))
 }
 
+/// A stdio MCP server (the test server) named `name`.
+fn mcp_server(name: &str) -> Value {
+    json!({"name": name, "transport": "stdio", "command": super::mcp_server::binary()})
+}
+
 /// Every (method, path template) of the served OpenAPI document.
 async fn routes(app: &Router) -> Vec<(Method, String)> {
     let (status, text) = call(app, None, &Method::GET, "/api-docs/openapi.json", None).await;
@@ -161,6 +170,8 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
     } else {
         &f.workflow
     };
+    let path =
+        if path == "/api/v1/mcp/servers/unregister" { "/api/v1/mcp/servers/unregister?name=a-calc" } else { path };
     let uri = path
         .replace("{id}", id)
         .replace("{workflow_version}", "1")
@@ -170,6 +181,11 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
         ("POST", "/api/v1/workflows") | ("PUT", "/api/v1/workflows/{id}") => Some(chain("echo again")),
         ("POST", "/api/v1/secrets") => Some(json!({"name": "A_SECRET", "value": "a-secret-value-0002"})),
         ("POST", "/api/v1/executions/{id}/rerun") => Some(json!({"from_node": "work"})),
+        ("POST", "/api/v1/mcp/servers/register") => Some(mcp_server("a-calc-2")),
+        ("POST", "/api/v1/mcp/tools") => Some(json!({"server": "a-calc"})),
+        ("POST", "/api/v1/mcp/tools/invoke") => {
+            Some(json!({"server": "a-calc", "tool": "add", "arguments": {"a": 1, "b": 2}}))
+        }
         ("POST", "/api/v1/auth/register") => {
             Some(json!({"email": format!("{}@example.com", uuid::Uuid::now_v7()), "password": "long enough"}))
         }
@@ -193,15 +209,26 @@ fn users_only(method: &Method, path: &str) -> bool {
     *method == Method::POST && path == "/api/v1/workspaces"
 }
 
-/// Routes that name a resource of A by id (the others list, or create).
+/// Routes that name a resource of A by id, or an MCP server of A by name (the others list, or
+/// create).
 fn names_a_resource(path: &str) -> bool {
-    path.contains("{id}") || path.contains("{name}")
+    path.contains("{id}")
+        || path.contains("{name}")
+        || path.starts_with("/api/v1/mcp/tools")
+        || path == "/api/v1/mcp/servers/unregister"
 }
 
 /// The role a route needs: reading needs `Read`, except secrets' names (`Write`) and the audit
 /// log (`Admin`); changing needs `Write`, except secrets (`Admin`); API keys and changes to
-/// members need `Admin`.
+/// members need `Admin`. MCP: registering and unregistering servers need `Admin`, invoking a
+/// tool `Write`, listing servers, tools and stats `Read`.
 fn needs(method: &Method, path: &str) -> Role {
+    match path {
+        "/api/v1/mcp/servers/register" | "/api/v1/mcp/servers/unregister" => return Role::Admin,
+        "/api/v1/mcp/tools/invoke" => return Role::Write,
+        "/api/v1/mcp/tools" => return Role::Read,
+        _ => {}
+    }
     if path.starts_with("/api/v1/audit")
         || path.starts_with("/api/v1/api-keys")
         || (path.starts_with("/api/v1/workspaces/{id}/members") && *method != Method::GET)
@@ -253,6 +280,7 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
         // B's own secret gets a name of its own, so that B's later calls by name meet only A's.
         let body_b = match (method.as_str(), path.as_str()) {
             ("POST", "/api/v1/secrets") => Some(json!({"name": "B_OWN", "value": "b-own-value-0001"})),
+            ("POST", "/api/v1/mcp/servers/register") => Some(mcp_server("b-own")),
             _ => body(),
         };
         let (status, text) = call(&f.app, Some("b-admin"), method, &uri, body_b.as_ref()).await;
@@ -264,7 +292,13 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
                 .replace("{id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{workflow_version}", "1")
                 .replace("{name}", "NOBODY_USED_THIS");
-            let (nobody, nobody_text) = call(&f.app, Some("b-admin"), method, &ghost, body_b.as_ref()).await;
+            // An MCP server is named in the query or the body.
+            let ghost =
+                if path == "/api/v1/mcp/servers/unregister" { format!("{ghost}?name=nobody-used-this") } else { ghost };
+            let ghost_body = body_b.as_ref().map(|b| {
+                serde_json::from_str::<Value>(&b.to_string().replace("\"a-calc\"", "\"nobody-used-this\"")).unwrap()
+            });
+            let (nobody, nobody_text) = call(&f.app, Some("b-admin"), method, &ghost, ghost_body.as_ref()).await;
             assert_eq!(status, nobody, "{method} {path} as B's admin: {text}; for an unused id: {nobody_text}");
             if path != "/api/v1/workflows/{id}/executions" {
                 assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as B's admin: {text}");
@@ -283,6 +317,10 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
             );
         }
         assert!(!text.contains("a-secret-value"), "{method} {path} showed a secret's value: {text}");
+        assert!(
+            !text.contains("a-calc") || names_a_resource(path),
+            "{method} {path} showed A's MCP server to B: {text}"
+        );
         if !names_a_resource(path) {
             assert!(!text.contains(&f.execution), "{method} {path} showed A's execution to B: {text}");
             assert!(!text.contains(&f.workflow), "{method} {path} showed A's workflow to B: {text}");

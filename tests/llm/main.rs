@@ -4,6 +4,7 @@
 mod cases;
 mod faults;
 mod late;
+mod mcp_tools;
 mod provider;
 mod rerun;
 mod secrets;

@@ -4,6 +4,8 @@
 pub mod code;
 #[path = "subjects/llm.rs"]
 pub mod llm;
+#[path = "subjects/mcp_tool.rs"]
+pub mod mcp_tool;
 #[path = "subjects/parallel.rs"]
 pub mod parallel;
 #[path = "subjects/tool.rs"]

@@ -143,7 +143,7 @@ async fn redirects_are_followed_and_the_tools_headers_stay_with_their_origin() {
 }
 
 #[tokio::test]
-async fn mcp_servers_and_malformed_tools_are_refused_at_save() {
+async fn unregistered_mcp_servers_and_malformed_tools_are_refused_at_save() {
     let h = harness(opened()).await;
     let mut bad_header = tool("h", "http://127.0.0.1:1", "GET /x", json!(null));
     bad_header["kind"]["config"]["headers"] = json!({"Host": "internal"});
@@ -164,10 +164,11 @@ async fn mcp_servers_and_malformed_tools_are_refused_at_save() {
         .iter()
         .map(|p| (p["path"].as_str().unwrap().to_owned(), p["problem"].as_str().unwrap().to_owned()))
         .collect();
-    assert_eq!(found[0].0, "workflow.nodes[1].kind.config.server_id");
-    assert!(found[0].1.contains("names an MCP server, and MCP tools are not available"), "{}", found[0].1);
-    assert_eq!(found[1].0, "workflow.nodes[2].kind.config.tool_name");
-    assert_eq!(found[2].0, "workflow.nodes[3].kind.config.headers.Host");
+    // A name is checked against the workspace's MCP servers after the runners' own checks.
+    assert_eq!(found[0].0, "workflow.nodes[2].kind.config.tool_name");
+    assert_eq!(found[1].0, "workflow.nodes[3].kind.config.headers.Host");
+    assert_eq!(found[2].0, "workflow.nodes[1].kind.config.server_id");
+    assert!(found[2].1.contains("no MCP server named 'github' is registered in this workspace"), "{}", found[2].1);
     let (status, body) = h
         .post("/api/v1/workflows", chain(vec![tool("t", "http://127.0.0.1:1", "GET /x", json!({"q": "{{ oops("}))]))
         .await;

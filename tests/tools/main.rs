@@ -6,6 +6,7 @@ mod code;
 mod end_to_end;
 mod http_tool;
 mod llm_guard;
+mod mcp;
 mod secrets;
 mod ssrf;
 mod upstream;

@@ -15,6 +15,7 @@ pub mod health;
 pub mod idempotency;
 pub mod identified;
 pub mod layers;
+pub mod mcp;
 pub mod openapi;
 pub mod pagination;
 pub mod preconditions;
@@ -87,6 +88,8 @@ pub struct AppState {
     pub identity: IdentityServices,
     /// Workspace secrets.
     pub secrets: Arc<crate::app::secrets::SecretService>,
+    /// Registered MCP servers.
+    pub mcp: Arc<crate::app::mcp::McpService>,
     /// Who did what.
     pub audit: Arc<crate::app::audit::AuditTrail>,
     pub settings: Arc<HttpSettings>,
@@ -120,6 +123,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(secrets::put_secret, secrets::list_secrets))
         .routes(routes!(secrets::get_secret, secrets::delete_secret))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(mcp::list_servers))
+        .routes(routes!(mcp::register_server))
+        .routes(routes!(mcp::unregister_server))
+        .routes(routes!(mcp::list_tools))
+        .routes(routes!(mcp::invoke_tool))
+        .routes(routes!(mcp::stats))
         .split_for_parts();
     let settings = state.settings.clone();
     let limits = Arc::new(rate_limit::Limits::new(

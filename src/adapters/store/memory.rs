@@ -17,6 +17,7 @@ use uuid::Uuid;
 mod audit;
 mod idempotency;
 mod identities;
+mod mcp_servers;
 mod secrets;
 
 type OrderKey = (DateTime<Utc>, Uuid);
@@ -48,6 +49,8 @@ struct Inner {
     keys: idempotency::Keys,
     /// Sealed secrets by workspace and name.
     secrets: HashMap<(WorkspaceId, String), crate::ports::SealedSecret>,
+    /// Registered MCP servers by workspace and name.
+    mcp_servers: HashMap<(WorkspaceId, String), crate::domain::mcp::McpServer>,
     /// Audit entries of each workspace, oldest first.
     audit: HashMap<WorkspaceId, Vec<crate::ports::AuditEntry>>,
 }

@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         (name = "api-keys", description = "API keys of a workspace, for programs"),
         (name = "workspaces", description = "Workspaces and their members"),
         (name = "secrets", description = "Workspace secrets: set, listed and deleted by name, never shown"),
+        (name = "mcp", description = "MCP servers of a workspace: registered, listed, their tools called"),
         (name = "audit", description = "Who did what in a workspace"),
         (name = "health", description = "Liveness")
     ),

@@ -11,6 +11,7 @@ mod idempotency;
 mod identities;
 mod identity_sql;
 mod leases;
+mod mcp_servers;
 mod nul;
 mod reads;
 mod secrets;

@@ -12,6 +12,7 @@ mod idempotency;
 mod identities;
 mod identity_sql;
 mod latest;
+mod mcp_servers;
 mod migrate;
 mod read_pool;
 mod reads;
