@@ -4,7 +4,7 @@
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::Problem;
 use crate::domain::workflow::{NodeKindTag, RetryConfig};
-use crate::ports::{McpConnector, NodeRunner, WorkflowToolsSlot};
+use crate::ports::{ConfigProblem, McpConnector, NodeRunner, WorkflowToolsSlot};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -77,12 +77,14 @@ impl RunnerRegistry {
 
     /// What keeps this server from running the workflow's nodes as configured.
     #[must_use]
-    pub fn problems(&self, workflow: &ValidWorkflow) -> Vec<Problem> {
+    pub fn problems(&self, workflow: &ValidWorkflow, has_secret: impl Fn(&str) -> bool) -> Vec<Problem> {
         let nodes = workflow.workflow().nodes.iter().enumerate();
         nodes
             .filter_map(|(i, node)| Some((i, node, self.runners.get(&node.kind.tag())?)))
             .flat_map(|(i, node, runner)| {
-                runner.check(node).into_iter().map(move |p| Problem {
+                let solved = |p: &ConfigProblem| p.unless_secret.is_some_and(&has_secret);
+                let problems: Vec<ConfigProblem> = runner.check(node).into_iter().filter(|p| !solved(p)).collect();
+                problems.into_iter().map(move |p| Problem {
                     node_id: Some(node.id.clone()),
                     path: match &p.field {
                         Some(field) => format!("workflow.nodes[{i}].kind.config.{field}"),

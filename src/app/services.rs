@@ -72,14 +72,15 @@ impl Services {
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
         let max_in_flight = limits.max_in_flight_per_workspace;
-        let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher, ports.clock.clone()));
+        let secrets = Arc::new(SecretService::new(ports.secrets.clone(), ports.cipher, ports.clock.clone()));
         // The MCP adapter was built with the runners; it learns now where the servers and the
         // secrets their headers name are.
         let connector = ports.runners.mcp();
         if let Some(connector) = &connector {
             connector.attach(ports.mcp_servers.clone(), secrets.clone() as Arc<dyn SecretSource>);
         }
-        let mut workflows = WorkflowService::new(ports.workflows.clone(), ports.clock.clone(), ports.runners.clone());
+        let mut workflows = WorkflowService::new(ports.workflows.clone(), ports.clock.clone(), ports.runners.clone())
+            .with_secrets(ports.secrets.clone());
         if let Some(connector) = &connector {
             workflows = workflows.with_mcp(connector.clone() as Arc<dyn McpTools>);
         }

@@ -9,9 +9,10 @@ use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::{Problem, ValidationError, validate};
 use crate::domain::workflow::{NodeKind, Workflow, WorkflowDraft};
 use crate::ports::{
-    Clock, ExpectedVersion, McpTools, Page, PageRequest, StoreError, VersionInfo, VersionedWorkflow, WorkflowStore,
-    WorkflowSummary,
+    Clock, ExpectedVersion, McpTools, Page, PageRequest, SecretStore, StoreError, VersionInfo, VersionedWorkflow,
+    WorkflowStore, WorkflowSummary,
 };
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Workflows followed through child references when looking for a recursion.
@@ -24,12 +25,22 @@ pub struct WorkflowService {
     runners: RunnerRegistry,
     /// The registered MCP servers Tool nodes may name.
     mcp: Option<Arc<dyn McpTools>>,
+    /// The workspaces' secrets, by name only.
+    secrets: Option<Arc<dyn SecretStore>>,
 }
 
 impl WorkflowService {
     #[must_use]
     pub fn new(store: Arc<dyn WorkflowStore>, clock: Arc<dyn Clock>, runners: RunnerRegistry) -> Self {
-        Self { store, clock, runners, mcp: None }
+        Self { store, clock, runners, mcp: None, secrets: None }
+    }
+
+    /// Problems a workspace secret solves (a provider key of its own) are not reported when the
+    /// workspace in `secrets` holds it.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretStore>) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Tool nodes naming an MCP server are checked against the workspace's servers in `mcp`.
@@ -42,7 +53,11 @@ impl WorkflowService {
     /// The domain's rules, then what this server needs to run the nodes (providers, keys).
     async fn check(&self, scope: Scope, workflow: Workflow) -> Result<ValidWorkflow, ServiceError> {
         let valid = validate(workflow)?;
-        let mut problems = self.runners.problems(&valid);
+        let secrets: HashSet<String> = match &self.secrets {
+            Some(store) => store.secrets(scope).await?.into_iter().map(|s| s.name).collect(),
+            None => HashSet::new(),
+        };
+        let mut problems = self.runners.problems(&valid, |name| secrets.contains(name));
         problems.extend(self.child_problems(scope, &valid).await?);
         if let Some(mcp) = &self.mcp {
             problems.extend(super::mcp_check::tool_problems(mcp.as_ref(), scope, &valid).await);

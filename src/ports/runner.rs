@@ -202,18 +202,28 @@ pub struct ConfigProblem {
     /// `extra_params.base_url`, `headers.Authorization`); `None` for the config as a whole.
     pub field: Option<String>,
     pub problem: String,
+    /// A workspace secret whose presence solves the problem (a provider key the workspace holds
+    /// itself): the save checks the workspace's secrets before reporting it.
+    pub unless_secret: Option<&'static str>,
 }
 
 impl ConfigProblem {
     /// A problem with the config as a whole.
     #[must_use]
     pub fn whole(problem: impl Into<String>) -> Self {
-        Self { field: None, problem: problem.into() }
+        Self { field: None, problem: problem.into(), unless_secret: None }
     }
 
     /// A problem with one field of the config.
     #[must_use]
     pub fn at(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { field: Some(field.into()), problem: problem.into() }
+        Self { field: Some(field.into()), problem: problem.into(), unless_secret: None }
+    }
+
+    /// The same problem, unless the workspace holds a secret named `name`.
+    #[must_use]
+    pub fn unless_secret(mut self, name: &'static str) -> Self {
+        self.unless_secret = Some(name);
+        self
     }
 }

@@ -162,6 +162,9 @@ async fn unknown_providers_and_missing_keys_are_refused_at_save() {
     let problems = bare.get(NodeKindTag::Llm).unwrap().check(&node);
     assert_eq!(
         problems,
-        [ConfigProblem::whole("provider openai needs OPENAI_API_KEY on the server, which is not set")]
+        [ConfigProblem::whole(
+            "provider openai needs OPENAI_API_KEY on the server, which is not set, or a workspace secret named OPENAI_API_KEY"
+        )
+        .unless_secret("OPENAI_API_KEY")]
     );
 }

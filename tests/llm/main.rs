@@ -52,6 +52,16 @@ pub async fn harness_with(extra: &[(&'static str, &str)], configure: impl FnOnce
         ("OLLAMA_HOST", provider_url.clone()),
     ]);
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    harness_from_env(provider, provider_url, env, configure).await
+}
+
+/// A server whose provider settings are exactly `env`, pointed at `provider`.
+pub async fn harness_from_env(
+    provider: Provider,
+    provider_url: String,
+    env: HashMap<&'static str, String>,
+    configure: impl FnOnce(&mut Config),
+) -> Harness {
     let mut config = Config::defaults();
     config.host = "127.0.0.1".into();
     config.port = 0;

@@ -3,7 +3,7 @@
 //! provider receives both; no response, streamed frame, list or database byte has either.
 
 use super::provider::{Provider, Reply};
-use super::{OPENAI_KEY, chain, llm, node};
+use super::{OPENAI_KEY, chain, harness_from_env, llm, node};
 use oxify_api::app::executor::ExecutorLimits;
 use oxify_api::app::services::Services;
 use oxify_api::startup::config::Config;
@@ -109,4 +109,29 @@ async fn secrets_reach_the_provider_and_nothing_else() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A server without a provider's key (the provider's own endpoint, no key set) still takes
+/// workflows for that provider from a workspace that holds the key as a secret named like the
+/// server's variable (runs then use it: see above); another provider's key does not count.
+#[tokio::test]
+async fn a_workspace_key_stands_in_for_a_missing_server_key_at_save() {
+    let (provider, provider_url) = Provider::start().await;
+    let h = harness_from_env(provider, provider_url, HashMap::new(), |_| {}).await;
+    let workflow = chain(vec![llm("ask", "anthropic", "Hello", json!({}))]);
+    let (status, body) = h.post("/api/v1/workflows", workflow.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["details"][0]["path"], "workflow.nodes[1].kind.config");
+    assert!(body.to_string().contains("ANTHROPIC_API_KEY"), "the message names the key: {body}");
+
+    let (status, body) = h.post("/api/v1/secrets", json!({"name": "OPENAI_API_KEY", "value": WORKSPACE_KEY})).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = h.post("/api/v1/workflows", workflow.clone()).await;
+    assert_eq!(status, 400, "another provider's key does not count: {body}");
+
+    let (status, body) = h.post("/api/v1/secrets", json!({"name": "ANTHROPIC_API_KEY", "value": WORKSPACE_KEY})).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = h.post("/api/v1/workflows", workflow).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(!body.to_string().contains(WORKSPACE_KEY));
 }

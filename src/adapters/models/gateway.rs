@@ -15,7 +15,7 @@ use crate::adapters::outgoing::{self, AddressGuard};
 use crate::domain::budget::Budget;
 use crate::domain::usage::Usage;
 use crate::ports::redact::Redactor;
-use crate::ports::{OutputSink, RunnerError};
+use crate::ports::{ConfigProblem, OutputSink, RunnerError};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,19 +121,23 @@ impl ModelGateway {
     /// configured, checked when a workflow is saved: an unknown provider, a base URL the guard
     /// refuses (an IP literal; a name is judged as it resolves), a key the server lacks.
     #[must_use]
-    pub fn problem(&self, provider: &str, base_url: Option<&str>) -> Option<(Option<&'static str>, String)> {
+    pub fn problem(&self, provider: &str, base_url: Option<&str>) -> Option<ConfigProblem> {
         let (name, endpoint) = match self.endpoint(provider) {
             Ok(found) => found,
-            Err(problem) => return Some((None, problem)),
+            Err(problem) => return Some(ConfigProblem::whole(problem)),
         };
         if let Some(url) = base_url {
-            return self
-                .own_base_url(url, &endpoint.base_url)
-                .err()
-                .map(|refused| (Some("extra_params.base_url"), format!("extra_params.base_url: {refused}")));
+            return self.own_base_url(url, &endpoint.base_url).err().map(|refused| {
+                ConfigProblem::at("extra_params.base_url", format!("extra_params.base_url: {refused}"))
+            });
         }
-        (endpoint.key_required && endpoint.api_key.is_none())
-            .then(|| (None, format!("provider {name} needs {} on the server, which is not set", endpoint.key_variable)))
+        (endpoint.key_required && endpoint.api_key.is_none()).then(|| {
+            let variable = endpoint.key_variable;
+            ConfigProblem::whole(format!(
+                "provider {name} needs {variable} on the server, which is not set, or a workspace secret named {variable}"
+            ))
+            .unless_secret(variable)
+        })
     }
 
     /// The client for a node's own base URL: the trusted one when it is the provider's

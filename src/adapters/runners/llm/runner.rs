@@ -116,12 +116,7 @@ impl NodeRunner for LlmRunner {
                 return problems;
             }
         };
-        problems.extend(self.gateway.problem(&config.provider, base_url.as_deref()).map(
-            |(field, problem)| match field {
-                Some(field) => ConfigProblem::at(field, problem),
-                None => ConfigProblem::whole(problem),
-            },
-        ));
+        problems.extend(self.gateway.problem(&config.provider, base_url.as_deref()));
         problems
     }
 }
