@@ -37,6 +37,8 @@ mod secrets;
 mod tenancy;
 #[path = "store_contract/upgrade.rs"]
 mod upgrade;
+#[path = "store_contract/vectors.rs"]
+mod vectors;
 
 use audit::*;
 use conditional::*;
@@ -45,6 +47,7 @@ use identities::*;
 use odd_text::*;
 use secrets::*;
 use tenancy::*;
+use vectors::*;
 
 pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
@@ -53,6 +56,7 @@ pub struct Stores {
     pub identities: Arc<dyn oxify_api::ports::IdentityStore>,
     pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
     pub audit: Arc<dyn oxify_api::ports::AuditLog>,
+    pub vectors: Arc<dyn oxify_api::ports::VectorStore>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
@@ -571,4 +575,10 @@ contract!(
     a_signal_never_crosses_workspaces,
     secrets_are_kept_per_workspace_and_replaced_in_place,
     the_audit_log_pages_newest_first_per_workspace,
+    collections_are_kept_per_workspace_by_name,
+    documents_are_replaced_whole_and_counted_in_revisions,
+    chunks_survive_a_restart_exactly,
+    collections_search_by_cosine_with_threshold_and_filter,
+    a_second_server_sees_the_first_servers_writes,
+    concurrent_upserts_of_one_collection_count_every_revision,
 );

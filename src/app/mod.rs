@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod cascade;
+pub mod collections;
 pub mod error;
 pub mod event_stream;
 pub mod executions;

@@ -2,6 +2,7 @@
 //! chosen outside the app (in `startup`), so this layer never names one.
 
 use super::audit::AuditTrail;
+use super::collections::CollectionService;
 use super::event_stream::EventStreamService;
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
@@ -12,8 +13,8 @@ use super::runner_registry::RunnerRegistry;
 use super::secrets::SecretService;
 use super::workflows::WorkflowService;
 use crate::ports::{
-    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, SecretCipher, SecretStore,
-    WorkflowStore,
+    AuditLog, Clock, EventBus, ExecutionStore, FileStore, IdempotencyStore, IdentityStore, Lease, SecretCipher,
+    SecretStore, VectorStore, WorkflowStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,10 @@ pub struct Ports {
     pub cipher: Arc<dyn SecretCipher>,
     /// Who did what.
     pub audit: Arc<dyn AuditLog>,
+    /// Vector collections and their chunks.
+    pub vectors: Arc<dyn VectorStore>,
+    /// Uploaded files.
+    pub files: Arc<dyn FileStore>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -51,6 +56,10 @@ pub struct Services {
     pub idempotency: Arc<IdempotencyService>,
     pub secrets: Arc<SecretService>,
     pub audit: Arc<AuditTrail>,
+    /// Vector collections: documents, embeddings, search.
+    pub collections: Arc<CollectionService>,
+    /// Uploaded files.
+    pub files: Arc<dyn FileStore>,
     pub running: Arc<LiveExecutions>,
     /// The identity store, for the access use cases the composition root builds beside these.
     pub identities: Arc<dyn IdentityStore>,
@@ -63,6 +72,12 @@ impl Services {
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(LiveExecutions::default());
         let runner_slot = ports.runners.workflow_tools();
+        let collections =
+            Arc::new(CollectionService::new(ports.vectors.clone(), ports.runners.embedder(), ports.clock.clone()));
+        let retrieval: Arc<dyn crate::ports::Retrieval> = collections.clone();
+        ports.runners.retrieval().fill(&retrieval);
+        ports.runners.files().fill(ports.files.clone());
+        let files = ports.files.clone();
         let identities = ports.identities.clone();
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
@@ -122,6 +137,8 @@ impl Services {
             idempotency,
             secrets,
             audit,
+            collections,
+            files,
             running,
             identities,
             recovery,

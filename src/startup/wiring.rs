@@ -11,14 +11,18 @@ use crate::adapters::models::settings::{LlmSettings, limits_setting, prices_sett
 use crate::adapters::outgoing::AddressGuard;
 use crate::adapters::runners::code::CodeRunner;
 use crate::adapters::runners::llm::{self, LlmRunner, ToolDeps};
+use crate::adapters::runners::retriever::RetrieverRunner;
 use crate::adapters::runners::tool::{HttpTool, ToolRunner};
+use crate::adapters::runners::vision::{Tesseract, VisionRunner};
 use crate::adapters::secrets::XChaCha;
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
 use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
-use crate::ports::{AuditLog, ExecutionStore, IdempotencyStore, IdentityStore, SecretStore, WorkflowStore};
+use crate::ports::{
+    AuditLog, ExecutionStore, FileStore, IdempotencyStore, IdentityStore, SecretStore, VectorStore, WorkflowStore,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +56,15 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + SecretStore + AuditLog + 'static,
+    S: WorkflowStore
+        + ExecutionStore
+        + IdempotencyStore
+        + IdentityStore
+        + SecretStore
+        + AuditLog
+        + VectorStore
+        + FileStore
+        + 'static,
 {
     Ports {
         workflows: store.clone(),
@@ -60,6 +72,8 @@ where
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
+        vectors: store.clone(),
+        files: store.clone(),
         audit: store,
         // Replaced by the configured key for storage that outlives the process (see `build`).
         cipher: Arc::new(XChaCha::ephemeral()),
@@ -94,8 +108,14 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
     let http = HttpTool::new(guard, config.http_tool_limits()).map_err(StartupError::Config)?;
     let registry = RunnerRegistry::new();
     let tools = ToolDeps { http: http.clone(), mcp: None, workflows: registry.workflow_tools() };
-    let llm = LlmRunner::new(gateway, tools);
+    let llm = LlmRunner::new(gateway.clone(), tools);
+    let retriever = RetrieverRunner::new(registry.retrieval());
+    let tesseract = Tesseract::probe(&config.tesseract);
+    let vision = VisionRunner::new(http.clone(), tesseract, gateway.clone(), registry.files());
     Ok(registry
+        .with_embedder(gateway)
+        .with(NodeKindTag::Retriever, Arc::new(retriever))
+        .with(NodeKindTag::Vision, Arc::new(vision))
         .with(NodeKindTag::Llm, Arc::new(llm))
         .with_default_retry(NodeKindTag::Llm, llm::default_retry())
         .with(NodeKindTag::Code, Arc::new(CodeRunner::new(config.code_limits())))

@@ -90,6 +90,16 @@ async fn fixture() -> Fixture {
     let (status, text) = call(&app, Some("a-write"), &Method::POST, &execute, Some(&json!({}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
     let execution = serde_json::from_str::<Value>(&text).unwrap()["execution_id"].as_str().unwrap().to_owned();
+    for name in ["a-docs", "a-spare"] {
+        let collection = json!({"name": name, "dimension": 2});
+        let (status, text) =
+            call(&app, Some("a-write"), &Method::POST, "/api/v1/vectors/collections", Some(&collection)).await;
+        assert_eq!(status, StatusCode::CREATED, "{text}");
+    }
+    let document = json!({"documents": [{"id": "a-doc", "vector": [1, 0], "text": "A's document"}]});
+    let (status, text) =
+        call(&app, Some("a-write"), &Method::POST, "/api/v1/vectors/collections/a-docs/vectors", Some(&document)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
     let secret = json!({"name": "A_SECRET", "value": "a-secret-value-0001"});
     let (status, text) = call(&app, Some("a-admin"), &Method::POST, "/api/v1/secrets", Some(&secret)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -161,7 +171,16 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
     } else {
         &f.workflow
     };
-    let uri = path
+    // A's collections: "a-spare" is the one deleted (the others' routes need "a-docs").
+    let vectors = if *method == Method::DELETE && path == "/api/v1/vectors/collections/{name}" {
+        Some(path.replace("{name}", "a-spare"))
+    } else if path.starts_with("/api/v1/vectors/") {
+        Some(path.replace("{name}", "a-docs").replace("{id}", "a-doc"))
+    } else {
+        None
+    };
+    let uri = vectors
+        .unwrap_or_else(|| path.to_owned())
         .replace("{id}", id)
         .replace("{workflow_version}", "1")
         .replace("{name}", "A_SECRET")
@@ -177,6 +196,13 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
         ("POST", "/api/v1/api-keys") => Some(json!({"name": "matrix", "role": "Read"})),
         ("POST", "/api/v1/workspaces") => Some(json!({"name": "matrix"})),
         ("POST", "/api/v1/workspaces/{id}/members") => Some(json!({"email": USER.0, "role": "Read"})),
+        ("POST", "/api/v1/vectors/collections") => {
+            Some(json!({"name": format!("m{}", uuid::Uuid::now_v7().simple()), "dimension": 2}))
+        }
+        ("POST", "/api/v1/vectors/collections/{name}/vectors") => {
+            Some(json!({"documents": [{"id": "a-doc", "vector": [0.5, 0.5]}]}))
+        }
+        ("POST", "/api/v1/vectors/collections/{name}/search") => Some(json!({"vector": [1, 0]})),
         ("POST", _) => Some(json!({})),
         _ => None,
     };
@@ -200,8 +226,11 @@ fn names_a_resource(path: &str) -> bool {
 
 /// The role a route needs: reading needs `Read`, except secrets' names (`Write`) and the audit
 /// log (`Admin`); changing needs `Write`, except secrets (`Admin`); API keys and changes to
-/// members need `Admin`.
+/// members need `Admin`; a vector search (a POST) only reads.
 fn needs(method: &Method, path: &str) -> Role {
+    if path.ends_with("/search") {
+        return Role::Read;
+    }
     if path.starts_with("/api/v1/audit")
         || path.starts_with("/api/v1/api-keys")
         || (path.starts_with("/api/v1/workspaces/{id}/members") && *method != Method::GET)

@@ -5,6 +5,7 @@ mod cases;
 mod faults;
 mod late;
 mod provider;
+mod rag;
 mod rerun;
 mod secrets;
 mod tool_loop;

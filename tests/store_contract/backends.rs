@@ -2,7 +2,7 @@
 
 use super::{Backend, Stores};
 use oxify_api::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
-use oxify_api::ports::{ExecutionStore, IdempotencyStore, IdentityStore, WorkflowStore};
+use oxify_api::ports::{ExecutionStore, IdempotencyStore, IdentityStore, VectorStore, WorkflowStore};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +15,8 @@ pub fn memory() -> Stores {
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        vectors: store,
         backend: Backend::Memory,
         _keep: Box::new(()),
     }
@@ -31,7 +32,8 @@ pub async fn sqlite() -> Stores {
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        vectors: store,
         backend: Backend::Sqlite(url),
         _keep: Box::new(dir),
     }
@@ -49,7 +51,8 @@ pub async fn postgres() -> Stores {
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        vectors: store,
         backend: Backend::Postgres(url),
         _keep: Box::new(guard),
     }
@@ -84,7 +87,7 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores { workflows, executions, idempotency, identities, secrets, audit, backend, _keep } = s;
+    let Stores { workflows, executions, idempotency, identities, secrets, audit, vectors, backend, _keep } = s;
     type Handles = (
         Arc<dyn WorkflowStore>,
         Arc<dyn ExecutionStore>,
@@ -92,22 +95,23 @@ pub async fn reopen(s: Stores) -> Stores {
         Arc<dyn IdentityStore>,
         Arc<dyn oxify_api::ports::SecretStore>,
         Arc<dyn oxify_api::ports::AuditLog>,
+        Arc<dyn VectorStore>,
     );
-    let (workflows, executions, idempotency, identities, secrets, audit): Handles = match &backend {
-        Backend::Memory => (workflows, executions, idempotency, identities, secrets, audit),
+    let (workflows, executions, idempotency, identities, secrets, audit, vectors): Handles = match &backend {
+        Backend::Memory => (workflows, executions, idempotency, identities, secrets, audit, vectors),
         Backend::Sqlite(url) => {
             // The old store's lock file is released once its last handle is gone.
-            drop((workflows, executions, idempotency, identities, secrets, audit));
+            drop((workflows, executions, idempotency, identities, secrets, audit, vectors));
             let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
         Backend::Postgres(url) => {
-            drop((workflows, executions, idempotency, identities, secrets, audit));
+            drop((workflows, executions, idempotency, identities, secrets, audit, vectors));
             let store = Arc::new(open_postgres(url).await);
-            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
     };
-    Stores { workflows, executions, idempotency, identities, secrets, audit, backend, _keep }
+    Stores { workflows, executions, idempotency, identities, secrets, audit, vectors, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {

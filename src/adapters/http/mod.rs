@@ -22,6 +22,7 @@ pub mod rate_limit;
 pub mod secrets;
 pub mod serve;
 pub mod sse;
+pub mod vectors;
 #[cfg(test)]
 mod tests;
 pub mod workflows;
@@ -47,6 +48,8 @@ use utoipa_swagger_ui::SwaggerUi;
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
     pub max_body_bytes: usize,
+    /// Largest file `POST /api/v1/files` accepts.
+    pub max_upload_bytes: usize,
     pub sse_keepalive: Duration,
     pub cors_origins: Vec<String>,
     /// Requests a minute per principal (0: no limit; the server's default is set by its
@@ -63,6 +66,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 20 * 1024 * 1024,
             sse_keepalive: Duration::from_secs(15),
             cors_origins: Vec::new(),
             rate_limit_per_min: 0,
@@ -89,6 +93,8 @@ pub struct AppState {
     pub secrets: Arc<crate::app::secrets::SecretService>,
     /// Who did what.
     pub audit: Arc<crate::app::audit::AuditTrail>,
+    /// Vector collections.
+    pub collections: Arc<crate::app::collections::CollectionService>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
@@ -120,6 +126,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(secrets::put_secret, secrets::list_secrets))
         .routes(routes!(secrets::get_secret, secrets::delete_secret))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(vectors::create_collection, vectors::list_collections))
+        .routes(routes!(vectors::get_collection, vectors::delete_collection))
+        .routes(routes!(vectors::upsert_vectors))
+        .routes(routes!(vectors::delete_vector))
+        .routes(routes!(vectors::search_collection))
         .split_for_parts();
     let settings = state.settings.clone();
     let limits = Arc::new(rate_limit::Limits::new(

@@ -15,9 +15,11 @@ use std::time::Instant;
 use uuid::Uuid;
 
 mod audit;
+mod files;
 mod idempotency;
 mod identities;
 mod secrets;
+mod vectors;
 
 type OrderKey = (DateTime<Utc>, Uuid);
 
@@ -50,6 +52,10 @@ struct Inner {
     secrets: HashMap<(WorkspaceId, String), crate::ports::SealedSecret>,
     /// Audit entries of each workspace, oldest first.
     audit: HashMap<WorkspaceId, Vec<crate::ports::AuditEntry>>,
+    /// Vector collections by workspace and name.
+    vectors: vectors::Collections,
+    /// Uploaded files by id.
+    files: files::Files,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);

@@ -13,7 +13,9 @@ mod identity_sql;
 mod leases;
 mod nul;
 mod reads;
+mod files;
 mod secrets;
+mod vectors;
 mod writes;
 
 use super::json_columns::encode_workflow;

@@ -15,7 +15,9 @@ mod latest;
 mod migrate;
 mod read_pool;
 mod reads;
+mod files;
 mod secrets;
+mod vectors;
 mod writer_thread;
 mod writes;
 
