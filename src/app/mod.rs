@@ -8,6 +8,7 @@ pub mod error;
 pub mod event_stream;
 pub mod executions;
 pub mod executor;
+pub mod files;
 pub mod idempotency;
 pub mod identity;
 pub mod live_executions;

@@ -6,6 +6,7 @@ use super::collections::CollectionService;
 use super::event_stream::EventStreamService;
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
+use super::files::FileService;
 use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
 use super::live_executions::LiveExecutions;
 use super::recovery::Recovery;
@@ -59,7 +60,7 @@ pub struct Services {
     /// Vector collections: documents, embeddings, search.
     pub collections: Arc<CollectionService>,
     /// Uploaded files.
-    pub files: Arc<dyn FileStore>,
+    pub files: Arc<FileService>,
     pub running: Arc<LiveExecutions>,
     /// The identity store, for the access use cases the composition root builds beside these.
     pub identities: Arc<dyn IdentityStore>,
@@ -77,7 +78,7 @@ impl Services {
         let retrieval: Arc<dyn crate::ports::Retrieval> = collections.clone();
         ports.runners.retrieval().fill(&retrieval);
         ports.runners.files().fill(ports.files.clone());
-        let files = ports.files.clone();
+        let files = Arc::new(FileService::new(ports.files.clone(), ports.clock.clone()));
         let identities = ports.identities.clone();
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };

@@ -55,7 +55,8 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"%PDF-") {
         return Some("application/pdf");
     }
-    (!bytes.is_empty() && !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()).then_some("text/plain; charset=utf-8")
+    (!bytes.is_empty() && !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok())
+        .then_some("text/plain; charset=utf-8")
 }
 
 #[cfg(test)]

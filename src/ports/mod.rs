@@ -17,8 +17,8 @@ mod retrieval;
 mod runner;
 mod secret_store;
 mod store_error;
-mod vector_store;
 mod tokens;
+mod vector_store;
 mod workflow_store;
 mod workflow_tools;
 
@@ -38,7 +38,7 @@ pub use retrieval::*;
 pub use runner::*;
 pub use secret_store::*;
 pub use store_error::*;
-pub use vector_store::*;
 pub use tokens::*;
+pub use vector_store::*;
 pub use workflow_store::*;
 pub use workflow_tools::*;

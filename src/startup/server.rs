@@ -63,6 +63,7 @@ impl Server {
             secrets: services.secrets.clone(),
             audit: services.audit.clone(),
             collections: services.collections.clone(),
+            files: services.files.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),
         };

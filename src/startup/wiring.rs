@@ -108,7 +108,7 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
     let http = HttpTool::new(guard, config.http_tool_limits()).map_err(StartupError::Config)?;
     let registry = RunnerRegistry::new();
     let tools = ToolDeps { http: http.clone(), mcp: None, workflows: registry.workflow_tools() };
-    let llm = LlmRunner::new(gateway.clone(), tools);
+    let llm = LlmRunner::new(gateway.clone(), tools).with_files(registry.files());
     let retriever = RetrieverRunner::new(registry.retrieval());
     let tesseract = Tesseract::probe(&config.tesseract);
     let vision = VisionRunner::new(http.clone(), tesseract, gateway.clone(), registry.files());

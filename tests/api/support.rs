@@ -83,6 +83,7 @@ pub fn router_authenticating(
         secrets: services.secrets.clone(),
         audit: services.audit.clone(),
         collections: services.collections.clone(),
+        files: services.files.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
     })

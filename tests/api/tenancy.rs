@@ -48,6 +48,15 @@ async fn call(
         request = request.header("authorization", format!("Bearer {token}"));
     }
     let body = match body {
+        // A file upload: one `file` part holding this text.
+        Some(b) if b.get("upload").is_some() => {
+            let boundary = "matrix-boundary";
+            request = request.header("content-type", format!("multipart/form-data; boundary={boundary}"));
+            Body::from(format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+                b["upload"].as_str().unwrap()
+            ))
+        }
         Some(b) => {
             request = request.header("content-type", "application/json");
             Body::from(b.to_string())
@@ -66,6 +75,8 @@ struct Fixture {
     execution: String,
     api_key: ApiKeyId,
     user: String,
+    /// A's uploaded file, `file_<uuid>`.
+    file: String,
 }
 
 /// The fixture user's email and password.
@@ -100,6 +111,10 @@ async fn fixture() -> Fixture {
     let (status, text) =
         call(&app, Some("a-write"), &Method::POST, "/api/v1/vectors/collections/a-docs/vectors", Some(&document)).await;
     assert_eq!(status, StatusCode::OK, "{text}");
+    let (status, text) =
+        call(&app, Some("a-write"), &Method::POST, "/api/v1/files", Some(&json!({"upload": "A's notes"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let file = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
     let secret = json!({"name": "A_SECRET", "value": "a-secret-value-0001"});
     let (status, text) = call(&app, Some("a-admin"), &Method::POST, "/api/v1/secrets", Some(&secret)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -107,7 +122,7 @@ async fn fixture() -> Fixture {
         let (_, text) =
             call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
         if text.contains("\"Completed\"") {
-            return Fixture { app, workflow, execution, api_key, user };
+            return Fixture { app, workflow, execution, api_key, user, file };
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -168,6 +183,8 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
         &a
     } else if path.starts_with("/api/v1/api-keys/") {
         &key
+    } else if path.starts_with("/api/v1/files/") {
+        &f.file
     } else {
         &f.workflow
     };
@@ -203,6 +220,7 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
             Some(json!({"documents": [{"id": "a-doc", "vector": [0.5, 0.5]}]}))
         }
         ("POST", "/api/v1/vectors/collections/{name}/search") => Some(json!({"vector": [1, 0]})),
+        ("POST", "/api/v1/files") => Some(json!({"upload": "more notes"})),
         ("POST", _) => Some(json!({})),
         _ => None,
     };

@@ -4,12 +4,14 @@
 mod cases;
 mod faults;
 mod late;
+mod picture;
 mod provider;
 mod rag;
 mod rerun;
 mod secrets;
 mod tool_loop;
 mod upstream;
+mod vision;
 
 use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;

@@ -219,7 +219,8 @@ pub fn embedding(text: &str) -> Vec<f32> {
     let mut vector = vec![0.01f32; EMBEDDING_DIMENSION];
     let words = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase);
     for word in words.filter(|w| !COMMON.contains(&w.as_str())) {
-        let hash = word.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let hash =
+            word.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         vector[(hash % EMBEDDING_DIMENSION as u64) as usize] += 1.0;
     }
     vector
@@ -228,7 +229,12 @@ pub fn embedding(text: &str) -> Vec<f32> {
 /// OpenAI's `POST /v1/embeddings`: `{"model", "input": [..]}` in, `{"object": "list", "data":
 /// [{"object": "embedding", "index", "embedding"}], "model", "usage"}` out, the data in reverse
 /// order (clients must place vectors by `index`); one token per word.
-async fn embeddings(State(provider): State<Provider>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn embeddings(
+    State(provider): State<Provider>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let request = Request { path: uri.path().to_owned(), headers, body: body.clone(), at: Instant::now() };
     provider.0.requests.lock().unwrap().push(request);

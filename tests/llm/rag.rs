@@ -31,8 +31,7 @@ async fn knowledge_base(h: &Harness) {
         .iter()
         .map(|(id, text, topic)| json!({"id": id, "text": text, "metadata": {"topic": topic}}))
         .collect();
-    let (status, upserted) =
-        h.post("/api/v1/vectors/collections/kb/vectors", json!({"documents": documents})).await;
+    let (status, upserted) = h.post("/api/v1/vectors/collections/kb/vectors", json!({"documents": documents})).await;
     assert_eq!(status, 200, "{upserted}");
     assert_eq!((upserted["documents"].clone(), upserted["chunks"].clone()), (json!(3), json!(3)));
     assert!(upserted["usage"]["input_tokens"].as_u64().unwrap() > 10, "{upserted}");
@@ -44,7 +43,8 @@ async fn start_retriever_llm_end_answers_from_the_retrieved_chunks() {
     knowledge_base(&h).await;
     let before = h.provider.requests().len();
     h.provider.script([openai("The capital of France is Paris.")]);
-    let prompt = "Answer from the context.\n\nContext:\n{{ nodes.retrieve.output.context }}\n\nQuestion: {{ question }}";
+    let prompt =
+        "Answer from the context.\n\nContext:\n{{ nodes.retrieve.output.context }}\n\nQuestion: {{ question }}";
     let wf = chain(vec![retriever("kb", 2), llm("answer", "openai", prompt, json!({}))]);
     let execution = h.start(wf, json!({"variables": {"question": "What is the capital of France?"}})).await;
     let events = h.events(&execution).await;
@@ -57,7 +57,8 @@ async fn start_retriever_llm_end_answers_from_the_retrieved_chunks() {
     let run = h.finished(&execution).await;
     assert_eq!(run["state"], "Completed", "{run}");
     let found = &node(&run, "retrieve")["output"];
-    let ids: Vec<&str> = found["results"].as_array().unwrap().iter().map(|r| r["document_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        found["results"].as_array().unwrap().iter().map(|r| r["document_id"].as_str().unwrap()).collect();
     let query = embedding("What is the capital of France?");
     let mut expected: Vec<(f64, &str)> = DOCUMENTS
         .iter()
@@ -97,16 +98,20 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 async fn embeddings_are_batched_and_a_busy_provider_is_retried() {
     let h = harness(|_| {}).await;
     let (status, _) = h
-        .post("/api/v1/vectors/collections", json!({"name": "big", "dimension": EMBEDDING_DIMENSION,
-            "embedding": {"provider": "openai", "model": "m"}}))
+        .post(
+            "/api/v1/vectors/collections",
+            json!({"name": "big", "dimension": EMBEDDING_DIMENSION,
+            "embedding": {"provider": "openai", "model": "m"}}),
+        )
         .await;
     assert_eq!(status, 201);
     h.provider.script_embeddings([
         Reply::Status { code: 429, retry_after: Some("0".into()), message: "slow down".into() },
         Reply::Status { code: 503, retry_after: None, message: "overloaded".into() },
     ]);
-    let documents: Vec<Value> =
-        (0..150).map(|i| json!({"id": format!("d{i}"), "text": format!("document number {i} about topic{}", i % 7)})).collect();
+    let documents: Vec<Value> = (0..150)
+        .map(|i| json!({"id": format!("d{i}"), "text": format!("document number {i} about topic{}", i % 7)}))
+        .collect();
     let (status, upserted) = h.post("/api/v1/vectors/collections/big/vectors", json!({"documents": documents})).await;
     assert_eq!(status, 200, "{upserted}");
     assert_eq!(upserted["chunks"], 150);
@@ -119,16 +124,19 @@ async fn embeddings_are_batched_and_a_busy_provider_is_retried() {
         .collect();
     assert_eq!(batches, [64, 64, 64, 64, 22], "two refused tries of the first batch, then 64 + 64 + 22");
     let (status, found) = h
-        .post("/api/v1/vectors/collections/big/search", json!({"query": "document number 42 about topic0", "top_k": 1}))
+        .post("/api/v1/vectors/collections/big/search", json!({"query": "document number 42 about topic0", "top_k": 3}))
         .await;
     assert_eq!(status, 200, "{found}");
-    assert_eq!(found["results"][0]["document_id"], "d42");
+    // The fake model may give another document the same vector (a word in the same bucket).
+    let exact = found["results"].as_array().unwrap().iter().find(|r| r["document_id"] == "d42").expect("d42 is found");
+    assert!(exact["score"].as_f64().unwrap() > 0.9999, "{found}");
 }
 
 #[tokio::test]
 async fn a_retriever_fails_clearly_on_an_unknown_collection_and_is_refused_for_other_databases() {
     let h = harness(|_| {}).await;
-    let run = h.finished(&h.start(chain(vec![retriever("nowhere", 3)]), json!({"variables": {"question": "q"}})).await).await;
+    let run =
+        h.finished(&h.start(chain(vec![retriever("nowhere", 3)]), json!({"variables": {"question": "q"}})).await).await;
     assert_eq!(run["state"], "Failed");
     assert!(node(&run, "retrieve")["error"].as_str().unwrap().contains("Collection nowhere not found"), "{run}");
     let mut qdrant = retriever("kb", 3);

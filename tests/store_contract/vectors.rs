@@ -101,7 +101,10 @@ pub async fn chunks_survive_a_restart_exactly(s: Stores) {
     let s = reopen(s).await;
     let stored = s.vectors.chunks(WS, "keep").await.unwrap();
     assert_eq!(stored, written, "text, metadata and every bit of each vector");
-    assert_eq!(stored[0].vector.iter().map(|f| f.to_bits()).collect::<Vec<_>>(), awkward.iter().map(|f| f.to_bits()).collect::<Vec<_>>());
+    assert_eq!(
+        stored[0].vector.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
+        awkward.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
+    );
     let c = s.vectors.collection(WS, "keep").await.unwrap().unwrap();
     assert_eq!((c.created_at, c.revision, c.description.as_deref()), (at(1), 1, Some("about keep")));
 }
@@ -111,7 +114,12 @@ fn service(s: &Stores) -> CollectionService {
 }
 
 fn doc(id: &str, vector: Vec<f32>, lang: &str) -> Document {
-    Document { id: id.into(), text: Some(format!("text of {id}")), vector: Some(vector), metadata: meta(json!({"lang": lang})) }
+    Document {
+        id: id.into(),
+        text: Some(format!("text of {id}")),
+        vector: Some(vector),
+        metadata: meta(json!({"lang": lang})),
+    }
 }
 
 fn by_vector(vector: Vec<f32>, top_k: usize) -> Search {
@@ -153,7 +161,8 @@ pub async fn collections_search_by_cosine_with_threshold_and_filter(s: Stores) {
     assert!(matches!(&wrong, Err(ServiceError::BadRequest(m)) if m.contains("2 dimensions")), "{wrong:?}");
     let stranger = service.search(other(), "docs", by_vector(vec![1.0, 0.0, 0.0], 3)).await;
     assert!(matches!(stranger, Err(ServiceError::NotFound(_))), "another workspace's collection is not found");
-    let no_model = service.search(WS, "docs", Search { query: Query::Text("east".into()), ..by_vector(vec![], 3) }).await;
+    let no_model =
+        service.search(WS, "docs", Search { query: Query::Text("east".into()), ..by_vector(vec![], 3) }).await;
     assert!(matches!(&no_model, Err(ServiceError::BadRequest(m)) if m.contains("no embedding model")), "{no_model:?}");
     service.delete_document(WS, "docs", "east").await.unwrap();
     assert_eq!(found(&service, WS, by_vector(vec![1.0, 0.0, 0.0], 1)).await, ["northeast"]);

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event_json;
 pub mod executions;
 pub mod extract;
+pub mod files;
 pub mod health;
 pub mod idempotency;
 pub mod identified;
@@ -22,9 +23,9 @@ pub mod rate_limit;
 pub mod secrets;
 pub mod serve;
 pub mod sse;
-pub mod vectors;
 #[cfg(test)]
 mod tests;
+pub mod vectors;
 pub mod workflows;
 pub mod workspaces;
 
@@ -95,9 +96,25 @@ pub struct AppState {
     pub audit: Arc<crate::app::audit::AuditTrail>,
     /// Vector collections.
     pub collections: Arc<crate::app::collections::CollectionService>,
+    /// Uploaded files.
+    pub files: Arc<crate::app::files::FileService>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
+}
+
+/// `routes` with room for a file of `max_upload_bytes` and its form around it (the server-wide
+/// body limit is for JSON).
+fn upload(
+    routes: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    max_upload_bytes: usize,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = routes;
+    (
+        schemas,
+        paths,
+        method_router.layer(axum::extract::DefaultBodyLimit::max(max_upload_bytes.saturating_add(64 * 1024))),
+    )
 }
 
 /// The whole API: routes, OpenAPI document, Swagger UI, fallbacks and middleware.
@@ -131,6 +148,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(vectors::upsert_vectors))
         .routes(routes!(vectors::delete_vector))
         .routes(routes!(vectors::search_collection))
+        .routes(upload(routes!(files::upload_file, files::list_files), state.settings.max_upload_bytes))
+        .routes(routes!(files::get_file, files::delete_file))
+        .routes(routes!(files::file_content))
         .split_for_parts();
     let settings = state.settings.clone();
     let limits = Arc::new(rate_limit::Limits::new(

@@ -317,8 +317,12 @@ pub async fn search_collection(
         (None, Some(vector)) => Query::Vector(vector),
         _ => return Err(ApiError::bad_request("a search has either query (a text) or vector, not both")),
     };
-    let search =
-        Search { query, top_k: request.top_k.unwrap_or(5), score_threshold: request.score_threshold, filter: request.filter };
+    let search = Search {
+        query,
+        top_k: request.top_k.unwrap_or(5),
+        score_threshold: request.score_threshold,
+        filter: request.filter,
+    };
     let (hits, usage) = state.collections.search(caller.scope(), &name, search).await?;
     let results = hits
         .into_iter()

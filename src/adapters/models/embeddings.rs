@@ -136,8 +136,11 @@ fn parse(body: &Value, expected: usize, provider: &str) -> Result<(Vec<Vec<f32>>
         let index = item.get("index").and_then(Value::as_u64).map_or(position, |i| i as usize);
         let numbers = item.get("embedding").and_then(Value::as_array).ok_or_else(|| bad("without an embedding"))?;
         #[allow(clippy::cast_possible_truncation)]
-        let vector: Vec<f32> =
-            numbers.iter().map(|n| n.as_f64().map(|f| f as f32)).collect::<Option<_>>().ok_or_else(|| bad("with a non-number"))?;
+        let vector: Vec<f32> = numbers
+            .iter()
+            .map(|n| n.as_f64().map(|f| f as f32))
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad("with a non-number"))?;
         if vector.is_empty() || vector.iter().any(|f| !f.is_finite()) {
             return Err(bad("with an empty or non-finite vector"));
         }

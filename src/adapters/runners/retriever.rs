@@ -5,7 +5,9 @@
 use crate::domain::template;
 use crate::domain::vectors::MAX_TOP_K;
 use crate::domain::workflow::{Node, NodeKind};
-use crate::ports::{ConfigProblem, NodeInput, NodeOutput, NodeRunner, Retrieval, RetrievalRequest, RetrievalSlot, RunnerError};
+use crate::ports::{
+    ConfigProblem, NodeInput, NodeOutput, NodeRunner, Retrieval, RetrievalRequest, RetrievalSlot, RunnerError,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -53,7 +55,8 @@ impl NodeRunner for RetrieverRunner {
         if let Some(problem) = db_type_problem(&config.db_type) {
             return Err(RunnerError::Permanent(problem));
         }
-        let query = template::render(&config.query, &input.data).map_err(|e| RunnerError::Permanent(format!("query: {e}")))?;
+        let query =
+            template::render(&config.query, &input.data).map_err(|e| RunnerError::Permanent(format!("query: {e}")))?;
         #[allow(clippy::cast_possible_truncation)]
         let request = RetrievalRequest {
             scope: input.scope,
@@ -94,7 +97,10 @@ impl NodeRunner for RetrieverRunner {
         let mut problems: Vec<ConfigProblem> =
             db_type_problem(&config.db_type).map(|p| ConfigProblem::at("db_type", p)).into_iter().collect();
         if config.score_threshold.is_some_and(|t| !(-1.0..=1.0).contains(&t)) {
-            problems.push(ConfigProblem::at("score_threshold", "score_threshold must be between -1 and 1 (cosine similarity)"));
+            problems.push(ConfigProblem::at(
+                "score_threshold",
+                "score_threshold must be between -1 and 1 (cosine similarity)",
+            ));
         }
         if config.top_k > MAX_TOP_K {
             problems.push(ConfigProblem::at("top_k", format!("top_k must be at most {}", MAX_TOP_K)));

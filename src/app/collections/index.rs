@@ -146,7 +146,8 @@ mod tests {
 
     #[test]
     fn replacing_a_document_drops_its_old_chunks() {
-        let mut index = FlatIndex::new(2, vec![chunk("a", 0, vec![1.0, 0.0], "en"), chunk("a", 1, vec![0.0, 1.0], "en")]);
+        let mut index =
+            FlatIndex::new(2, vec![chunk("a", 0, vec![1.0, 0.0], "en"), chunk("a", 1, vec![0.0, 1.0], "en")]);
         index.replace(vec![chunk("a", 0, vec![0.5, 0.5], "en"), chunk("b", 0, vec![1.0, 1.0], "en")]);
         assert_eq!((index.chunks(), index.documents()), (2, 2));
         index.remove(&["a"]);

@@ -356,7 +356,13 @@ impl CollectionService {
         for (i, d) in documents.iter().enumerate() {
             if let Some(vector) = &d.vector {
                 let text = d.text.clone().unwrap_or_default();
-                chunks.push(Chunk { document_id: d.id.clone(), index: 0, text, metadata: d.metadata.clone(), vector: vector.clone() });
+                chunks.push(Chunk {
+                    document_id: d.id.clone(),
+                    index: 0,
+                    text,
+                    metadata: d.metadata.clone(),
+                    vector: vector.clone(),
+                });
                 continue;
             }
             let mut n = 0;
@@ -391,7 +397,12 @@ impl CollectionService {
     ///
     /// # Errors
     /// 404 for an unknown collection; 400 for a bad query; the model failing.
-    pub async fn search(&self, scope: Scope, name: &str, search: Search) -> Result<(Vec<Hit>, Option<Usage>), ServiceError> {
+    pub async fn search(
+        &self,
+        scope: Scope,
+        name: &str,
+        search: Search,
+    ) -> Result<(Vec<Hit>, Option<Usage>), ServiceError> {
         let payer = Payer { retries: API_RETRIES, ..Payer::default() };
         self.find(scope, name, search, &payer, &CancellationToken::new()).await.map_err(|e| match e {
             Found::Service(e) => e,
@@ -438,7 +449,9 @@ impl CollectionService {
             Query::Text(text) if text.trim().is_empty() => return Err(bad("the query text is empty").into()),
             Query::Text(text) => {
                 let Some(model) = &collection.embedding else {
-                    return Err(bad(format!("collection {name} has no embedding model: search it with a vector")).into());
+                    return Err(
+                        bad(format!("collection {name} has no embedding model: search it with a vector")).into()
+                    );
                 };
                 let (mut vectors, usage) = self.embed(model, &[text], payer, cancel).await.map_err(Found::Embedding)?;
                 (vectors.pop().unwrap_or_default(), usage)

@@ -76,11 +76,8 @@ impl HttpTool {
         let request = HttpRequest { method: Method::GET, url, headers: reqwest::header::HeaderMap::new(), body: None };
         let work = async {
             let response = self.follow(request, &who).await?;
-            let kind = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let kind =
+                response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let too_large =
                 || RunnerError::Permanent(format!("{who} answered with more than {max_bytes} bytes (the limit)"));
             if response.content_length().is_some_and(|n| n > max_bytes as u64) {
@@ -95,7 +92,11 @@ impl HttpTool {
         self.bounded(work, &who).await
     }
 
-    async fn bounded<T>(&self, work: impl Future<Output = Result<T, RunnerError>>, who: &str) -> Result<T, RunnerError> {
+    async fn bounded<T>(
+        &self,
+        work: impl Future<Output = Result<T, RunnerError>>,
+        who: &str,
+    ) -> Result<T, RunnerError> {
         match tokio::time::timeout(self.limits.timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(RunnerError::retryable(format!(

@@ -6,8 +6,8 @@
 pub mod image;
 mod tesseract;
 
-use crate::adapters::models::{ChatRequest, ModelGateway};
 use crate::adapters::models::conversation::Turn;
+use crate::adapters::models::{ChatRequest, ModelGateway};
 use crate::adapters::runners::tool::HttpTool;
 use crate::domain::template;
 use crate::domain::workflow::{Node, NodeKind, VisionConfig};
@@ -17,8 +17,8 @@ use image::{MAX_IMAGE_BYTES, Source};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 pub use tesseract::Tesseract;
+use tokio_util::sync::CancellationToken;
 
 /// `provider` values this server runs.
 const PROVIDERS: &[&str] = &["mock", "tesseract", "openai", "anthropic"];
@@ -74,7 +74,11 @@ impl VisionRunner {
             let name = config.image_input.trim();
             match input.data.lookup(name) {
                 Some(Value::String(text)) => text,
-                Some(other) => return Err(permanent(format!("variable '{name}' holds {other}, not a URL, file id or base64 text"))),
+                Some(other) => {
+                    return Err(permanent(format!(
+                        "variable '{name}' holds {other}, not a URL, file id or base64 text"
+                    )));
+                }
                 None => return Err(permanent(format!("there is no variable '{name}'"))),
             }
         };
@@ -91,7 +95,10 @@ impl VisionRunner {
             }
         };
         let mime = image::sniff(&bytes).ok_or_else(|| {
-            permanent(format!("the data ({} bytes) is not an image: PNG, JPEG, GIF, WebP, TIFF or BMP expected", bytes.len()))
+            permanent(format!(
+                "the data ({} bytes) is not an image: PNG, JPEG, GIF, WebP, TIFF or BMP expected",
+                bytes.len()
+            ))
         })?;
         Ok((bytes, mime))
     }
@@ -103,14 +110,19 @@ impl VisionRunner {
         image: &str,
         cancel: &CancellationToken,
     ) -> Result<NodeOutput, RunnerError> {
-        let model = model(config).ok_or_else(|| RunnerError::Permanent("options.model is required for a model provider".into()))?;
+        let model = model(config)
+            .ok_or_else(|| RunnerError::Permanent("options.model is required for a model provider".into()))?;
         let format = config.output_format.trim();
         let prompt = match config.options.get("prompt").and_then(Value::as_str) {
             Some(prompt) => template::render(prompt, &input.data).map_err(|e| RunnerError::Permanent(format!("options.prompt: {e}")))?,
             None if format == "markdown" => "Transcribe all the text in this image as Markdown, keeping its headings, lists and tables. Answer with the transcription only.".into(),
             None => "Transcribe all the text in this image as plain text. Answer with the transcription only.".into(),
         };
-        let max_tokens = config.options.get("max_tokens").and_then(Value::as_u64).map_or(DEFAULT_MAX_TOKENS, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let max_tokens = config
+            .options
+            .get("max_tokens")
+            .and_then(Value::as_u64)
+            .map_or(DEFAULT_MAX_TOKENS, |n| u32::try_from(n).unwrap_or(u32::MAX));
         let turns = [Turn::User { text: prompt, images: vec![Value::String(image.to_owned())] }];
         let redactor = self.gateway.redactor().clone();
         let sink = RedactingSink::new(&*input.sink, redactor.clone());
@@ -194,9 +206,13 @@ impl NodeRunner for VisionRunner {
             return found;
         }
         match config.provider.trim().to_ascii_lowercase().as_str() {
-            "tesseract" => found.extend(self.tesseract.problem(&language(config)).map(|p| ConfigProblem::at("language", p))),
+            "tesseract" => {
+                found.extend(self.tesseract.problem(&language(config)).map(|p| ConfigProblem::at("language", p)))
+            }
             "openai" | "anthropic" => {
-                found.extend(self.gateway.problem(&config.provider, None).map(|(_, p)| ConfigProblem::at("provider", p)));
+                found.extend(
+                    self.gateway.problem(&config.provider, None).map(|(_, p)| ConfigProblem::at("provider", p)),
+                );
             }
             _ => {}
         }
@@ -213,23 +229,41 @@ fn problems(config: &VisionConfig) -> Vec<ConfigProblem> {
     let mut found = Vec::new();
     let provider = config.provider.trim().to_ascii_lowercase();
     if !PROVIDERS.contains(&provider.as_str()) {
-        let what = if matches!(provider.as_str(), "surya" | "paddle") { "is not available on this server" } else { "is unknown" };
+        let what = if matches!(provider.as_str(), "surya" | "paddle") {
+            "is not available on this server"
+        } else {
+            "is unknown"
+        };
         found.push(ConfigProblem::at(
             "provider",
-            format!("Vision provider '{}' {what}: use tesseract (OCR), openai or anthropic (multimodal models) or mock", config.provider.trim()),
+            format!(
+                "Vision provider '{}' {what}: use tesseract (OCR), openai or anthropic (multimodal models) or mock",
+                config.provider.trim()
+            ),
         ));
     }
     if !FORMATS.contains(&config.output_format.trim()) {
-        found.push(ConfigProblem::at("output_format", format!("output_format '{}' is unknown: use text, markdown or json", config.output_format)));
+        found.push(ConfigProblem::at(
+            "output_format",
+            format!("output_format '{}' is unknown: use text, markdown or json", config.output_format),
+        ));
     }
     if config.image_input.trim().is_empty() {
-        found.push(ConfigProblem::at("image_input", "image_input is empty: name a variable holding a URL, an uploaded file's id or base64 data"));
+        found.push(ConfigProblem::at(
+            "image_input",
+            "image_input is empty: name a variable holding a URL, an uploaded file's id or base64 data",
+        ));
     }
-    if config.language.as_deref().is_some_and(|l| !l.trim().is_empty() && !l.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+')) {
+    if config.language.as_deref().is_some_and(|l| {
+        !l.trim().is_empty() && !l.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+')
+    }) {
         found.push(ConfigProblem::at("language", "language is tesseract's code, such as eng or eng+deu"));
     }
     if matches!(provider.as_str(), "openai" | "anthropic") && model(config).is_none() {
-        found.push(ConfigProblem::at("options.model", "options.model is required for a model provider (e.g. gpt-4o-mini)"));
+        found.push(ConfigProblem::at(
+            "options.model",
+            "options.model is required for a model provider (e.g. gpt-4o-mini)",
+        ));
     }
     found
 }
@@ -246,7 +280,10 @@ mod tests {
     fn surya_and_paddle_are_refused_naming_what_runs_here() {
         for provider in ["surya", "paddle"] {
             let found = problems(&config(provider, "markdown"));
-            assert!(found[0].problem.contains("not available on this server") && found[0].problem.contains("tesseract"), "{found:?}");
+            assert!(
+                found[0].problem.contains("not available on this server") && found[0].problem.contains("tesseract"),
+                "{found:?}"
+            );
         }
         assert!(problems(&config("tesseract", "markdown")).is_empty());
         assert!(problems(&config("mock", "yaml"))[0].problem.contains("output_format"));

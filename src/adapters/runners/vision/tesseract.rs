@@ -95,7 +95,13 @@ impl Tesseract {
         Ok(json!({"text": text, "words": words}))
     }
 
-    async fn run(&self, image: &[u8], language: &str, format: &str, cancel: &CancellationToken) -> Result<String, RunnerError> {
+    async fn run(
+        &self,
+        image: &[u8],
+        language: &str,
+        format: &str,
+        cancel: &CancellationToken,
+    ) -> Result<String, RunnerError> {
         let mut child = Command::new(&self.command)
             .args(["stdin", "stdout", "-l", language, format])
             .stdin(Stdio::piped())

@@ -33,8 +33,12 @@ impl FileStore for InMemoryStore {
 
     async fn files(&self, scope: Scope) -> Result<Vec<FileInfo>, StoreError> {
         let inner = self.read();
-        let mut all: Vec<FileInfo> =
-            inner.files.values().filter(|(ws, _, _)| *ws == scope.workspace()).map(|(_, info, _)| info.clone()).collect();
+        let mut all: Vec<FileInfo> = inner
+            .files
+            .values()
+            .filter(|(ws, _, _)| *ws == scope.workspace())
+            .map(|(_, info, _)| info.clone())
+            .collect();
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(all)
     }

@@ -57,8 +57,10 @@ impl VectorStore for InMemoryStore {
 
     async fn put_documents(&self, scope: Scope, collection: &str, chunks: &[Chunk]) -> Result<u64, StoreError> {
         let mut inner = self.write();
-        let stored =
-            inner.vectors.get_mut(&key(scope, collection)).ok_or_else(|| StoreError::not_found("collection", collection))?;
+        let stored = inner
+            .vectors
+            .get_mut(&key(scope, collection))
+            .ok_or_else(|| StoreError::not_found("collection", collection))?;
         let documents: std::collections::HashSet<&str> = chunks.iter().map(|c| c.document_id.as_str()).collect();
         stored.chunks.retain(|(doc, _), _| !documents.contains(doc.as_str()));
         for chunk in chunks {
@@ -70,8 +72,10 @@ impl VectorStore for InMemoryStore {
 
     async fn delete_document(&self, scope: Scope, collection: &str, document_id: &str) -> Result<u64, StoreError> {
         let mut inner = self.write();
-        let stored =
-            inner.vectors.get_mut(&key(scope, collection)).ok_or_else(|| StoreError::not_found("collection", collection))?;
+        let stored = inner
+            .vectors
+            .get_mut(&key(scope, collection))
+            .ok_or_else(|| StoreError::not_found("collection", collection))?;
         let before = stored.chunks.len();
         stored.chunks.retain(|(doc, _), _| doc != document_id);
         if stored.chunks.len() == before {
@@ -83,8 +87,10 @@ impl VectorStore for InMemoryStore {
 
     async fn chunks(&self, scope: Scope, collection: &str) -> Result<Vec<Chunk>, StoreError> {
         let inner = self.read();
-        let stored =
-            inner.vectors.get(&key(scope, collection)).ok_or_else(|| StoreError::not_found("collection", collection))?;
+        let stored = inner
+            .vectors
+            .get(&key(scope, collection))
+            .ok_or_else(|| StoreError::not_found("collection", collection))?;
         Ok(stored.chunks.values().cloned().collect())
     }
 }

@@ -9,8 +9,7 @@ use crate::domain::vectors::{Chunk, Collection, EmbeddingModel};
 use crate::ports::{StoreError, VectorStore};
 use sqlx::postgres::PgRow;
 
-const COLUMNS: &str =
-    "name, description, dimension, embedding_provider, embedding_model, chunk_size, chunk_overlap, created_at, revision";
+const COLUMNS: &str = "name, description, dimension, embedding_provider, embedding_model, chunk_size, chunk_overlap, created_at, revision";
 
 fn collection_of(r: &PgRow) -> Result<Collection, StoreError> {
     let provider: Option<String> = col(r, "embedding_provider")?;

@@ -9,8 +9,7 @@ use crate::domain::vectors::{Chunk, Collection, EmbeddingModel};
 use crate::ports::{StoreError, VectorStore};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLUMNS: &str =
-    "name, description, dimension, embedding_provider, embedding_model, chunk_size, chunk_overlap, created_at, revision";
+const COLUMNS: &str = "name, description, dimension, embedding_provider, embedding_model, chunk_size, chunk_overlap, created_at, revision";
 
 fn collection_of(r: &Row<'_>) -> rusqlite::Result<(Collection, i64)> {
     let provider: Option<String> = r.get(3)?;
@@ -215,7 +214,13 @@ impl VectorStore for SqliteStore {
                     .map_err(store_error)?;
                 rows.map(|row| {
                     let (document_id, index, text, metadata, vector) = row.map_err(store_error)?;
-                    Ok(Chunk { document_id, index, text, metadata: metadata_of(&metadata)?, vector: vector_of(&vector)? })
+                    Ok(Chunk {
+                        document_id,
+                        index,
+                        text,
+                        metadata: metadata_of(&metadata)?,
+                        vector: vector_of(&vector)?,
+                    })
                 })
                 .collect()
             })
