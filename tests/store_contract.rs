@@ -25,6 +25,8 @@ mod audit;
 mod backends;
 #[path = "store_contract/conditional.rs"]
 mod conditional;
+#[path = "store_contract/files.rs"]
+mod files;
 #[path = "store_contract/idempotency.rs"]
 mod idempotency;
 #[path = "store_contract/identities.rs"]
@@ -42,6 +44,7 @@ mod vectors;
 
 use audit::*;
 use conditional::*;
+use files::*;
 use idempotency::*;
 use identities::*;
 use odd_text::*;
@@ -57,6 +60,7 @@ pub struct Stores {
     pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
     pub audit: Arc<dyn oxify_api::ports::AuditLog>,
     pub vectors: Arc<dyn oxify_api::ports::VectorStore>,
+    pub files: Arc<dyn oxify_api::ports::FileStore>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
@@ -581,4 +585,5 @@ contract!(
     collections_search_by_cosine_with_threshold_and_filter,
     a_second_server_sees_the_first_servers_writes,
     concurrent_upserts_of_one_collection_count_every_revision,
+    files_are_kept_exactly_and_per_workspace,
 );

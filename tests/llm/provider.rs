@@ -238,7 +238,12 @@ async fn embeddings(
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let request = Request { path: uri.path().to_owned(), headers, body: body.clone(), at: Instant::now() };
     provider.0.requests.lock().unwrap().push(request);
-    if let Some(Reply::Status { code, retry_after, message }) = provider.0.embed_script.lock().unwrap().pop_front() {
+    let mut scripted = provider.0.embed_script.lock().unwrap().pop_front();
+    while let Some(Reply::Slow(wait, then)) = scripted {
+        tokio::time::sleep(wait).await;
+        scripted = Some(*then);
+    }
+    if let Some(Reply::Status { code, retry_after, message }) = scripted {
         let body = json!({"error": {"message": message, "type": "error", "code": null}});
         return json_response(code, retry_after, body.to_string());
     }

@@ -6,5 +6,9 @@ pub mod code;
 pub mod llm;
 #[path = "subjects/parallel.rs"]
 pub mod parallel;
+#[path = "subjects/retriever.rs"]
+pub mod retriever;
 #[path = "subjects/tool.rs"]
 pub mod tool;
+#[path = "subjects/vision.rs"]
+pub mod vision;

@@ -50,7 +50,7 @@ impl FileStore for InMemoryStore {
                 inner.files.remove(&id);
                 Ok(())
             }
-            _ => Err(StoreError::not_found("file", &id.to_string())),
+            _ => Err(StoreError::not_found("file", id)),
         }
     }
 }
