@@ -104,6 +104,10 @@ impl Tesseract {
     ) -> Result<String, RunnerError> {
         let mut child = Command::new(&self.command)
             .args(["stdin", "stdout", "-l", language, format])
+            // One thread per OCR: Tesseract's OpenMP threads spin against each other and against
+            // the server (a page took 50 s with them on a busy 2-core machine, 10 s without);
+            // concurrent nodes still read pages in parallel.
+            .env("OMP_THREAD_LIMIT", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
