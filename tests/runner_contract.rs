@@ -12,7 +12,7 @@
 //!   calls a model reports any, and the executor bills exactly that, never a `usage` key the
 //!   output happens to hold.
 //!
-//! To add a runner (Vision and Retriever come next): write
+//! To add a runner: write
 //! `tests/runner_contract/subjects/<kind>.rs` with a type implementing [`subject::Subject`] (the
 //! runner as the server registers it, and the node configs that make it succeed, run long, meet
 //! bad input and meet an upstream outage), declare it in `subjects.rs`, and add one
@@ -73,4 +73,5 @@ contract!(llm, crate::subjects::llm::LlmSubject);
 contract!(mcp_tool, crate::subjects::mcp_tool::McpToolSubject);
 contract!(parallel, crate::subjects::parallel::ParallelSubject);
 contract!(tool, crate::subjects::tool::ToolSubject);
-// Next: Vision, Retriever.
+contract!(vision, crate::subjects::vision::VisionSubject);
+contract!(retriever, crate::subjects::retriever::RetrieverSubject);

@@ -25,6 +25,8 @@ mod audit;
 mod backends;
 #[path = "store_contract/conditional.rs"]
 mod conditional;
+#[path = "store_contract/files.rs"]
+mod files;
 #[path = "store_contract/idempotency.rs"]
 mod idempotency;
 #[path = "store_contract/identities.rs"]
@@ -39,15 +41,19 @@ mod secrets;
 mod tenancy;
 #[path = "store_contract/upgrade.rs"]
 mod upgrade;
+#[path = "store_contract/vectors.rs"]
+mod vectors;
 
 use audit::*;
 use conditional::*;
+use files::*;
 use idempotency::*;
 use identities::*;
 use mcp_servers::*;
 use odd_text::*;
 use secrets::*;
 use tenancy::*;
+use vectors::*;
 
 pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
@@ -57,6 +63,8 @@ pub struct Stores {
     pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
     pub mcp_servers: Arc<dyn oxify_api::ports::McpServerStore>,
     pub audit: Arc<dyn oxify_api::ports::AuditLog>,
+    pub vectors: Arc<dyn oxify_api::ports::VectorStore>,
+    pub files: Arc<dyn oxify_api::ports::FileStore>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
 }
@@ -577,4 +585,11 @@ contract!(
     mcp_servers_are_unique_per_workspace_and_count_their_calls,
     mcp_servers_outlive_a_restart,
     the_audit_log_pages_newest_first_per_workspace,
+    collections_are_kept_per_workspace_by_name,
+    documents_are_replaced_whole_and_counted_in_revisions,
+    chunks_survive_a_restart_exactly,
+    collections_search_by_cosine_with_threshold_and_filter,
+    a_second_server_sees_the_first_servers_writes,
+    concurrent_upserts_of_one_collection_count_every_revision,
+    files_are_kept_exactly_and_per_workspace,
 );

@@ -21,6 +21,7 @@ mod servers;
 mod sse;
 mod stack;
 mod stats;
+mod vectors;
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
@@ -69,8 +70,8 @@ async fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only engine,http` runs some suites (engine, memory, parked, big, code, floors, http, e2e,
-    // sse, growth).
+    // `--only engine,http` runs some suites (engine, memory, parked, big, code, vectors, floors,
+    // http, e2e, sse, growth).
     let only: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--only")
@@ -93,6 +94,10 @@ async fn main() {
     }
     if wanted("code") {
         code::run(&mut report, rounds).await;
+    }
+    if wanted("vectors") {
+        vectors::run(&mut report, if quick { &[10_000] } else { &[10_000, 100_000] }, if quick { 50 } else { 300 });
+        vectors::upserts(&mut report, if quick { 2_000 } else { 20_000 }).await;
     }
 
     let dir = tempfile::tempdir_in(bench_dir()).expect("dir");

@@ -3,10 +3,12 @@
 
 pub mod audit;
 pub mod cascade;
+pub mod collections;
 pub mod error;
 pub mod event_stream;
 pub mod executions;
 pub mod executor;
+pub mod files;
 pub mod idempotency;
 pub mod identity;
 pub mod live_executions;

@@ -4,7 +4,7 @@
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::Problem;
 use crate::domain::workflow::{NodeKindTag, RetryConfig};
-use crate::ports::{ConfigProblem, McpConnector, NodeRunner, WorkflowToolsSlot};
+use crate::ports::{ConfigProblem, Embedder, FilesSlot, McpConnector, NodeRunner, RetrievalSlot, WorkflowToolsSlot};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,6 +21,12 @@ pub struct RunnerRegistry {
     /// The MCP adapter the runners call registered servers through, attached to storage when
     /// the services are assembled.
     mcp: Option<Arc<dyn McpConnector>>,
+    /// The embedding models (the model gateway), for the collections.
+    embedder: Option<Arc<dyn Embedder>>,
+    /// Filled by [`super::services::Services::assemble`] for the runners that search collections.
+    retrieval: Arc<RetrievalSlot>,
+    /// Filled by [`super::services::Services::assemble`] for the runners that read uploaded files.
+    files: Arc<FilesSlot>,
 }
 
 impl RunnerRegistry {
@@ -63,6 +69,32 @@ impl RunnerRegistry {
     #[must_use]
     pub fn mcp(&self) -> Option<Arc<dyn McpConnector>> {
         self.mcp.clone()
+    }
+
+    /// Embeds texts for the collections with `embedder` (the model gateway the runners share).
+    #[must_use]
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// The embedding models, if this build has them.
+    #[must_use]
+    pub fn embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.embedder.clone()
+    }
+
+    /// The uploaded files runners read (a Vision node's image); usable once storage is open.
+    #[must_use]
+    pub fn files(&self) -> Arc<FilesSlot> {
+        self.files.clone()
+    }
+
+    /// The collections runners search (a Retriever node); usable once the use cases are
+    /// assembled.
+    #[must_use]
+    pub fn retrieval(&self) -> Arc<RetrievalSlot> {
+        self.retrieval.clone()
     }
 
     #[must_use]

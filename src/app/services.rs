@@ -2,9 +2,11 @@
 //! chosen outside the app (in `startup`), so this layer never names one.
 
 use super::audit::AuditTrail;
+use super::collections::CollectionService;
 use super::event_stream::EventStreamService;
 use super::executions::ExecutionService;
 use super::executor::{Executor, ExecutorLimits};
+use super::files::FileService;
 use super::idempotency::{DEFAULT_TTL, IdempotencyService, KeyedFirstWrites};
 use super::live_executions::LiveExecutions;
 use super::mcp::McpService;
@@ -13,8 +15,8 @@ use super::runner_registry::RunnerRegistry;
 use super::secrets::SecretService;
 use super::workflows::WorkflowService;
 use crate::ports::{
-    AuditLog, Clock, EventBus, ExecutionStore, IdempotencyStore, IdentityStore, Lease, McpServerStore, McpTools,
-    SecretCipher, SecretSource, SecretStore, WorkflowStore,
+    AuditLog, Clock, EventBus, ExecutionStore, FileStore, IdempotencyStore, IdentityStore, Lease, McpServerStore,
+    McpTools, SecretCipher, SecretSource, SecretStore, VectorStore, WorkflowStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,10 @@ pub struct Ports {
     pub mcp_servers: Arc<dyn McpServerStore>,
     /// Who did what.
     pub audit: Arc<dyn AuditLog>,
+    /// Vector collections and their chunks.
+    pub vectors: Arc<dyn VectorStore>,
+    /// Uploaded files.
+    pub files: Arc<dyn FileStore>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -56,6 +62,10 @@ pub struct Services {
     /// Registered MCP servers.
     pub mcp: Arc<McpService>,
     pub audit: Arc<AuditTrail>,
+    /// Vector collections: documents, embeddings, search.
+    pub collections: Arc<CollectionService>,
+    /// Uploaded files.
+    pub files: Arc<FileService>,
     pub running: Arc<LiveExecutions>,
     /// The identity store, for the access use cases the composition root builds beside these.
     pub identities: Arc<dyn IdentityStore>,
@@ -68,6 +78,12 @@ impl Services {
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(LiveExecutions::default());
         let runner_slot = ports.runners.workflow_tools();
+        let collections =
+            Arc::new(CollectionService::new(ports.vectors.clone(), ports.runners.embedder(), ports.clock.clone()));
+        let retrieval: Arc<dyn crate::ports::Retrieval> = collections.clone();
+        ports.runners.retrieval().fill(&retrieval);
+        ports.runners.files().fill(ports.files.clone());
+        let files = Arc::new(FileService::new(ports.files.clone(), ports.clock.clone()));
         let identities = ports.identities.clone();
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
@@ -139,6 +155,8 @@ impl Services {
             secrets,
             mcp,
             audit,
+            collections,
+            files,
             running,
             identities,
             recovery,

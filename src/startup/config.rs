@@ -127,6 +127,14 @@ pub struct Config {
     #[arg(long, env = "OXIFY_LLM_PRICES", default_value = "")]
     pub llm_prices: String,
 
+    /// The Tesseract OCR command Vision nodes run (`apt-get install tesseract-ocr tesseract-ocr-eng`).
+    #[arg(long, env = "OXIFY_TESSERACT", default_value = "tesseract")]
+    pub tesseract: String,
+
+    /// Largest file `POST /api/v1/files` accepts, in bytes.
+    #[arg(long, env = "OXIFY_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024, value_parser = body_bytes)]
+    pub max_upload_bytes: usize,
+
     /// Seconds an `Idempotency-Key` answers for the request it was first used with; after that
     /// it is free again.
     #[arg(long, env = "OXIFY_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
@@ -326,6 +334,8 @@ impl fmt::Debug for Config {
             .field("llm_limits", &self.llm_limits)
             .field("llm_concurrency", &self.llm_concurrency)
             .field("llm_prices", &self.llm_prices)
+            .field("tesseract", &self.tesseract)
+            .field("max_upload_bytes", &self.max_upload_bytes)
             .field("idempotency_ttl_secs", &self.idempotency_ttl_secs)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("header_timeout_secs", &self.header_timeout_secs)

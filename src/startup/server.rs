@@ -45,6 +45,7 @@ impl Server {
         let streams_closing = CancellationToken::new();
         let settings = HttpSettings {
             max_body_bytes: config.max_body_bytes,
+            max_upload_bytes: config.max_upload_bytes,
             sse_keepalive: Duration::from_secs(config.sse_keepalive_secs),
             cors_origins: config.cors_origins(),
             rate_limit_per_min: config.access.rate_limit_per_min,
@@ -62,6 +63,8 @@ impl Server {
             secrets: services.secrets.clone(),
             mcp: services.mcp.clone(),
             audit: services.audit.clone(),
+            collections: services.collections.clone(),
+            files: services.files.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),
         };

@@ -12,7 +12,9 @@ use crate::adapters::models::settings::{LlmSettings, limits_setting, prices_sett
 use crate::adapters::outgoing::AddressGuard;
 use crate::adapters::runners::code::CodeRunner;
 use crate::adapters::runners::llm::{self, LlmRunner, ToolDeps};
+use crate::adapters::runners::retriever::RetrieverRunner;
 use crate::adapters::runners::tool::{HttpTool, ToolRunner};
+use crate::adapters::runners::vision::{Tesseract, VisionRunner};
 use crate::adapters::secrets::XChaCha;
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
 use crate::app::executor::ExecutorLimits;
@@ -20,7 +22,8 @@ use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
 use crate::domain::workflow::NodeKindTag;
 use crate::ports::{
-    AuditLog, ExecutionStore, IdempotencyStore, IdentityStore, McpServerStore, McpTools, SecretStore, WorkflowStore,
+    AuditLog, ExecutionStore, FileStore, IdempotencyStore, IdentityStore, McpServerStore, McpTools, SecretStore,
+    VectorStore, WorkflowStore,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +65,8 @@ where
         + SecretStore
         + McpServerStore
         + AuditLog
+        + VectorStore
+        + FileStore
         + 'static,
 {
     Ports {
@@ -71,6 +76,8 @@ where
         identities: store.clone(),
         secrets: store.clone(),
         mcp_servers: store.clone(),
+        vectors: store.clone(),
+        files: store.clone(),
         audit: store,
         // Replaced by the configured key for storage that outlives the process (see `build`).
         cipher: Arc::new(XChaCha::ephemeral()),
@@ -108,9 +115,19 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
     let http = HttpTool::new(guard, config.http_tool_limits()).map_err(StartupError::Config)?;
     let tool = ToolRunner::new(http.clone()).with_mcp(mcp.clone() as Arc<dyn McpTools>);
     let registry = RunnerRegistry::new();
-    let tools = ToolDeps { http, mcp: Some(mcp.clone() as Arc<dyn McpTools>), workflows: registry.workflow_tools() };
-    let llm = LlmRunner::new(gateway, tools);
+    let tools = ToolDeps {
+        http: http.clone(),
+        mcp: Some(mcp.clone() as Arc<dyn McpTools>),
+        workflows: registry.workflow_tools(),
+    };
+    let llm = LlmRunner::new(gateway.clone(), tools).with_files(registry.files());
+    let retriever = RetrieverRunner::new(registry.retrieval());
+    let tesseract = Tesseract::probe(&config.tesseract);
+    let vision = VisionRunner::new(http.clone(), tesseract, gateway.clone(), registry.files());
     Ok(registry
+        .with_embedder(gateway)
+        .with(NodeKindTag::Retriever, Arc::new(retriever))
+        .with(NodeKindTag::Vision, Arc::new(vision))
         .with(NodeKindTag::Llm, Arc::new(llm))
         .with_default_retry(NodeKindTag::Llm, llm::default_retry())
         .with(NodeKindTag::Code, Arc::new(CodeRunner::new(config.code_limits())))

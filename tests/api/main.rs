@@ -22,4 +22,5 @@ mod stream;
 mod support;
 mod tenancy;
 mod text;
+mod vectors;
 mod workflows;

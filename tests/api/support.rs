@@ -92,6 +92,8 @@ pub fn router_authenticating(
         secrets: services.secrets.clone(),
         mcp: services.mcp.clone(),
         audit: services.audit.clone(),
+        collections: services.collections.clone(),
+        files: services.files.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
     })

@@ -48,6 +48,15 @@ async fn call(
         request = request.header("authorization", format!("Bearer {token}"));
     }
     let body = match body {
+        // A file upload: one `file` part holding this text.
+        Some(b) if b.get("upload").is_some() => {
+            let boundary = "matrix-boundary";
+            request = request.header("content-type", format!("multipart/form-data; boundary={boundary}"));
+            Body::from(format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+                b["upload"].as_str().unwrap()
+            ))
+        }
         Some(b) => {
             request = request.header("content-type", "application/json");
             Body::from(b.to_string())
@@ -66,6 +75,8 @@ struct Fixture {
     execution: String,
     api_key: ApiKeyId,
     user: String,
+    /// A's uploaded file, `file_<uuid>`.
+    file: String,
 }
 
 /// The fixture user's email and password.
@@ -90,6 +101,20 @@ async fn fixture() -> Fixture {
     let (status, text) = call(&app, Some("a-write"), &Method::POST, &execute, Some(&json!({}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
     let execution = serde_json::from_str::<Value>(&text).unwrap()["execution_id"].as_str().unwrap().to_owned();
+    for name in ["a-docs", "a-spare"] {
+        let collection = json!({"name": name, "dimension": 2});
+        let (status, text) =
+            call(&app, Some("a-write"), &Method::POST, "/api/v1/vectors/collections", Some(&collection)).await;
+        assert_eq!(status, StatusCode::CREATED, "{text}");
+    }
+    let document = json!({"documents": [{"id": "a-doc", "vector": [1, 0], "text": "A's document"}]});
+    let (status, text) =
+        call(&app, Some("a-write"), &Method::POST, "/api/v1/vectors/collections/a-docs/vectors", Some(&document)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (status, text) =
+        call(&app, Some("a-write"), &Method::POST, "/api/v1/files", Some(&json!({"upload": "A's notes"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let file = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
     let secret = json!({"name": "A_SECRET", "value": "a-secret-value-0001"});
     let (status, text) = call(&app, Some("a-admin"), &Method::POST, "/api/v1/secrets", Some(&secret)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -101,7 +126,7 @@ async fn fixture() -> Fixture {
         let (_, text) =
             call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
         if text.contains("\"Completed\"") {
-            return Fixture { app, workflow, execution, api_key, user };
+            return Fixture { app, workflow, execution, api_key, user, file };
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -167,12 +192,23 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
         &a
     } else if path.starts_with("/api/v1/api-keys/") {
         &key
+    } else if path.starts_with("/api/v1/files/") {
+        &f.file
     } else {
         &f.workflow
     };
-    let path =
-        if path == "/api/v1/mcp/servers/unregister" { "/api/v1/mcp/servers/unregister?name=a-calc" } else { path };
-    let uri = path
+    // A's collections: "a-spare" is the one deleted (the others' routes need "a-docs").
+    let vectors = if *method == Method::DELETE && path == "/api/v1/vectors/collections/{name}" {
+        Some(path.replace("{name}", "a-spare"))
+    } else if path.starts_with("/api/v1/vectors/") {
+        Some(path.replace("{name}", "a-docs").replace("{id}", "a-doc"))
+    } else if path == "/api/v1/mcp/servers/unregister" {
+        Some("/api/v1/mcp/servers/unregister?name=a-calc".to_owned())
+    } else {
+        None
+    };
+    let uri = vectors
+        .unwrap_or_else(|| path.to_owned())
         .replace("{id}", id)
         .replace("{workflow_version}", "1")
         .replace("{name}", "A_SECRET")
@@ -193,6 +229,14 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
         ("POST", "/api/v1/api-keys") => Some(json!({"name": "matrix", "role": "Read"})),
         ("POST", "/api/v1/workspaces") => Some(json!({"name": "matrix"})),
         ("POST", "/api/v1/workspaces/{id}/members") => Some(json!({"email": USER.0, "role": "Read"})),
+        ("POST", "/api/v1/vectors/collections") => {
+            Some(json!({"name": format!("m{}", uuid::Uuid::now_v7().simple()), "dimension": 2}))
+        }
+        ("POST", "/api/v1/vectors/collections/{name}/vectors") => {
+            Some(json!({"documents": [{"id": "a-doc", "vector": [0.5, 0.5]}]}))
+        }
+        ("POST", "/api/v1/vectors/collections/{name}/search") => Some(json!({"vector": [1, 0]})),
+        ("POST", "/api/v1/files") => Some(json!({"upload": "more notes"})),
         ("POST", _) => Some(json!({})),
         _ => None,
     };
@@ -220,14 +264,18 @@ fn names_a_resource(path: &str) -> bool {
 
 /// The role a route needs: reading needs `Read`, except secrets' names (`Write`) and the audit
 /// log (`Admin`); changing needs `Write`, except secrets (`Admin`); API keys and changes to
-/// members need `Admin`. MCP: registering and unregistering servers need `Admin`, invoking a
-/// tool `Write`, listing servers, tools and stats `Read`.
+/// members need `Admin`; a vector search (a POST) only reads. MCP: registering and
+/// unregistering servers need `Admin`, invoking a tool `Write`, listing servers, tools and stats
+/// `Read`.
 fn needs(method: &Method, path: &str) -> Role {
     match path {
         "/api/v1/mcp/servers/register" | "/api/v1/mcp/servers/unregister" => return Role::Admin,
         "/api/v1/mcp/tools/invoke" => return Role::Write,
         "/api/v1/mcp/tools" => return Role::Read,
         _ => {}
+    }
+    if path.ends_with("/search") {
+        return Role::Read;
     }
     if path.starts_with("/api/v1/audit")
         || path.starts_with("/api/v1/api-keys")

@@ -5,11 +5,14 @@ mod cases;
 mod faults;
 mod late;
 mod mcp_tools;
+mod picture;
 mod provider;
+mod rag;
 mod rerun;
 mod secrets;
 mod tool_loop;
 mod upstream;
+mod vision;
 
 use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;

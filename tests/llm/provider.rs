@@ -72,6 +72,8 @@ struct Inner {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     abandoned: AtomicUsize,
+    /// Replies for `/v1/embeddings` before it answers with [`embedding`]s (faults to retry).
+    embed_script: Mutex<VecDeque<Reply>>,
 }
 
 #[derive(Clone, Default)]
@@ -84,6 +86,7 @@ impl Provider {
         let app = Router::new()
             .route("/v1/chat/completions", post(handle))
             .route("/v1/messages", post(handle))
+            .route("/v1/embeddings", post(embeddings))
             .with_state(provider.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -93,6 +96,11 @@ impl Provider {
 
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.0.script.lock().unwrap().extend(replies);
+    }
+
+    /// Replies the embeddings endpoint sends before its real answers.
+    pub fn script_embeddings(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.0.embed_script.lock().unwrap().extend(replies);
     }
 
     /// The reply for every request once the script is used up.
@@ -198,6 +206,62 @@ async fn handle(State(provider): State<Provider>, uri: axum::http::Uri, headers:
         }
         Reply::Slow(..) => unreachable!("unwrapped above"),
     }
+}
+
+/// Dimensions of the fake embedding model.
+pub const EMBEDDING_DIMENSION: usize = 32;
+
+/// The fake model's embedding of `text`: each lowercased word (common ones left out) counted in
+/// one of [`EMBEDDING_DIMENSION`] buckets by its FNV-1a hash, plus 0.01 everywhere (never all
+/// zeros). Texts that share words are close; a test can compute what the server should find.
+pub fn embedding(text: &str) -> Vec<f32> {
+    const COMMON: &[&str] = &["the", "a", "an", "is", "of", "in", "what", "which", "and", "to"];
+    let mut vector = vec![0.01f32; EMBEDDING_DIMENSION];
+    let words = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase);
+    for word in words.filter(|w| !COMMON.contains(&w.as_str())) {
+        let hash =
+            word.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        vector[(hash % EMBEDDING_DIMENSION as u64) as usize] += 1.0;
+    }
+    vector
+}
+
+/// OpenAI's `POST /v1/embeddings`: `{"model", "input": [..]}` in, `{"object": "list", "data":
+/// [{"object": "embedding", "index", "embedding"}], "model", "usage"}` out, the data in reverse
+/// order (clients must place vectors by `index`); one token per word.
+async fn embeddings(
+    State(provider): State<Provider>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let request = Request { path: uri.path().to_owned(), headers, body: body.clone(), at: Instant::now() };
+    provider.0.requests.lock().unwrap().push(request);
+    let mut scripted = provider.0.embed_script.lock().unwrap().pop_front();
+    while let Some(Reply::Slow(wait, then)) = scripted {
+        tokio::time::sleep(wait).await;
+        scripted = Some(*then);
+    }
+    if let Some(Reply::Status { code, retry_after, message }) = scripted {
+        let body = json!({"error": {"message": message, "type": "error", "code": null}});
+        return json_response(code, retry_after, body.to_string());
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(one) => vec![one.clone()],
+        Value::Array(many) => many.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect(),
+        _ => return json_response(400, None, json!({"error": {"message": "input is required"}}).to_string()),
+    };
+    let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": embedding(text)}))
+        .collect();
+    let answer = json!({"object": "list", "data": data, "model": body["model"],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens}});
+    json_response(200, None, answer.to_string())
 }
 
 fn json_response(code: u16, retry_after: Option<String>, body: String) -> Response {

@@ -8,5 +8,9 @@ pub mod llm;
 pub mod mcp_tool;
 #[path = "subjects/parallel.rs"]
 pub mod parallel;
+#[path = "subjects/retriever.rs"]
+pub mod retriever;
 #[path = "subjects/tool.rs"]
 pub mod tool;
+#[path = "subjects/vision.rs"]
+pub mod vision;

@@ -2,7 +2,7 @@
 
 use super::{Backend, Stores};
 use oxify_api::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
-use oxify_api::ports::{ExecutionStore, IdempotencyStore, IdentityStore, WorkflowStore};
+use oxify_api::ports::{ExecutionStore, FileStore, IdempotencyStore, IdentityStore, VectorStore, WorkflowStore};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,9 @@ pub fn memory() -> Stores {
         identities: store.clone(),
         secrets: store.clone(),
         mcp_servers: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        vectors: store.clone(),
+        files: store,
         backend: Backend::Memory,
         _keep: Box::new(()),
     }
@@ -33,7 +35,9 @@ pub async fn sqlite() -> Stores {
         identities: store.clone(),
         secrets: store.clone(),
         mcp_servers: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        vectors: store.clone(),
+        files: store,
         backend: Backend::Sqlite(url),
         _keep: Box::new(dir),
     }
@@ -52,7 +56,9 @@ pub async fn postgres() -> Stores {
         identities: store.clone(),
         secrets: store.clone(),
         mcp_servers: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        vectors: store.clone(),
+        files: store,
         backend: Backend::Postgres(url),
         _keep: Box::new(guard),
     }
@@ -87,7 +93,19 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores { workflows, executions, idempotency, identities, secrets, mcp_servers, audit, backend, _keep } = s;
+    let Stores {
+        workflows,
+        executions,
+        idempotency,
+        identities,
+        secrets,
+        mcp_servers,
+        audit,
+        vectors,
+        files,
+        backend,
+        _keep,
+    } = s;
     type Handles = (
         Arc<dyn WorkflowStore>,
         Arc<dyn ExecutionStore>,
@@ -96,22 +114,59 @@ pub async fn reopen(s: Stores) -> Stores {
         Arc<dyn oxify_api::ports::SecretStore>,
         Arc<dyn oxify_api::ports::McpServerStore>,
         Arc<dyn oxify_api::ports::AuditLog>,
+        Arc<dyn VectorStore>,
+        Arc<dyn FileStore>,
     );
-    let (workflows, executions, idempotency, identities, secrets, mcp_servers, audit): Handles = match &backend {
-        Backend::Memory => (workflows, executions, idempotency, identities, secrets, mcp_servers, audit),
-        Backend::Sqlite(url) => {
-            // The old store's lock file is released once its last handle is gone.
-            drop((workflows, executions, idempotency, identities, secrets, mcp_servers, audit));
-            let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
-        }
-        Backend::Postgres(url) => {
-            drop((workflows, executions, idempotency, identities, secrets, mcp_servers, audit));
-            let store = Arc::new(open_postgres(url).await);
-            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
-        }
-    };
-    Stores { workflows, executions, idempotency, identities, secrets, mcp_servers, audit, backend, _keep }
+    let (workflows, executions, idempotency, identities, secrets, mcp_servers, audit, vectors, files): Handles =
+        match &backend {
+            Backend::Memory => {
+                (workflows, executions, idempotency, identities, secrets, mcp_servers, audit, vectors, files)
+            }
+            Backend::Sqlite(url) => {
+                // The old store's lock file is released once its last handle is gone.
+                drop((workflows, executions, idempotency, identities, secrets, mcp_servers, audit, vectors, files));
+                let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
+                (
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store,
+                )
+            }
+            Backend::Postgres(url) => {
+                drop((workflows, executions, idempotency, identities, secrets, mcp_servers, audit, vectors, files));
+                let store = Arc::new(open_postgres(url).await);
+                (
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store,
+                )
+            }
+        };
+    Stores {
+        workflows,
+        executions,
+        idempotency,
+        identities,
+        secrets,
+        mcp_servers,
+        audit,
+        vectors,
+        files,
+        backend,
+        _keep,
+    }
 }
 
 async fn admin(url: &str) -> PgConnection {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event_json;
 pub mod executions;
 pub mod extract;
+pub mod files;
 pub mod health;
 pub mod idempotency;
 pub mod identified;
@@ -25,6 +26,7 @@ pub mod serve;
 pub mod sse;
 #[cfg(test)]
 mod tests;
+pub mod vectors;
 pub mod workflows;
 pub mod workspaces;
 
@@ -48,6 +50,8 @@ use utoipa_swagger_ui::SwaggerUi;
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
     pub max_body_bytes: usize,
+    /// Largest file `POST /api/v1/files` accepts.
+    pub max_upload_bytes: usize,
     pub sse_keepalive: Duration,
     pub cors_origins: Vec<String>,
     /// Requests a minute per principal (0: no limit; the server's default is set by its
@@ -64,6 +68,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 20 * 1024 * 1024,
             sse_keepalive: Duration::from_secs(15),
             cors_origins: Vec::new(),
             rate_limit_per_min: 0,
@@ -92,9 +97,27 @@ pub struct AppState {
     pub mcp: Arc<crate::app::mcp::McpService>,
     /// Who did what.
     pub audit: Arc<crate::app::audit::AuditTrail>,
+    /// Vector collections.
+    pub collections: Arc<crate::app::collections::CollectionService>,
+    /// Uploaded files.
+    pub files: Arc<crate::app::files::FileService>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
+}
+
+/// `routes` with room for a file of `max_upload_bytes` and its form around it (the server-wide
+/// body limit is for JSON).
+fn upload(
+    routes: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    max_upload_bytes: usize,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = routes;
+    (
+        schemas,
+        paths,
+        method_router.layer(axum::extract::DefaultBodyLimit::max(max_upload_bytes.saturating_add(64 * 1024))),
+    )
 }
 
 /// The whole API: routes, OpenAPI document, Swagger UI, fallbacks and middleware.
@@ -129,6 +152,14 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(mcp::list_tools))
         .routes(routes!(mcp::invoke_tool))
         .routes(routes!(mcp::stats))
+        .routes(routes!(vectors::create_collection, vectors::list_collections))
+        .routes(routes!(vectors::get_collection, vectors::delete_collection))
+        .routes(routes!(vectors::upsert_vectors))
+        .routes(routes!(vectors::delete_vector))
+        .routes(routes!(vectors::search_collection))
+        .routes(upload(routes!(files::upload_file, files::list_files), state.settings.max_upload_bytes))
+        .routes(routes!(files::get_file, files::delete_file))
+        .routes(routes!(files::file_content))
         .split_for_parts();
     let settings = state.settings.clone();
     let limits = Arc::new(rate_limit::Limits::new(

@@ -24,6 +24,8 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         secrets: Arc::new(crate::adapters::store::InMemoryStore::new()),
         mcp_servers: Arc::new(crate::adapters::store::InMemoryStore::new()),
         audit: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        vectors: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        files: Arc::new(crate::adapters::store::InMemoryStore::new()),
         cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,
@@ -39,6 +41,8 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         secrets: services.secrets.clone(),
         mcp: services.mcp.clone(),
         audit: services.audit.clone(),
+        collections: services.collections.clone(),
+        files: services.files.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

@@ -68,10 +68,16 @@ fn user(text: &str, images: &[Value]) -> Value {
     Value::Array(parts)
 }
 
-/// An image given as a URL becomes a URL source; anything else is passed as written.
+/// An image given as a `data:` URL becomes a base64 source (Anthropic takes no data URLs), any
+/// other URL a URL source; anything else is passed as written.
 fn image(image: &Value) -> Value {
     match image {
-        Value::String(url) => json!({"type": "image", "source": {"type": "url", "url": url}}),
+        Value::String(url) => match url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
+            Some((media_type, data)) => {
+                json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
+            }
+            None => json!({"type": "image", "source": {"type": "url", "url": url}}),
+        },
         other => other.clone(),
     }
 }

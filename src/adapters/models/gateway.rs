@@ -28,13 +28,13 @@ pub const DEFAULT_MAX_TOKENS: u32 = anthropic::DEFAULT_MAX_TOKENS;
 pub struct ModelGateway {
     /// For the providers the operator configured (trusted: `http://localhost:11434` is Ollama's
     /// default home).
-    client: reqwest::Client,
+    pub(super) client: reqwest::Client,
     /// For a node's own `base_url`, which a workflow author chose: it reaches only what `guard`
     /// permits, so a workflow cannot make the server POST to an internal service.
     guarded: reqwest::Client,
     guard: Arc<AddressGuard>,
-    settings: LlmSettings,
-    governor: Governor,
+    pub(super) settings: LlmSettings,
+    pub(super) governor: Governor,
     /// The configured keys, taken out of whatever comes back from a provider.
     redactor: Redactor,
 }

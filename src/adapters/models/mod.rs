@@ -6,6 +6,7 @@
 mod anthropic;
 mod call;
 pub mod conversation;
+mod embeddings;
 mod gateway;
 mod governor;
 mod openai;
@@ -14,5 +15,6 @@ mod reservation;
 pub mod settings;
 mod transport;
 
+pub use embeddings::BATCH as EMBEDDING_BATCH;
 pub use gateway::{ChatAnswer, ChatRequest, DEFAULT_MAX_TOKENS, ModelGateway};
 pub use reply::{MAX_TOOL_CALLS, Reply, Tokens, ToolCall};

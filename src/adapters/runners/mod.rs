@@ -2,4 +2,6 @@
 
 pub mod code;
 pub mod llm;
+pub mod retriever;
 pub mod tool;
+pub mod vision;

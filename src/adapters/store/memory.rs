@@ -15,10 +15,12 @@ use std::time::Instant;
 use uuid::Uuid;
 
 mod audit;
+mod files;
 mod idempotency;
 mod identities;
 mod mcp_servers;
 mod secrets;
+mod vectors;
 
 type OrderKey = (DateTime<Utc>, Uuid);
 
@@ -53,6 +55,10 @@ struct Inner {
     mcp_servers: HashMap<(WorkspaceId, String), crate::domain::mcp::McpServer>,
     /// Audit entries of each workspace, oldest first.
     audit: HashMap<WorkspaceId, Vec<crate::ports::AuditEntry>>,
+    /// Vector collections by workspace and name.
+    vectors: vectors::Collections,
+    /// Uploaded files by id.
+    files: files::Files,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);

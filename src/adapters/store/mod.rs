@@ -4,6 +4,7 @@ mod json_columns;
 mod memory;
 mod postgres;
 mod sqlite;
+mod vector_codec;
 mod version_cache;
 
 pub use memory::InMemoryStore;

@@ -31,6 +31,8 @@ use utoipa::OpenApi;
         (name = "secrets", description = "Workspace secrets: set, listed and deleted by name, never shown"),
         (name = "mcp", description = "MCP servers of a workspace: registered, listed, their tools called"),
         (name = "audit", description = "Who did what in a workspace"),
+        (name = "vectors", description = "Vector collections: documents embedded, stored and searched"),
+        (name = "files", description = "Uploaded images and documents, for Vision and LLM nodes"),
         (name = "health", description = "Liveness")
     ),
     // `StreamFormat` is a query parameter's type, which the path macro references but does not add.

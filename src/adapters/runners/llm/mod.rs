@@ -2,6 +2,7 @@
 //! (`adapters::models`); when the node lists tools, runs the model's tool-calling loop with MCP
 //! tools, HTTP tools and other workflows.
 
+mod images;
 mod runner;
 mod tool_loop;
 mod tool_spec;

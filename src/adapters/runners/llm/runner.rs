@@ -8,7 +8,7 @@ use crate::adapters::models::ModelGateway;
 use crate::domain::template;
 use crate::domain::workflow::{Node, NodeKind, RetryConfig};
 use crate::ports::redact::RedactingSink;
-use crate::ports::{ConfigProblem, NodeInput, NodeOutput, NodeRunner, RunnerError};
+use crate::ports::{ConfigProblem, FilesSlot, NodeInput, NodeOutput, NodeRunner, RunnerError};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,8 @@ pub fn default_retry() -> RetryConfig {
 pub struct LlmRunner {
     gateway: Arc<ModelGateway>,
     tools: ToolDeps,
+    /// Uploaded files, for `images` given as `file_<uuid>`.
+    files: Arc<FilesSlot>,
 }
 
 /// Secrets a workspace may set to use its own provider accounts: the names of the server's
@@ -38,7 +40,14 @@ impl LlmRunner {
     /// A runner that calls models through `gateway` and tools through `tools`.
     #[must_use]
     pub fn new(gateway: Arc<ModelGateway>, tools: ToolDeps) -> Self {
-        Self { gateway, tools }
+        Self { gateway, tools, files: Arc::default() }
+    }
+
+    /// Reads `images` given as uploaded files' ids from `files`.
+    #[must_use]
+    pub fn with_files(mut self, files: Arc<FilesSlot>) -> Self {
+        self.files = files;
+        self
     }
 }
 
@@ -156,7 +165,9 @@ impl LlmRunner {
         let toolbox = Toolbox::resolve(&specs, &self.tools, input.scope).await?;
         let idle =
             node.timeout_config.as_ref().and_then(|t| t.idle_timeout_ms).map_or(DEFAULT_IDLE, Duration::from_millis);
+        let images = super::images::resolve(&config.images, input, &self.files).await?;
         let settings = LoopSettings {
+            images,
             config,
             base_url: base_url.as_deref(),
             system: system.as_deref(),

@@ -26,6 +26,8 @@ pub(super) struct LoopSettings<'a> {
     pub stream: bool,
     pub idle: Duration,
     pub max_rounds: u32,
+    /// The node's `images`, resolved (see [`super::images`]).
+    pub images: Vec<Value>,
 }
 
 /// One attempt's conversation with the model.
@@ -98,7 +100,7 @@ impl<'a> Conversation<'a> {
     /// A model call's error; the round limit reached while the model still asks for tools.
     pub(super) async fn run(self, settings: LoopSettings<'_>, prompt: String) -> Result<NodeOutput, RunnerError> {
         let config = settings.config;
-        let mut turns = vec![Turn::User { text: prompt.clone(), images: config.images.clone() }];
+        let mut turns = vec![Turn::User { text: prompt.clone(), images: settings.images.clone() }];
         let mut usage = None;
         let mut calls_made = Vec::new();
         let mut round = 0;

@@ -59,7 +59,45 @@ impl HttpTool {
     /// See above; every message names the method and the URL without its query.
     pub async fn call(&self, request: HttpRequest) -> Result<Value, RunnerError> {
         let who = describe(&request.method, &request.url);
-        match tokio::time::timeout(self.limits.timeout, self.follow(request, &who)).await {
+        let work = async {
+            let response = self.follow(request, &who).await?;
+            self.output(response, &who).await
+        };
+        self.bounded(work, &who).await
+    }
+
+    /// GETs `url` through the guard as [`HttpTool::call`] does (redirects checked one by one,
+    /// the same timeout), and returns the body, at most `max_bytes`, and its content type.
+    ///
+    /// # Errors
+    /// As [`HttpTool::call`]; a body over `max_bytes` is permanent.
+    pub async fn get_bytes(&self, url: Url, max_bytes: usize) -> Result<(Vec<u8>, Option<String>), RunnerError> {
+        let who = describe(&Method::GET, &url);
+        let request = HttpRequest { method: Method::GET, url, headers: reqwest::header::HeaderMap::new(), body: None };
+        let work = async {
+            let response = self.follow(request, &who).await?;
+            let kind =
+                response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let too_large =
+                || RunnerError::Permanent(format!("{who} answered with more than {max_bytes} bytes (the limit)"));
+            if response.content_length().is_some_and(|n| n > max_bytes as u64) {
+                return Err(too_large());
+            }
+            let bytes = read_capped(response, max_bytes + 1).await.map_err(|e| failure::transport(&e, &who))?;
+            if bytes.len() > max_bytes {
+                return Err(too_large());
+            }
+            Ok((bytes, kind))
+        };
+        self.bounded(work, &who).await
+    }
+
+    async fn bounded<T>(
+        &self,
+        work: impl Future<Output = Result<T, RunnerError>>,
+        who: &str,
+    ) -> Result<T, RunnerError> {
+        match tokio::time::timeout(self.limits.timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(RunnerError::retryable(format!(
                 "{who} did not answer within {} ms",
@@ -68,7 +106,8 @@ impl HttpTool {
         }
     }
 
-    async fn follow(&self, request: HttpRequest, who: &str) -> Result<Value, RunnerError> {
+    /// The final (2xx) answer to `request`, redirects followed.
+    async fn follow(&self, request: HttpRequest, who: &str) -> Result<Response, RunnerError> {
         let HttpRequest { mut method, mut url, headers, mut body } = request;
         let origin = url.origin();
         for _ in 0..=MAX_REDIRECTS {
@@ -104,7 +143,7 @@ impl HttpTool {
                     read_capped(response, MAX_ERROR_TEXT * 4).await.map(|b| String::from_utf8_lossy(&b).into_owned());
                 return Err(status_error(status, wait, &text.unwrap_or_default(), who));
             }
-            return self.output(response, who).await;
+            return Ok(response);
         }
         Err(RunnerError::Permanent(format!("{who} was redirected more than {MAX_REDIRECTS} times")))
     }

@@ -7,6 +7,7 @@ mod apply;
 mod audit;
 mod codec;
 mod errors;
+mod files;
 mod idempotency;
 mod identities;
 mod identity_sql;
@@ -15,6 +16,7 @@ mod mcp_servers;
 mod nul;
 mod reads;
 mod secrets;
+mod vectors;
 mod writes;
 
 use super::json_columns::encode_workflow;

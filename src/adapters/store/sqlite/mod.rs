@@ -8,6 +8,7 @@ mod apply;
 mod audit;
 mod codec;
 mod errors;
+mod files;
 mod idempotency;
 mod identities;
 mod identity_sql;
@@ -17,6 +18,7 @@ mod migrate;
 mod read_pool;
 mod reads;
 mod secrets;
+mod vectors;
 mod writer_thread;
 mod writes;
 
