@@ -7,6 +7,7 @@ pub mod error;
 pub mod event_stream;
 pub mod executions;
 pub mod executor;
+pub mod human_tasks;
 pub mod idempotency;
 pub mod identity;
 pub mod live_executions;

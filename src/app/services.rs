@@ -33,6 +33,8 @@ pub struct Ports {
     pub cipher: Arc<dyn SecretCipher>,
     /// Who did what.
     pub audit: Arc<dyn AuditLog>,
+    /// Approvals and forms.
+    pub tasks: Arc<dyn crate::ports::HumanTaskStore>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -51,6 +53,7 @@ pub struct Services {
     pub idempotency: Arc<IdempotencyService>,
     pub secrets: Arc<SecretService>,
     pub audit: Arc<AuditTrail>,
+    pub human_tasks: Arc<super::human_tasks::HumanTaskService>,
     pub running: Arc<LiveExecutions>,
     /// The identity store, for the access use cases the composition root builds beside these.
     pub identities: Arc<dyn IdentityStore>,
@@ -71,12 +74,13 @@ impl Services {
         // The executor writes through the store that adds an idempotency key to the first write
         // of the execution it started.
         let first_writes = Arc::new(KeyedFirstWrites::new(ports.executions.clone(), ports.idempotency.clone()));
-        let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher, ports.clock.clone()));
+        let secrets = Arc::new(SecretService::new(ports.secrets, ports.cipher.clone(), ports.clock.clone()));
         let audit = Arc::new(AuditTrail::new(ports.audit, ports.clock.clone()));
         let executor =
             Executor::new(first_writes.clone(), ports.bus.clone(), ports.runners, ports.clock.clone(), limits, lease)
                 .with_children(ports.workflows.clone(), running.clone(), Arc::default())
                 .with_secrets(secrets.clone())
+                .with_tasks(ports.tasks.clone())
                 .into_arc();
         let recovery = Arc::new(Recovery {
             workflows: ports.workflows.clone(),
@@ -102,8 +106,16 @@ impl Services {
                 running.clone(),
                 ports.clock.clone(),
             )
-            .with_max_in_flight(max_in_flight),
+            .with_max_in_flight(max_in_flight)
+            .with_tasks(ports.tasks.clone()),
         );
+        let human_tasks = Arc::new(super::human_tasks::HumanTaskService::new(
+            ports.tasks,
+            executions.clone(),
+            identities.clone(),
+            ports.cipher,
+            ports.clock.clone(),
+        ));
         let idempotency = Arc::new(IdempotencyService::new(
             executions.clone(),
             ports.idempotency,
@@ -118,6 +130,7 @@ impl Services {
             idempotency,
             secrets,
             audit,
+            human_tasks,
             running,
             identities,
             recovery,

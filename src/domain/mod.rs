@@ -8,6 +8,7 @@ pub mod data;
 pub mod execution;
 pub mod expr;
 pub mod graph;
+pub mod human;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;

@@ -61,6 +61,7 @@ impl Server {
             idempotency: services.idempotency.clone(),
             secrets: services.secrets.clone(),
             audit: services.audit.clone(),
+            human_tasks: services.human_tasks.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),
         };

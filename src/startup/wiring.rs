@@ -51,7 +51,14 @@ pub async fn open(url: &str, max_connections: u32, runners: RunnerRegistry) -> R
 
 fn with_store<S>(store: Arc<S>, runners: RunnerRegistry, durable: bool, exclusive: bool) -> Ports
 where
-    S: WorkflowStore + ExecutionStore + IdempotencyStore + IdentityStore + SecretStore + AuditLog + 'static,
+    S: WorkflowStore
+        + ExecutionStore
+        + IdempotencyStore
+        + IdentityStore
+        + SecretStore
+        + AuditLog
+        + crate::ports::HumanTaskStore
+        + 'static,
 {
     Ports {
         workflows: store.clone(),
@@ -59,6 +66,7 @@ where
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
+        tasks: store.clone(),
         audit: store,
         // Replaced by the configured key for storage that outlives the process (see `build`).
         cipher: Arc::new(XChaCha::ephemeral()),

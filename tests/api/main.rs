@@ -9,6 +9,7 @@ mod conditional;
 mod connections;
 mod errors;
 mod executions;
+mod human;
 mod idempotency;
 mod idempotent_restart;
 mod inputs;

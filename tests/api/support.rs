@@ -82,6 +82,7 @@ pub fn router_authenticating(
         identity: oxify_api::startup::access::local_identity(services.identities.clone()),
         secrets: services.secrets.clone(),
         audit: services.audit.clone(),
+        human_tasks: services.human_tasks.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
     })

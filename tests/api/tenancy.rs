@@ -66,6 +66,9 @@ struct Fixture {
     execution: String,
     api_key: ApiKeyId,
     user: String,
+    /// A pending approval and a pending form of A's.
+    approval: String,
+    form: String,
 }
 
 /// The fixture user's email and password.
@@ -97,7 +100,14 @@ async fn fixture() -> Fixture {
         let (_, text) =
             call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
         if text.contains("\"Completed\"") {
-            return Fixture { app, workflow, execution, api_key, user };
+            let approval = pending(
+                &app,
+                "approvals",
+                human(json!({"type": "Approval", "config": {"message": "ok?", "allow_initiator": true}})),
+            )
+            .await;
+            let form = pending(&app, "forms", human(json!({"type": "Form", "config": {"title": "T", "fields": [{"id": "x", "label": "X", "field_type": "Text"}]}}))).await;
+            return Fixture { app, workflow, execution, api_key, user, approval, form };
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -105,6 +115,31 @@ async fn fixture() -> Fixture {
 }
 
 /// An API key of workspace A, stored as the server stores them.
+/// Start -> (an Approval or Form node) -> End.
+fn human(kind: Value) -> Value {
+    let nodes = json!([{"id": "s", "name": "S", "kind": {"type": "Start"}}, {"id": "h", "name": "H", "kind": kind},
+                       {"id": "e", "name": "E", "kind": {"type": "End"}}]);
+    json!({"workflow": {"metadata": {"name": "human"}, "nodes": nodes, "edges": [{"from": "s", "to": "h"}, {"from": "h", "to": "e"}]}})
+}
+
+/// Runs `workflow` in A and returns the id of its pending request (`approvals` or `forms`).
+async fn pending(app: &Router, kind: &str, workflow: Value) -> String {
+    let (status, text) = call(app, Some("a-write"), &Method::POST, "/api/v1/workflows", Some(&workflow)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let id = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let execute = format!("/api/v1/workflows/{id}/execute");
+    let (status, text) = call(app, Some("a-write"), &Method::POST, &execute, Some(&json!({}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    for _ in 0..500 {
+        let (_, text) = call(app, Some("a-read"), &Method::GET, &format!("/api/v1/{kind}"), None).await;
+        if let Some(id) = serde_json::from_str::<Value>(&text).unwrap()[kind][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no pending {kind}");
+}
+
 async fn a_key(services: &oxify_api::app::services::Services) -> ApiKeyId {
     let secret = ApiKeySecret::from_random(&[7; oxify_api::domain::identity::api_key::RANDOM_BYTES]);
     let record = ApiKeyRecord {
@@ -154,6 +189,10 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
     let key = f.api_key.to_string();
     let id = if path.starts_with("/api/v1/executions/") {
         &f.execution
+    } else if path.starts_with("/api/v1/approvals/") {
+        &f.approval
+    } else if path.starts_with("/api/v1/forms/") {
+        &f.form
     } else if path.starts_with("/api/v1/workspaces/") {
         &a
     } else if path.starts_with("/api/v1/api-keys/") {
@@ -170,6 +209,7 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
         ("POST", "/api/v1/workflows") | ("PUT", "/api/v1/workflows/{id}") => Some(chain("echo again")),
         ("POST", "/api/v1/secrets") => Some(json!({"name": "A_SECRET", "value": "a-secret-value-0002"})),
         ("POST", "/api/v1/executions/{id}/rerun") => Some(json!({"from_node": "work"})),
+        ("POST", "/api/v1/forms/{id}/submit") => Some(json!({"values": {"x": "hello"}})),
         ("POST", "/api/v1/auth/register") => {
             Some(json!({"email": format!("{}@example.com", uuid::Uuid::now_v7()), "password": "long enough"}))
         }
@@ -313,14 +353,22 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
 #[tokio::test]
 async fn a_workspace_lists_and_counts_only_its_own() {
     let f = fixture().await;
-    for uri in ["/api/v1/workflows", "/api/v1/executions", &format!("/api/v1/workflows/{}/executions", f.workflow)] {
+    // A has the chain's workflow and run, and one with an approval, one with a form.
+    let per_workflow = format!("/api/v1/workflows/{}/executions", f.workflow);
+    for (uri, a_has) in [
+        ("/api/v1/workflows", 3),
+        ("/api/v1/executions", 3),
+        (per_workflow.as_str(), 1),
+        ("/api/v1/approvals", 1),
+        ("/api/v1/forms", 1),
+    ] {
         let (status, text) = call(&f.app, Some("b-admin"), &Method::GET, uri, None).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {text}");
         let body: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(body["total"], 0, "{uri}: {text}");
         let (_, text) = call(&f.app, Some("a-read"), &Method::GET, uri, None).await;
         let body: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(body["total"], 1, "{uri}: {text}");
+        assert_eq!(body["total"], a_has, "{uri}: {text}");
     }
     // B may not reuse A's workflow id: it stays A's (a 409 that shows nothing of A's workflow).
     let mut taken = chain("echo b");

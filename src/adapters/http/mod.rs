@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod caller;
 pub mod client_address;
@@ -11,7 +12,9 @@ pub mod error;
 pub mod event_json;
 pub mod executions;
 pub mod extract;
+pub mod forms;
 pub mod health;
+pub mod human_dto;
 pub mod idempotency;
 pub mod identified;
 pub mod layers;
@@ -89,6 +92,8 @@ pub struct AppState {
     pub secrets: Arc<crate::app::secrets::SecretService>,
     /// Who did what.
     pub audit: Arc<crate::app::audit::AuditTrail>,
+    /// Approvals and forms.
+    pub human_tasks: Arc<crate::app::human_tasks::HumanTaskService>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
@@ -120,6 +125,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(secrets::put_secret, secrets::list_secrets))
         .routes(routes!(secrets::get_secret, secrets::delete_secret))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(approvals::list_approvals))
+        .routes(routes!(approvals::get_approval))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
+        .routes(routes!(approvals::list_execution_approvals))
+        .routes(routes!(forms::list_forms))
+        .routes(routes!(forms::get_form))
+        .routes(routes!(forms::submit_form))
+        .routes(routes!(forms::list_execution_forms))
         .split_for_parts();
     let settings = state.settings.clone();
     let limits = Arc::new(rate_limit::Limits::new(

@@ -23,6 +23,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         clock: Arc::new(SystemClock),
         secrets: Arc::new(crate::adapters::store::InMemoryStore::new()),
         audit: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        tasks: Arc::new(crate::adapters::store::InMemoryStore::new()),
         cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,
@@ -37,6 +38,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         identity: crate::startup::access::local_identity(services.identities.clone()),
         secrets: services.secrets.clone(),
         audit: services.audit.clone(),
+        human_tasks: services.human_tasks.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

@@ -15,6 +15,8 @@ use std::time::Instant;
 use uuid::Uuid;
 
 mod audit;
+mod human_tasks;
+pub(crate) use human_tasks::paged as paged_tasks;
 mod idempotency;
 mod identities;
 mod secrets;
@@ -50,6 +52,8 @@ struct Inner {
     secrets: HashMap<(WorkspaceId, String), crate::ports::SealedSecret>,
     /// Audit entries of each workspace, oldest first.
     audit: HashMap<WorkspaceId, Vec<crate::ports::AuditEntry>>,
+    /// Approvals and forms.
+    tasks: HashMap<crate::domain::ids::TaskId, crate::domain::human::HumanTask>,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);

@@ -7,6 +7,7 @@ mod sqlite;
 mod version_cache;
 
 pub use memory::InMemoryStore;
+pub(crate) use memory::paged_tasks as memory_paged;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

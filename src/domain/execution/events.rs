@@ -35,10 +35,17 @@ pub enum EventKind {
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionCancelled,
+    /// An Approval node asks people for a decision.
+    ApprovalRequested,
+    /// An approval was approved, rejected or expired.
+    ApprovalDecided,
+    /// A Form node asks people for values.
+    FormRequested,
+    FormSubmitted,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 21] = [
         Self::ExecutionStarted,
         Self::ExecutionResumed,
         Self::NodeStarted,
@@ -56,6 +63,10 @@ impl EventKind {
         Self::ExecutionCompleted,
         Self::ExecutionFailed,
         Self::ExecutionCancelled,
+        Self::ApprovalRequested,
+        Self::ApprovalDecided,
+        Self::FormRequested,
+        Self::FormSubmitted,
     ];
 
     /// The SSE event name, e.g. `node_completed`.
@@ -79,6 +90,10 @@ impl EventKind {
             Self::ExecutionCompleted => "execution_completed",
             Self::ExecutionFailed => "execution_failed",
             Self::ExecutionCancelled => "execution_cancelled",
+            Self::ApprovalRequested => "approval_requested",
+            Self::ApprovalDecided => "approval_decided",
+            Self::FormRequested => "form_requested",
+            Self::FormSubmitted => "form_submitted",
         }
     }
 

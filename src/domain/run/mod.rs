@@ -11,4 +11,4 @@ mod state;
 
 pub use event::{RunEvent, Wait};
 pub use output::workflow_output;
-pub use state::{ChildResult, Children, NodeRun, RunState};
+pub use state::{Answer, ChildResult, Children, NodeRun, RunState};

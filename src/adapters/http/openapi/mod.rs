@@ -30,6 +30,8 @@ use utoipa::OpenApi;
         (name = "workspaces", description = "Workspaces and their members"),
         (name = "secrets", description = "Workspace secrets: set, listed and deleted by name, never shown"),
         (name = "audit", description = "Who did what in a workspace"),
+        (name = "approvals", description = "Decisions Approval nodes wait for"),
+        (name = "forms", description = "Values Form nodes wait for"),
         (name = "health", description = "Liveness")
     ),
     // `StreamFormat` is a query parameter's type, which the path macro references but does not add.

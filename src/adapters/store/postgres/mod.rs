@@ -7,6 +7,7 @@ mod apply;
 mod audit;
 mod codec;
 mod errors;
+mod human_tasks;
 mod idempotency;
 mod identities;
 mod identity_sql;

@@ -15,6 +15,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "identities", include_str!("../../../../migrations/sqlite/0008_identities.sql")),
     (9, "secrets", include_str!("../../../../migrations/sqlite/0009_secrets.sql")),
     (10, "audit", include_str!("../../../../migrations/sqlite/0010_audit.sql")),
+    (12, "human_tasks", include_str!("../../../../migrations/sqlite/0012_human_tasks.sql")),
 ];
 
 pub(super) fn run(conn: &Connection) -> Result<(), String> {
