@@ -25,6 +25,8 @@ mod audit;
 mod backends;
 #[path = "store_contract/conditional.rs"]
 mod conditional;
+#[path = "store_contract/human_tasks.rs"]
+mod human_tasks;
 #[path = "store_contract/idempotency.rs"]
 mod idempotency;
 #[path = "store_contract/identities.rs"]
@@ -40,6 +42,7 @@ mod upgrade;
 
 use audit::*;
 use conditional::*;
+use human_tasks::*;
 use idempotency::*;
 use identities::*;
 use odd_text::*;
@@ -52,6 +55,7 @@ pub struct Stores {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub identities: Arc<dyn oxify_api::ports::IdentityStore>,
     pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
+    pub tasks: Arc<dyn oxify_api::ports::HumanTaskStore>,
     pub audit: Arc<dyn oxify_api::ports::AuditLog>,
     pub backend: Backend,
     pub _keep: Box<dyn std::any::Any + Send>,
@@ -571,4 +575,8 @@ contract!(
     a_signal_never_crosses_workspaces,
     secrets_are_kept_per_workspace_and_replaced_in_place,
     the_audit_log_pages_newest_first_per_workspace,
+    requests_round_trip_and_are_created_once,
+    request_answers_compare_and_set_their_revision,
+    closing_requests_moves_only_pending_ones_once,
+    requests_list_filtered_newest_first_per_workspace,
 );

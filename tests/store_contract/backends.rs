@@ -15,6 +15,7 @@ pub fn memory() -> Stores {
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
+        tasks: store.clone(),
         audit: store,
         backend: Backend::Memory,
         _keep: Box::new(()),
@@ -31,6 +32,7 @@ pub async fn sqlite() -> Stores {
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
+        tasks: store.clone(),
         audit: store,
         backend: Backend::Sqlite(url),
         _keep: Box::new(dir),
@@ -49,6 +51,7 @@ pub async fn postgres() -> Stores {
         idempotency: store.clone(),
         identities: store.clone(),
         secrets: store.clone(),
+        tasks: store.clone(),
         audit: store,
         backend: Backend::Postgres(url),
         _keep: Box::new(guard),
@@ -84,30 +87,31 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores { workflows, executions, idempotency, identities, secrets, audit, backend, _keep } = s;
+    let Stores { workflows, executions, idempotency, identities, secrets, tasks, audit, backend, _keep } = s;
     type Handles = (
         Arc<dyn WorkflowStore>,
         Arc<dyn ExecutionStore>,
         Arc<dyn IdempotencyStore>,
         Arc<dyn IdentityStore>,
         Arc<dyn oxify_api::ports::SecretStore>,
+        Arc<dyn oxify_api::ports::HumanTaskStore>,
         Arc<dyn oxify_api::ports::AuditLog>,
     );
-    let (workflows, executions, idempotency, identities, secrets, audit): Handles = match &backend {
-        Backend::Memory => (workflows, executions, idempotency, identities, secrets, audit),
+    let (workflows, executions, idempotency, identities, secrets, tasks, audit): Handles = match &backend {
+        Backend::Memory => (workflows, executions, idempotency, identities, secrets, tasks, audit),
         Backend::Sqlite(url) => {
             // The old store's lock file is released once its last handle is gone.
-            drop((workflows, executions, idempotency, identities, secrets, audit));
+            drop((workflows, executions, idempotency, identities, secrets, tasks, audit));
             let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
         Backend::Postgres(url) => {
-            drop((workflows, executions, idempotency, identities, secrets, audit));
+            drop((workflows, executions, idempotency, identities, secrets, tasks, audit));
             let store = Arc::new(open_postgres(url).await);
-            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
+            (store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store.clone(), store)
         }
     };
-    Stores { workflows, executions, idempotency, identities, secrets, audit, backend, _keep }
+    Stores { workflows, executions, idempotency, identities, secrets, tasks, audit, backend, _keep }
 }
 
 async fn admin(url: &str) -> PgConnection {
