@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clock;
 pub mod events;
 pub mod http;
+pub mod models;
 pub mod outgoing;
 pub mod runners;
 pub mod secrets;

@@ -321,6 +321,7 @@ mod tests {
             n,
             index: n,
             data: "{}".into(),
+            kind: crate::domain::execution::DeltaKind::Text,
         })
     }
 

@@ -117,6 +117,25 @@ impl ExecutionService {
         Ok(delivered)
     }
 
+    /// The workflow's latest version.
+    pub(crate) async fn workflow(
+        &self,
+        scope: Scope,
+        id: WorkflowId,
+    ) -> Result<crate::ports::VersionedWorkflow, ServiceError> {
+        Ok(self.workflows.get(scope, id).await?)
+    }
+
+    /// What the bus publishes for the execution from now on.
+    pub(crate) fn subscribe(&self, id: ExecutionId) -> crate::ports::Subscription {
+        self.bus.subscribe(id)
+    }
+
+    /// How deep executions may nest (workflows calling workflows).
+    pub(crate) fn max_depth(&self) -> u32 {
+        self.executor.max_depth()
+    }
+
     /// How long a cancel request waits for the running nodes to stop (10 s unless set).
     #[must_use]
     pub fn with_cancel_wait(self, cancel_wait: Duration) -> Self {

@@ -16,4 +16,5 @@ pub mod recovery;
 pub mod runner_registry;
 pub mod secrets;
 pub mod services;
+pub mod workflow_tools;
 pub mod workflows;

@@ -4,7 +4,7 @@
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::Problem;
 use crate::domain::workflow::{NodeKindTag, RetryConfig};
-use crate::ports::NodeRunner;
+use crate::ports::{NodeRunner, WorkflowToolsSlot};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,6 +16,8 @@ type ByKind<V> = HashMap<NodeKindTag, V, foldhash::fast::RandomState>;
 pub struct RunnerRegistry {
     runners: ByKind<Arc<dyn NodeRunner>>,
     retries: ByKind<RetryConfig>,
+    /// Filled by [`super::services::Services::assemble`] for the runners that call workflows.
+    workflow_tools: Arc<WorkflowToolsSlot>,
 }
 
 impl RunnerRegistry {
@@ -37,6 +39,13 @@ impl RunnerRegistry {
     pub fn with_default_retry(mut self, kind: NodeKindTag, retry: RetryConfig) -> Self {
         self.retries.insert(kind, retry);
         self
+    }
+
+    /// The workflows runners may call as tools (an LLM node's tool loop); usable once the use
+    /// cases are assembled.
+    #[must_use]
+    pub fn workflow_tools(&self) -> Arc<WorkflowToolsSlot> {
+        self.workflow_tools.clone()
     }
 
     #[must_use]

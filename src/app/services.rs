@@ -65,6 +65,7 @@ impl Services {
     #[must_use]
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(LiveExecutions::default());
+        let runner_slot = ports.runners.workflow_tools();
         let identities = ports.identities.clone();
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
@@ -116,6 +117,9 @@ impl Services {
             ports.cipher,
             ports.clock.clone(),
         ));
+        // The runners that call workflows as tools reach them through the registry's slot.
+        let workflow_tools: Arc<dyn crate::ports::WorkflowTools> = executions.clone();
+        runner_slot.fill(&workflow_tools);
         let idempotency = Arc::new(IdempotencyService::new(
             executions.clone(),
             ports.idempotency,

@@ -17,6 +17,7 @@ mod secret_store;
 mod store_error;
 mod tokens;
 mod workflow_store;
+mod workflow_tools;
 
 pub use audit::*;
 pub use authenticator::*;
@@ -34,3 +35,4 @@ pub use secret_store::*;
 pub use store_error::*;
 pub use tokens::*;
 pub use workflow_store::*;
+pub use workflow_tools::*;

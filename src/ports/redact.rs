@@ -121,6 +121,10 @@ impl<S: std::ops::Deref<Target = dyn OutputSink> + Send + Sync + fmt::Debug> Out
             self.inner.delta(&ready);
         }
     }
+
+    fn tool_call(&self, call: &serde_json::Value) {
+        self.inner.tool_call(&self.redactor.value(call.clone()));
+    }
 }
 
 #[cfg(test)]

@@ -18,12 +18,20 @@ use tokio_util::sync::CancellationToken;
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait OutputSink: Send + Sync + Debug {
     fn delta(&self, text: &str);
+
+    /// A tool call the node made and what it gave (an LLM node's tool loop): a JSON object with
+    /// `round`, `id`, `name`, `arguments`, `result` or `error`, and `duration_ms`. Live only,
+    /// like deltas; the node's output keeps the whole list.
+    fn tool_call(&self, _call: &Value) {}
 }
 
 /// Where one execution's partial output goes, told which node attempt it comes from. The
 /// executor keeps one per run, so that an attempt's sink ([`AttemptSink`]) costs no allocation.
 pub trait ExecutionOutputs: Send + Sync + Debug {
     fn delta(&self, node_index: usize, attempt: u32, text: &str);
+
+    /// See [`OutputSink::tool_call`].
+    fn tool_call(&self, _node_index: usize, _attempt: u32, _call: &Value) {}
 }
 
 /// The sink of one node attempt: its execution's outputs told which attempt speaks, or a sink
@@ -61,6 +69,13 @@ impl OutputSink for AttemptSink {
         match &self.0 {
             Sink::Run { outputs, node_index, attempt } => outputs.delta(*node_index, *attempt, text),
             Sink::Wrapped(sink) => sink.delta(text),
+        }
+    }
+
+    fn tool_call(&self, call: &Value) {
+        match &self.0 {
+            Sink::Run { outputs, node_index, attempt } => outputs.tool_call(*node_index, *attempt, call),
+            Sink::Wrapped(sink) => sink.tool_call(call),
         }
     }
 }

@@ -4,8 +4,8 @@
 //! request fail later, such as a CORS origin with a trailing slash, would be much harder to find).
 
 use super::config::Config;
+use crate::adapters::models::settings::{http_url, limits_setting, prices_setting};
 use crate::adapters::outgoing::AllowList;
-use crate::adapters::runners::llm::settings::{http_url, limits_setting, prices_setting};
 use std::net::IpAddr;
 use tracing_subscriber::EnvFilter;
 

@@ -6,10 +6,11 @@ use super::config_check::http_allow;
 use super::error::StartupError;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
+use crate::adapters::models::ModelGateway;
+use crate::adapters::models::settings::{LlmSettings, limits_setting, prices_setting};
 use crate::adapters::outgoing::AddressGuard;
 use crate::adapters::runners::code::CodeRunner;
-use crate::adapters::runners::llm::settings::{LlmSettings, limits_setting, prices_setting};
-use crate::adapters::runners::llm::{self, LlmRunner};
+use crate::adapters::runners::llm::{self, LlmRunner, ToolDeps};
 use crate::adapters::runners::tool::{HttpTool, ToolRunner};
 use crate::adapters::secrets::XChaCha;
 use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
@@ -97,9 +98,12 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
     settings.default_concurrency = config.llm_concurrency;
     // What a workflow author may make the server reach: one guard for every such address.
     let guard = Arc::new(AddressGuard::new(http_allow(&config.http_allow).map_err(StartupError::Config)?));
-    let llm = LlmRunner::new(settings, guard.clone()).map_err(StartupError::Config)?;
+    let gateway = Arc::new(ModelGateway::new(settings, guard.clone()).map_err(StartupError::Config)?);
     let http = HttpTool::new(guard, config.http_tool_limits()).map_err(StartupError::Config)?;
-    Ok(RunnerRegistry::new()
+    let registry = RunnerRegistry::new();
+    let tools = ToolDeps { http: http.clone(), mcp: None, workflows: registry.workflow_tools() };
+    let llm = LlmRunner::new(gateway, tools);
+    Ok(registry
         .with(NodeKindTag::Llm, Arc::new(llm))
         .with_default_retry(NodeKindTag::Llm, llm::default_retry())
         .with(NodeKindTag::Code, Arc::new(CodeRunner::new(config.code_limits())))

@@ -7,6 +7,7 @@ mod late;
 mod provider;
 mod rerun;
 mod secrets;
+mod tool_loop;
 mod upstream;
 
 use eventsource_stream::{Event, Eventsource};

@@ -35,6 +35,15 @@ pub enum Reply {
     Redirect { code: u16, location: String },
     /// Waits this long before sending the next reply.
     Slow(Duration, Box<Reply>),
+    /// OpenAI streamed tool calls `(id, name, arguments JSON)`, the arguments split over chunks.
+    OpenAiTools { calls: Vec<(String, String, String)>, usage: (u64, u64) },
+    /// Anthropic streamed `tool_use` blocks after an optional text block.
+    AnthropicTools { text: String, calls: Vec<(String, String, String)>, usage: (u64, u64) },
+}
+
+/// Tool calls `(id, name, arguments)` as the fake provider's replies take them.
+pub fn calls(list: &[(&str, &str, Value)]) -> Vec<(String, String, String)> {
+    list.iter().map(|(id, name, args)| ((*id).to_owned(), (*name).to_owned(), args.to_string())).collect()
 }
 
 pub fn openai(text: &str) -> Reply {
@@ -181,6 +190,12 @@ async fn handle(State(provider): State<Provider>, uri: axum::http::Uri, headers:
                 .body(Body::empty())
                 .unwrap()
         }
+        Reply::OpenAiTools { calls, usage } => {
+            stream(guard, openai_tool_frames(&model, &calls, usage), Duration::from_millis(2))
+        }
+        Reply::AnthropicTools { text, calls, usage } => {
+            stream(guard, anthropic_tool_frames(&model, &text, &calls, usage), Duration::from_millis(2))
+        }
         Reply::Slow(..) => unreachable!("unwrapped above"),
     }
 }
@@ -262,6 +277,87 @@ fn anthropic_frames(model: &str, pieces: &[String], usage: (u64, u64)) -> Vec<St
     }));
     frames.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
     frames.push(event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": usage.1}})));
+    frames.push(event("message_stop", json!({"type": "message_stop"})));
+    frames
+}
+
+/// Splits text in two (at a character boundary), as providers split streamed arguments.
+fn halves(text: &str) -> (String, String) {
+    let mut cut = text.len() / 2;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    (text[..cut].to_owned(), text[cut..].to_owned())
+}
+
+fn openai_tool_frames(model: &str, calls: &[(String, String, String)], usage: (u64, u64)) -> Vec<String> {
+    let chunk = |delta: Value, finish: Value| {
+        let c = json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}], "usage": null});
+        format!("data: {c}\n\n")
+    };
+    let mut frames = vec![chunk(json!({"role": "assistant", "content": null}), Value::Null)];
+    for (i, (id, name, arguments)) in calls.iter().enumerate() {
+        let (first, second) = halves(arguments);
+        frames.push(chunk(
+            json!({"tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
+            Value::Null,
+        ));
+        frames.push(chunk(json!({"tool_calls": [{"index": i, "function": {"arguments": first}}]}), Value::Null));
+        frames.push(chunk(json!({"tool_calls": [{"index": i, "function": {"arguments": second}}]}), Value::Null));
+    }
+    frames.push(chunk(json!({}), json!("tool_calls")));
+    let usage = json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+        "choices": [], "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1, "total_tokens": usage.0 + usage.1}});
+    frames.push(format!("data: {usage}\n\n"));
+    frames.push("data: [DONE]\n\n".into());
+    frames
+}
+
+fn anthropic_tool_frames(
+    model: &str,
+    text: &str,
+    calls: &[(String, String, String)],
+    usage: (u64, u64),
+) -> Vec<String> {
+    let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut frames = vec![event(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "msg_2", "type": "message", "role": "assistant",
+        "content": [], "model": model, "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": usage.0, "output_tokens": 1}}}),
+    )];
+    let mut index = 0;
+    if !text.is_empty() {
+        frames.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ));
+        frames.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+        ));
+        frames.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+        index = 1;
+    }
+    for (id, name, arguments) in calls {
+        let (first, second) = halves(arguments);
+        frames.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index,
+            "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
+        ));
+        for part in [first, second] {
+            frames.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": part}}),
+            ));
+        }
+        frames.push(event("content_block_stop", json!({"type": "content_block_stop", "index": index})));
+        index += 1;
+    }
+    frames.push(event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": usage.1}})));
     frames.push(event("message_stop", json!({"type": "message_stop"})));
     frames
 }

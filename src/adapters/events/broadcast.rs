@@ -271,6 +271,7 @@ mod tests {
             n: 0,
             index: 0,
             data: format!("{{\"delta\":\"{text}\"}}").into(),
+            kind: crate::domain::execution::DeltaKind::Text,
         })
     }
 

@@ -99,7 +99,7 @@ pub async fn stream_execution(
             (Frame::Event(event), StreamFormat::Seed) => Some(seed(&event, workflow_id)),
             (Frame::Delta(delta), StreamFormat::Events) => {
                 let id = delta.position().to_string();
-                Some(Event::default().event("node_output_delta").id(id).data(&*delta.data))
+                Some(Event::default().event(delta.kind.event_name()).id(id).data(&*delta.data))
             }
             (Frame::Delta(_), StreamFormat::Seed) => None,
             (Frame::Interrupted { reason, last }, _) => Some(interrupted(&reason, last)),

@@ -3,7 +3,7 @@
 //!
 //! [`AttemptSink`]: crate::ports::AttemptSink
 
-use crate::domain::execution::OutputDelta;
+use crate::domain::execution::{DeltaKind, OutputDelta};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::valid::ValidWorkflow;
 use crate::ports::{EventBus, ExecutionOutputs};
@@ -32,6 +32,18 @@ impl std::fmt::Debug for DeltaSink {
 
 impl ExecutionOutputs for DeltaSink {
     fn delta(&self, node_index: usize, attempt: u32, text: &str) {
+        self.publish(node_index, attempt, DeltaKind::Text, "delta", serde_json::Value::from(text));
+    }
+
+    fn tool_call(&self, node_index: usize, attempt: u32, call: &serde_json::Value) {
+        self.publish(node_index, attempt, DeltaKind::ToolCall, "tool_call", call.clone());
+    }
+}
+
+impl DeltaSink {
+    /// Publishes one live frame of a node attempt: `payload` under `field`, beside the frame's
+    /// execution, node, attempt and index (the attempt's live frames counted from 1).
+    fn publish(&self, node_index: usize, attempt: u32, kind: DeltaKind, field: &str, payload: serde_json::Value) {
         let index = {
             let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
             let count = counts.entry(node_index).or_insert((attempt, 0));
@@ -42,14 +54,14 @@ impl ExecutionOutputs for DeltaSink {
             count.1
         };
         let node_id = self.workflow.node(node_index).id.clone();
-        let data = serde_json::json!({
+        let mut data = serde_json::json!({
             "execution_id": self.execution_id,
             "workflow_id": self.workflow_id,
             "node_id": node_id,
             "attempt": attempt,
             "index": index,
-            "delta": text,
         });
+        data[field] = payload;
         self.bus.publish_delta(Arc::new(OutputDelta {
             execution_id: self.execution_id,
             node_id,
@@ -57,6 +69,7 @@ impl ExecutionOutputs for DeltaSink {
             n: 0,
             index,
             data: data.to_string().into(),
+            kind,
         }));
     }
 }

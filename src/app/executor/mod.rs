@@ -201,6 +201,11 @@ impl Executor {
         run.unsaved(run::FirstCommit { execution, stored }).drive_seeded(seeds).await;
     }
 
+    /// How deep executions may nest.
+    pub(crate) fn max_depth(&self) -> u32 {
+        self.limits.max_depth
+    }
+
     /// [`Executor::start`] for a child execution, type-erased: a run that starts children runs
     /// this future, and naming it here keeps the compiler from chasing that recursion.
     pub(crate) fn start_child(

@@ -203,6 +203,28 @@ pub struct OutputDelta {
     pub index: u64,
     /// The delta's JSON object, as sent in the SSE `data:` field.
     pub data: Arc<str>,
+    pub kind: DeltaKind,
+}
+
+/// What a live (unstored) frame of a running node carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeltaKind {
+    /// Streamed text (`node_output_delta`).
+    #[default]
+    Text,
+    /// A tool call and its result (`node_tool_call`).
+    ToolCall,
+}
+
+impl DeltaKind {
+    /// The SSE event name.
+    #[must_use]
+    pub fn event_name(self) -> &'static str {
+        match self {
+            Self::Text => "node_output_delta",
+            Self::ToolCall => "node_tool_call",
+        }
+    }
 }
 
 impl OutputDelta {

@@ -41,12 +41,22 @@ pub struct LlmConfig {
     pub temperature: Option<f64>,
     #[serde(default, deserialize_with = "crate::domain::whole::opt_u32")]
     pub max_tokens: Option<u32>,
+    /// Tools the model may call, run by the server in a tool-calling loop: `{"type": "mcp",
+    /// "server", "tool"?}`, `{"type": "http", "name", "description", "server_id", "tool_name",
+    /// "parameters" (JSON Schema), "headers"?}`, `{"type": "workflow", "workflow_id", "name"?,
+    /// "description"?}`, or the shorthands `"mcp:SERVER"`, `"mcp:SERVER/TOOL"`,
+    /// `"workflow:ID"`. Anything else is a tool in the provider's own format, sent as written;
+    /// the model's calls to it end the loop and are returned in the output's `tool_calls`.
     #[serde(default)]
     pub tools: Vec<Value>,
     #[serde(default)]
     pub images: Vec<Value>,
     #[serde(default)]
     pub extra_params: Value,
+    /// Rounds of tool calls allowed before the model must answer (default 10, at most 100):
+    /// past it the node fails.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::domain::whole::opt_u32")]
+    pub max_tool_rounds: Option<u32>,
 }
 
 /// Config of a `Retriever` node.

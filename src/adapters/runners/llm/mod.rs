@@ -1,15 +1,11 @@
-//! The LLM node: renders its prompts, waits for the rate governor, calls the provider over its
-//! real wire protocol (streaming by default, each text delta published as it arrives), and
-//! returns the answer with token usage and cost.
+//! The LLM node: renders its prompts and asks the model through the model gateway
+//! (`adapters::models`); when the node lists tools, runs the model's tool-calling loop with MCP
+//! tools, HTTP tools and other workflows.
 
-mod anthropic;
-mod call;
-mod governor;
-mod openai;
-mod reply;
-mod reservation;
 mod runner;
-pub mod settings;
-mod transport;
+mod tool_loop;
+mod tool_spec;
+mod toolbox;
 
 pub use runner::{LlmRunner, default_retry};
+pub use toolbox::ToolDeps;

@@ -32,6 +32,7 @@ impl Default for HttpToolLimits {
 }
 
 /// Makes HTTP tool calls.
+#[derive(Clone)]
 pub struct HttpTool {
     client: reqwest::Client,
     guard: Arc<AddressGuard>,

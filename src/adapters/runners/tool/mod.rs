@@ -2,7 +2,7 @@
 //! `"METHOD /path"`) makes a real HTTP call through the SSRF guard; its parts (target, request,
 //! call) are public so that an LLM's tool loop can call HTTP tools with a model's arguments.
 
-mod arguments;
+pub mod arguments;
 pub mod http_target;
 pub mod http_tool;
 pub mod request;

@@ -11,16 +11,16 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// Most token count believed from a provider's usage report; larger ones are taken as this.
-pub(super) const MAX_REPORTED_TOKENS: u64 = 1_000_000_000;
+pub(crate) const MAX_REPORTED_TOKENS: u64 = 1_000_000_000;
 
 /// A token count from a provider's JSON, bounded (absent or not a count: 0).
-pub(super) fn token_count(value: Option<&Value>) -> u64 {
+pub(crate) fn token_count(value: Option<&Value>) -> u64 {
     value.and_then(Value::as_u64).unwrap_or(0).min(MAX_REPORTED_TOKENS)
 }
 
 /// Sends a request; any answer but a 2xx becomes an error. A redirect to another origin arrives
 /// here unfollowed (see `adapters::outgoing`) and is reported as such.
-pub(super) async fn send(request: RequestBuilder, provider: &str) -> Result<Response, RunnerError> {
+pub(crate) async fn send(request: RequestBuilder, provider: &str) -> Result<Response, RunnerError> {
     let response = request.send().await.map_err(|e| transport(&e, provider))?;
     let status = response.status();
     if status.is_success() {
@@ -38,17 +38,17 @@ pub(super) async fn send(request: RequestBuilder, provider: &str) -> Result<Resp
 }
 
 /// A request that got no answer: see [`failure::transport`].
-pub(super) fn transport(e: &reqwest::Error, provider: &str) -> RunnerError {
+pub(crate) fn transport(e: &reqwest::Error, provider: &str) -> RunnerError {
     failure::transport(e, provider)
 }
 
 /// The provider's own error message, else the body's start.
-pub(super) fn provider_message(body: &str) -> String {
+pub(crate) fn provider_message(body: &str) -> String {
     error_message(body)
 }
 
 /// The server-sent events of a streamed response; an error when nothing arrives for `idle`.
-pub(super) fn events(
+pub(crate) fn events(
     response: Response,
     idle: Duration,
     provider: String,
@@ -73,12 +73,12 @@ pub(super) fn events(
 }
 
 /// The JSON body of a whole (not streamed) answer.
-pub(super) async fn json_body(response: Response, provider: &str) -> Result<Value, RunnerError> {
+pub(crate) async fn json_body(response: Response, provider: &str) -> Result<Value, RunnerError> {
     response.json().await.map_err(|e| RunnerError::Permanent(format!("{provider} sent a body that is not JSON: {e}")))
 }
 
 /// Parses one JSON chunk of a stream; a malformed one fails the node.
-pub(super) fn chunk(data: &str, provider: &str) -> Result<Value, RunnerError> {
+pub(crate) fn chunk(data: &str, provider: &str) -> Result<Value, RunnerError> {
     serde_json::from_str(data).map_err(|e| {
         let start: String = data.chars().take(120).collect();
         RunnerError::Permanent(format!("{provider} sent a malformed stream chunk ({e}): {start}"))

@@ -2,6 +2,7 @@
 //! every compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter).
 
 use super::call::Call;
+use super::conversation::Turn;
 use super::reply::{Reply, Tokens};
 use super::transport::{self, events};
 use crate::ports::{OutputSink, RunnerError};
@@ -10,36 +11,61 @@ use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 /// The request body: messages, sampling settings, tools, then `extra_params` on top.
-pub(super) fn body(call: &Call<'_>, stream: bool) -> Value {
+pub(crate) fn body(call: &Call<'_>, stream: bool) -> Value {
     let mut messages = Vec::new();
-    if let Some(system) = &call.system {
+    if let Some(system) = call.system {
         messages.push(json!({"role": "system", "content": system}));
     }
-    let user = if call.config.images.is_empty() {
-        Value::String(call.prompt.clone())
-    } else {
-        let mut parts = vec![json!({"type": "text", "text": call.prompt})];
-        parts.extend(call.config.images.iter().map(|image| match image {
-            Value::String(url) => json!({"type": "image_url", "image_url": {"url": url}}),
-            other => other.clone(),
-        }));
-        Value::Array(parts)
-    };
-    messages.push(json!({"role": "user", "content": user}));
+    for turn in call.turns {
+        match turn {
+            Turn::User { text, images } => messages.push(json!({"role": "user", "content": user(text, images)})),
+            Turn::Assistant { text, tool_calls } => {
+                let mut message =
+                    json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                if !tool_calls.is_empty() {
+                    let calls: Vec<Value> = tool_calls
+                        .iter()
+                        .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                        .collect();
+                    message["tool_calls"] = Value::Array(calls);
+                }
+                messages.push(message);
+            }
+            // OpenAI has no error flag on a tool message: the text says it.
+            Turn::ToolResults(results) => messages.extend(
+                results.iter().map(|r| json!({"role": "tool", "tool_call_id": r.call_id, "content": r.content})),
+            ),
+        }
+    }
     let mut body = Map::new();
-    body.insert("model".into(), json!(call.config.model));
+    body.insert("model".into(), json!(call.model));
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(m) = call.config.max_tokens {
+    if let Some(m) = call.max_tokens {
         body.insert("max_tokens".into(), json!(m));
     }
-    call.finish_body(&mut body, stream);
+    call.finish_body(&mut body, stream, |tool| {
+        json!({"type": "function", "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters}})
+    });
     if stream {
         body.insert("stream_options".into(), json!({"include_usage": true}));
     }
     Value::Object(body)
 }
 
-pub(super) async fn complete(
+/// A user message's content: the text, or parts when there are images.
+fn user(text: &str, images: &[Value]) -> Value {
+    if images.is_empty() {
+        return json!(text);
+    }
+    let mut parts = vec![json!({"type": "text", "text": text})];
+    parts.extend(images.iter().map(|image| match image {
+        Value::String(url) => json!({"type": "image_url", "image_url": {"url": url}}),
+        other => other.clone(),
+    }));
+    Value::Array(parts)
+}
+
+pub(crate) async fn complete(
     call: &Call<'_>,
     sink: &dyn OutputSink,
     stream: bool,

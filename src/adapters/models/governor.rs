@@ -43,19 +43,19 @@ impl Gate {
 }
 
 /// Admits LLM calls according to the configured limits.
-pub(super) struct Governor {
+pub(crate) struct Governor {
     limits: HashMap<String, Limits>,
     default_concurrency: u32,
     gates: Mutex<HashMap<String, Arc<Gate>>>,
 }
 
 /// Held for the duration of a call.
-pub(super) struct Pass {
+pub(crate) struct Pass {
     _permits: Vec<OwnedSemaphorePermit>,
 }
 
 impl Governor {
-    pub(super) fn new(settings: &LlmSettings) -> Self {
+    pub(crate) fn new(settings: &LlmSettings) -> Self {
         Self {
             limits: settings.limits.clone(),
             default_concurrency: settings.default_concurrency,
@@ -64,7 +64,7 @@ impl Governor {
     }
 
     /// Waits until a call of about `tokens` tokens to `provider`/`model` may go.
-    pub(super) async fn admit(&self, provider: &str, model: &str, tokens: u32) -> Pass {
+    pub(crate) async fn admit(&self, provider: &str, model: &str, tokens: u32) -> Pass {
         let model_key = format!("{provider}/{model}");
         let mut gates = Vec::with_capacity(2);
         if let Some(gate) = self.gate(&model_key, None) {

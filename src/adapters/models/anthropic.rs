@@ -2,6 +2,7 @@
 //! `content_block_start/delta/stop`, `message_delta`, `message_stop`) or not.
 
 use super::call::Call;
+use super::conversation::Turn;
 use super::reply::{Reply, Tokens};
 use super::transport::{self, events};
 use crate::ports::{OutputSink, RunnerError};
@@ -11,25 +12,60 @@ use std::time::Duration;
 
 const VERSION: &str = "2023-06-01";
 /// Anthropic requires `max_tokens`; used when the node sets none.
-pub(super) const DEFAULT_MAX_TOKENS: u32 = 1024;
+pub(crate) const DEFAULT_MAX_TOKENS: u32 = 1024;
 
-pub(super) fn body(call: &Call<'_>, stream: bool) -> Value {
-    let content = if call.config.images.is_empty() {
-        Value::String(call.prompt.clone())
-    } else {
-        let mut parts: Vec<Value> = call.config.images.iter().map(image).collect();
-        parts.push(json!({"type": "text", "text": call.prompt}));
-        Value::Array(parts)
-    };
+pub(crate) fn body(call: &Call<'_>, stream: bool) -> Value {
+    let messages: Vec<Value> = call
+        .turns
+        .iter()
+        .map(|turn| match turn {
+            Turn::User { text, images } => json!({"role": "user", "content": user(text, images)}),
+            Turn::Assistant { text, tool_calls } => {
+                let mut blocks = Vec::new();
+                if !text.is_empty() {
+                    blocks.push(json!({"type": "text", "text": text}));
+                }
+                blocks.extend(tool_calls.iter().map(|c| {
+                    let input = serde_json::from_str::<Value>(&c.arguments)
+                        .ok()
+                        .filter(Value::is_object)
+                        .unwrap_or_else(|| json!({}));
+                    json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input})
+                }));
+                json!({"role": "assistant", "content": blocks})
+            }
+            Turn::ToolResults(results) => {
+                let blocks: Vec<Value> = results
+                    .iter()
+                    .map(|r| json!({"type": "tool_result", "tool_use_id": r.call_id, "content": r.content, "is_error": r.is_error}))
+                    .collect();
+                json!({"role": "user", "content": blocks})
+            }
+        })
+        .collect();
     let mut body = Map::new();
-    body.insert("model".into(), json!(call.config.model));
-    body.insert("max_tokens".into(), json!(call.config.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
-    body.insert("messages".into(), json!([{"role": "user", "content": content}]));
-    if let Some(system) = &call.system {
+    body.insert("model".into(), json!(call.model));
+    body.insert("max_tokens".into(), json!(call.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
+    body.insert("messages".into(), Value::Array(messages));
+    if let Some(system) = call.system {
         body.insert("system".into(), json!(system));
     }
-    call.finish_body(&mut body, stream);
+    call.finish_body(
+        &mut body,
+        stream,
+        |tool| json!({"name": tool.name, "description": tool.description, "input_schema": tool.parameters}),
+    );
     Value::Object(body)
+}
+
+/// A user message's content: the text, or image blocks then the text.
+fn user(text: &str, images: &[Value]) -> Value {
+    if images.is_empty() {
+        return json!(text);
+    }
+    let mut parts: Vec<Value> = images.iter().map(image).collect();
+    parts.push(json!({"type": "text", "text": text}));
+    Value::Array(parts)
 }
 
 /// An image given as a URL becomes a URL source; anything else is passed as written.
@@ -40,7 +76,7 @@ fn image(image: &Value) -> Value {
     }
 }
 
-pub(super) async fn complete(
+pub(crate) async fn complete(
     call: &Call<'_>,
     sink: &dyn OutputSink,
     stream: bool,

@@ -8,13 +8,13 @@ use crate::ports::RunnerError;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A call's share of the execution's budget, given back unless the call settles it.
-pub(super) struct Reservation {
+pub(crate) struct Reservation {
     budget: Arc<Mutex<Budget>>,
     reserved: Option<Reserved>,
 }
 
 impl Reservation {
-    pub(super) fn take(budget: &Arc<Mutex<Budget>>, tokens: u64, cost: Option<f64>) -> Result<Self, RunnerError> {
+    pub(crate) fn take(budget: &Arc<Mutex<Budget>>, tokens: u64, cost: Option<f64>) -> Result<Self, RunnerError> {
         let reserved = budget
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -23,7 +23,7 @@ impl Reservation {
         Ok(Self { budget: budget.clone(), reserved: Some(reserved) })
     }
 
-    pub(super) fn settle(mut self, used: Usage) {
+    pub(crate) fn settle(mut self, used: Usage) {
         if let Some(r) = self.reserved.take() {
             self.budget.lock().unwrap_or_else(PoisonError::into_inner).settle(r, used);
         }
