@@ -579,4 +579,5 @@ contract!(
     request_answers_compare_and_set_their_revision,
     closing_requests_moves_only_pending_ones_once,
     requests_list_filtered_newest_first_per_workspace,
+    due_notifications_are_claimed_once_and_their_log_is_kept,
 );

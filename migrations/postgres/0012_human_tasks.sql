@@ -20,7 +20,12 @@ CREATE TABLE human_tasks (
     created_at      TIMESTAMPTZ NOT NULL,
     expires_at      TIMESTAMPTZ,
     decided_at      TIMESTAMPTZ,
-    revision        INTEGER NOT NULL
+    revision        INTEGER NOT NULL,
+    -- The node's notification and its delivery log (JSON), and when its next attempt is due
+    -- (or, while one process delivers it, until when that process holds it).
+    notify          TEXT,
+    notify_due      TIMESTAMPTZ
 );
 CREATE INDEX human_tasks_by_workspace ON human_tasks (workspace_id, kind, created_at DESC, id DESC);
 CREATE INDEX human_tasks_by_execution ON human_tasks (execution_id);
+CREATE INDEX human_tasks_notify_due ON human_tasks (notify_due) WHERE notify_due IS NOT NULL;

@@ -35,6 +35,8 @@ pub struct Ports {
     pub audit: Arc<dyn AuditLog>,
     /// Approvals and forms.
     pub tasks: Arc<dyn crate::ports::HumanTaskStore>,
+    /// Where approval and form notifications are posted.
+    pub webhooks: Arc<dyn crate::ports::WebhookSender>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -58,6 +60,8 @@ pub struct Services {
     /// The identity store, for the access use cases the composition root builds beside these.
     pub identities: Arc<dyn IdentityStore>,
     recovery: Arc<Recovery>,
+    /// Delivers approval and form notifications.
+    pub notifier: Arc<super::notifier::Notifier>,
     exclusive: bool,
 }
 
@@ -110,6 +114,12 @@ impl Services {
             .with_max_in_flight(max_in_flight)
             .with_tasks(ports.tasks.clone()),
         );
+        let notifier = Arc::new(super::notifier::Notifier::new(
+            ports.tasks.clone(),
+            ports.webhooks,
+            secrets.clone(),
+            ports.clock.clone(),
+        ));
         let human_tasks = Arc::new(super::human_tasks::HumanTaskService::new(
             ports.tasks,
             executions.clone(),
@@ -138,6 +148,7 @@ impl Services {
             running,
             identities,
             recovery,
+            notifier,
             exclusive: ports.exclusive,
         }
     }
@@ -150,7 +161,8 @@ impl Services {
     }
 
     /// Resumes the executions a previous process left unfinished, then keeps leases renewed,
-    /// looks for orphans and purges expired idempotency keys until `stop` fires.
+    /// looks for orphans, delivers notifications and purges expired idempotency keys until
+    /// `stop` fires.
     pub async fn recover_and_maintain(&self, stop: CancellationToken) {
         match self.recovery.recover(self.exclusive).await {
             Ok(0) => {}
@@ -158,6 +170,7 @@ impl Services {
             Err(e) => tracing::error!(error = %e, "resuming unfinished executions failed; retrying in the background"),
         }
         self.recovery.clone().spawn_maintenance(stop.clone());
+        self.notifier.clone().spawn(stop.clone());
         self.idempotency.clone().spawn_purge(stop);
     }
 }

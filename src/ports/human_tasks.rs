@@ -3,7 +3,7 @@
 use super::paging::{Page, PageRequest};
 use super::store_error::StoreError;
 use crate::domain::access::Scope;
-use crate::domain::human::{HumanTask, TaskKind, TaskState};
+use crate::domain::human::{Delivery, HumanTask, TaskKind, TaskState};
 use crate::domain::ids::{ExecutionId, TaskId, WorkflowId};
 use chrono::{DateTime, Utc};
 
@@ -61,4 +61,24 @@ pub trait HumanTaskStore: Send + Sync {
         state: TaskState,
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+
+    /// Requests of any workspace whose notification is due at `now` (at most `limit`), each
+    /// claimed until `now + claim`: meanwhile no other caller (no other process) gets it, and
+    /// if the claimer dies it is due again after that.
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        claim: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<HumanTask>, StoreError>;
+
+    /// Writes a request's notification (its delivery log); its next attempt is due at
+    /// `delivery.next_attempt_at` (none: no more attempts). Ends any claim on it.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the workspace has no such request.
+    async fn record_notification(&self, scope: Scope, id: TaskId, delivery: &Delivery) -> Result<(), StoreError>;
 }

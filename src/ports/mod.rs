@@ -16,6 +16,7 @@ mod runner;
 mod secret_store;
 mod store_error;
 mod tokens;
+mod webhook;
 mod workflow_store;
 mod workflow_tools;
 
@@ -34,5 +35,6 @@ pub use runner::*;
 pub use secret_store::*;
 pub use store_error::*;
 pub use tokens::*;
+pub use webhook::*;
 pub use workflow_store::*;
 pub use workflow_tools::*;

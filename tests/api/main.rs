@@ -10,6 +10,7 @@ mod connections;
 mod errors;
 mod executions;
 mod human;
+mod human_more;
 mod idempotency;
 mod idempotent_restart;
 mod inputs;

@@ -423,3 +423,59 @@ async fn a_workspace_past_its_executions_in_flight_is_told_to_retry() {
             .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
 }
+
+#[tokio::test]
+async fn deciding_an_approval_needs_a_listed_role_and_not_having_started_the_run() {
+    let services = services();
+    for (id, name) in [(a_ws(), "A"), (b_ws(), "B")] {
+        let workspace = Workspace { id, name: name.into(), created_at: chrono::Utc::now() };
+        services.identities.create_workspace(&workspace, None).await.unwrap();
+    }
+    let app = router_authenticating(&services, HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let approval =
+        |approvers: Value| human(json!({"type": "Approval", "config": {"message": "ship?", "approvers": approvers}}));
+    // Started by A's admin, decidable by admins only.
+    let admins_only = started(&app, "a-admin", approval(json!(["Admin"]))).await;
+    for (token, status) in
+        [("a-read", StatusCode::FORBIDDEN), ("a-write", StatusCode::FORBIDDEN), ("b-admin", StatusCode::NOT_FOUND)]
+    {
+        let uri = format!("/api/v1/approvals/{admins_only}/approve");
+        let (got, text) = call(&app, Some(token), &Method::POST, &uri, Some(&json!({}))).await;
+        assert_eq!(got, status, "{token}: {text}");
+    }
+    // The admin started that run: by default they may not approve it either.
+    let uri = format!("/api/v1/approvals/{admins_only}/approve");
+    let (got, text) = call(&app, Some("a-admin"), &Method::POST, &uri, Some(&json!({}))).await;
+    assert_eq!(got, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("started"), "{text}");
+    // Started by A's writer, decidable by any writer: the admin decides.
+    let anyone = started(&app, "a-write", approval(json!([]))).await;
+    let (got, text) =
+        call(&app, Some("a-admin"), &Method::POST, &format!("/api/v1/approvals/{anyone}/reject"), Some(&json!({})))
+            .await;
+    assert_eq!(got, StatusCode::OK, "{text}");
+    let (got, text) =
+        call(&app, Some("a-admin"), &Method::POST, &format!("/api/v1/approvals/{anyone}/approve"), Some(&json!({})))
+            .await;
+    assert_eq!(got, StatusCode::CONFLICT, "decided already: {text}");
+}
+
+/// Runs `workflow` in A as `token` and returns the id of its approval once it is pending.
+async fn started(app: &Router, token: &str, workflow: Value) -> String {
+    let (status, text) = call(app, Some(token), &Method::POST, "/api/v1/workflows", Some(&workflow)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let id = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, text) =
+        call(app, Some(token), &Method::POST, &format!("/api/v1/workflows/{id}/execute"), Some(&json!({}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    let execution = serde_json::from_str::<Value>(&text).unwrap()["execution_id"].as_str().unwrap().to_owned();
+    for _ in 0..500 {
+        let uri = format!("/api/v1/executions/{execution}/approvals");
+        let (_, text) = call(app, Some("a-read"), &Method::GET, &uri, None).await;
+        if let Some(id) = serde_json::from_str::<Value>(&text).unwrap()["approvals"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no pending approval for {execution}");
+}

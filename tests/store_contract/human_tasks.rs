@@ -3,7 +3,7 @@
 
 use super::{Stores, WS, at};
 use oxify_api::domain::access::Scope;
-use oxify_api::domain::human::{Decision, HumanTask, TaskKind, TaskState};
+use oxify_api::domain::human::{Decision, Delivery, DeliveryAttempt, DeliveryState, HumanTask, TaskKind, TaskState};
 use oxify_api::domain::ids::{ExecutionId, NodeId, TaskId, WorkflowId, WorkspaceId};
 use oxify_api::ports::{PageRequest, StoreError, TaskFilter};
 use serde_json::json;
@@ -29,6 +29,7 @@ fn request(scope: Scope, kind: TaskKind, execution: ExecutionId, when: i64) -> H
         decided_at: None,
         revision: 0,
         sealed: None,
+        notify: None,
     }
 }
 
@@ -103,4 +104,31 @@ pub async fn requests_list_filtered_newest_first_per_workspace(s: Stores) {
     assert_eq!(found.items.iter().map(|t| t.kind).collect::<Vec<_>>(), vec![TaskKind::Form]);
     let count = s.tasks.tasks(WS, TaskFilter::default(), PageRequest { limit: 0, after: None }).await.unwrap();
     assert_eq!((count.total, count.items.len()), (5, 0));
+}
+
+pub async fn due_notifications_are_claimed_once_and_their_log_is_kept(s: Stores) {
+    let claim = chrono::Duration::seconds(60);
+    let mut t = request(WS, TaskKind::Approval, ExecutionId::generate(), 1);
+    t.notify = Some(Delivery::new("https://hooks.example.com/\u{e9}", Some("HOOK"), at(10)));
+    s.tasks.create_task(&t).await.unwrap();
+    s.tasks.create_task(&request(WS, TaskKind::Form, ExecutionId::generate(), 2)).await.unwrap();
+    assert_eq!(s.tasks.task(WS, t.id).await.unwrap(), t, "the notification round-trips");
+    assert!(s.tasks.due_notifications(at(9), claim, 10).await.unwrap().is_empty(), "not due yet");
+    let due = s.tasks.due_notifications(at(10), claim, 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![t.id], "due, and only requests that notify");
+    assert!(s.tasks.due_notifications(at(11), claim, 10).await.unwrap().is_empty(), "claimed: nobody else gets it");
+    assert_eq!(s.tasks.due_notifications(at(70), claim, 10).await.unwrap().len(), 1, "the claim ran out");
+    let mut delivery = t.notify.clone().unwrap();
+    delivery.record(DeliveryAttempt { at: at(71), status: Some(500), error: Some("500".into()), duration_ms: 3 });
+    let other = Scope::new(WorkspaceId::generate());
+    assert!(matches!(s.tasks.record_notification(other, t.id, &delivery).await, Err(StoreError::NotFound { .. })));
+    s.tasks.record_notification(WS, t.id, &delivery).await.unwrap();
+    assert!(s.tasks.due_notifications(at(71), claim, 10).await.unwrap().is_empty(), "recorded: due after its backoff");
+    let due = s.tasks.due_notifications(at(72), claim, 10).await.unwrap();
+    assert_eq!(due[0].notify.as_ref(), Some(&delivery), "the claim hands out the log as recorded");
+    delivery.record(DeliveryAttempt { at: at(72), status: Some(204), error: None, duration_ms: 2 });
+    s.tasks.record_notification(WS, t.id, &delivery).await.unwrap();
+    assert!(s.tasks.due_notifications(at(10_000), claim, 10).await.unwrap().is_empty(), "delivered: never again");
+    let stored = s.tasks.task(WS, t.id).await.unwrap().notify.unwrap();
+    assert_eq!((stored.state, stored.attempts.len()), (DeliveryState::Delivered, 2));
 }

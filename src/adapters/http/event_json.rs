@@ -196,6 +196,7 @@ fn data_of<'a>(event: &'a ExecutionEvent, workflow_id: WorkflowId, wf: Option<&'
         E::FormRequested { form_id, title, expires_at, .. } => {
             (d.form_id, d.message, d.expires_at) = (Some(*form_id), Some(title.as_str()), *expires_at);
         }
+        E::PauseRequested { by } | E::ResumeRequested { by } => d.by = Some(by.as_str()),
         E::FormSubmitted { form_id, by, values, .. } => {
             (d.form_id, d.by, d.output) = (Some(*form_id), Some(by.as_str()), Some(values.as_ref()));
         }

@@ -1,7 +1,7 @@
 //! Bodies of the approval and form routes.
 
 use super::pagination::{PageParams, encode};
-use crate::domain::human::{Decision, HumanTask, TaskState};
+use crate::domain::human::{Decision, Delivery, HumanTask, TaskState};
 use crate::domain::ids::{ExecutionId, NodeId, TaskId, WorkflowId};
 use crate::ports::Page;
 use chrono::{DateTime, Utc};
@@ -64,6 +64,8 @@ pub struct ApprovalBody {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The node's `notify_url` notification and its delivery log (every attempt), if it has one.
+    pub notification: Option<Delivery>,
 }
 
 impl From<HumanTask> for ApprovalBody {
@@ -86,6 +88,7 @@ impl From<HumanTask> for ApprovalBody {
             created_at: t.created_at,
             expires_at: t.expires_at,
             decided_at: t.decided_at,
+            notification: t.notify,
         }
     }
 }
@@ -144,6 +147,8 @@ pub struct FormBody {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// The node's `notify_url` notification and its delivery log (every attempt), if it has one.
+    pub notification: Option<Delivery>,
 }
 
 impl From<HumanTask> for FormBody {
@@ -165,6 +170,7 @@ impl From<HumanTask> for FormBody {
             created_at: t.created_at,
             expires_at: t.expires_at,
             submitted_at: t.decided_at,
+            notification: t.notify,
         }
     }
 }

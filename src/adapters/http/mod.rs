@@ -20,6 +20,7 @@ pub mod identified;
 pub mod layers;
 pub mod openapi;
 pub mod pagination;
+pub mod pause;
 pub mod preconditions;
 pub mod rate_limit;
 pub mod secrets;
@@ -125,6 +126,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(secrets::put_secret, secrets::list_secrets))
         .routes(routes!(secrets::get_secret, secrets::delete_secret))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(pause::pause_execution))
+        .routes(routes!(pause::resume_execution))
         .routes(routes!(approvals::list_approvals))
         .routes(routes!(approvals::get_approval))
         .routes(routes!(approvals::approve))

@@ -24,6 +24,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         secrets: Arc::new(crate::adapters::store::InMemoryStore::new()),
         audit: Arc::new(crate::adapters::store::InMemoryStore::new()),
         tasks: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        webhooks: crate::startup::wiring::webhooks(crate::adapters::outgoing::AddressGuard::default()),
         cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,

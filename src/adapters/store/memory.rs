@@ -54,6 +54,8 @@ struct Inner {
     audit: HashMap<WorkspaceId, Vec<crate::ports::AuditEntry>>,
     /// Approvals and forms.
     tasks: HashMap<crate::domain::ids::TaskId, crate::domain::human::HumanTask>,
+    /// Notifications being delivered, and until when their deliverer holds them.
+    notify_claims: HashMap<crate::domain::ids::TaskId, chrono::DateTime<chrono::Utc>>,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);

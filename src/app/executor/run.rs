@@ -222,7 +222,7 @@ impl<'e> Run<'e> {
                 && self.launches.is_empty()
                 && self.new_tasks.is_empty()
             {
-                if self.rs.waiting().next().is_none() {
+                if self.rs.waiting().next().is_none() && !self.rs.held() {
                     let stall = "internal error: no node can run although the workflow has not finished";
                     tracing::error!(execution_id = %self.id, "{stall}");
                     return self.end(ExecutionState::Failed, stall.into()).await;
@@ -332,10 +332,11 @@ impl<'e> Run<'e> {
         }
     }
 
-    /// When the nearest retry timer is due, if any node waits on one.
+    /// When the nearest retry timer or request deadline is due, if any node waits on one. A run
+    /// paused by hand starts no retry, so only deadlines (which expire requests) wake it.
     fn next_timer(&self) -> Option<DateTime<Utc>> {
         let deadline = self.next_deadline();
-        if self.timers == 0 {
+        if self.timers == 0 || self.rs.held() {
             return deadline;
         }
         let retry = self.rs.timers().into_iter().map(|(_, _, until)| until).min();
@@ -350,6 +351,11 @@ impl<'e> Run<'e> {
     /// nodes are queued to be spawned once this step is committed. Returns `true` when it stopped
     /// with nodes still ready because the step holds [`IN_PLACE_PER_STEP`] evaluated nodes.
     fn schedule(&mut self) -> bool {
+        if self.rs.held() {
+            // Paused by hand: answers are taken in, but nothing new starts.
+            self.advance_dirty();
+            return false;
+        }
         self.fire_due_timers();
         self.advance_dirty();
         let mut in_place = 0;

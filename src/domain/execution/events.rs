@@ -42,10 +42,14 @@ pub enum EventKind {
     /// A Form node asks people for values.
     FormRequested,
     FormSubmitted,
+    /// Someone asked the run to pause (`POST /executions/{id}/pause`): no new node starts.
+    PauseRequested,
+    /// Someone asked a paused run to go on (`POST /executions/{id}/resume`).
+    ResumeRequested,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 23] = [
         Self::ExecutionStarted,
         Self::ExecutionResumed,
         Self::NodeStarted,
@@ -67,6 +71,8 @@ impl EventKind {
         Self::ApprovalDecided,
         Self::FormRequested,
         Self::FormSubmitted,
+        Self::PauseRequested,
+        Self::ResumeRequested,
     ];
 
     /// The SSE event name, e.g. `node_completed`.
@@ -94,6 +100,8 @@ impl EventKind {
             Self::ApprovalDecided => "approval_decided",
             Self::FormRequested => "form_requested",
             Self::FormSubmitted => "form_submitted",
+            Self::PauseRequested => "pause_requested",
+            Self::ResumeRequested => "resume_requested",
         }
     }
 

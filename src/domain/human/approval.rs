@@ -101,6 +101,7 @@ mod tests {
             decided_at: None,
             revision: 0,
             sealed: None,
+            notify: None,
         }
     }
 

@@ -111,6 +111,15 @@ fn check_value(field: &FormField, value: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// What is wrong with the field's `validation` pattern, if it is not a regular expression.
+#[must_use]
+pub fn pattern_problem(field: &FormField) -> Option<String> {
+    let p = pattern(field)?;
+    regex::Regex::new(&format!("^(?:{p})$"))
+        .err()
+        .map(|e| format!("field '{}' has a validation pattern that is not a regular expression: {e}", field.id))
+}
+
 /// The values a choice field offers: each option, or its `value` when the option is an object
 /// `{"value", "label"}`.
 fn options(field: &FormField) -> impl Iterator<Item = &Value> {

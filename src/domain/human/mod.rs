@@ -4,6 +4,8 @@
 
 pub mod approval;
 pub mod form;
+pub mod notify;
 mod task;
 
+pub use notify::{Delivery, DeliveryAttempt, DeliveryState};
 pub use task::{Decider, Decision, HumanTask, Refusal, TaskKind, TaskState, Verdict};

@@ -136,6 +136,8 @@ pub struct HumanTask {
     pub revision: u32,
     /// A submitted form's `Password` values, sealed by the secrets cipher (never shown).
     pub sealed: Option<Vec<u8>>,
+    /// The node's notification (`notify_url`) and its delivery log.
+    pub notify: Option<super::notify::Delivery>,
 }
 
 impl HumanTask {

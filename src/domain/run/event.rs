@@ -158,6 +158,17 @@ pub enum RunEvent {
         #[schema(value_type = Object)]
         values: Arc<Value>,
     },
+    /// Someone asked the run to pause: no node starts until a [`RunEvent::ResumeRequested`];
+    /// running attempts finish, then the run parks (`execution_paused`).
+    PauseRequested {
+        /// Who asked (`user:<id>`, `api_key:<id>`, `anonymous`).
+        by: String,
+    },
+    /// Someone asked a run paused by hand to go on.
+    ResumeRequested {
+        /// Who asked.
+        by: String,
+    },
     /// The run finished; `output` is the workflow's output (see [`super::workflow_output`]).
     ExecutionCompleted {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +241,8 @@ impl RunEvent {
             Self::ApprovalDecided { .. } => EventKind::ApprovalDecided,
             Self::FormRequested { .. } => EventKind::FormRequested,
             Self::FormSubmitted { .. } => EventKind::FormSubmitted,
+            Self::PauseRequested { .. } => EventKind::PauseRequested,
+            Self::ResumeRequested { .. } => EventKind::ResumeRequested,
             Self::ExecutionCompleted { .. } => EventKind::ExecutionCompleted,
             Self::ExecutionFailed { .. } => EventKind::ExecutionFailed,
             Self::ExecutionCancelled { .. } => EventKind::ExecutionCancelled,
@@ -340,6 +353,8 @@ impl RunEvent {
                 by: "anonymous".into(),
                 values: Arc::new(Value::Object(serde_json::Map::new())),
             },
+            EventKind::PauseRequested => Self::PauseRequested { by: "anonymous".into() },
+            EventKind::ResumeRequested => Self::ResumeRequested { by: "anonymous".into() },
             EventKind::ExecutionCompleted => Self::ExecutionCompleted { output: None },
             EventKind::ExecutionFailed => Self::ExecutionFailed { error: "failed".into() },
             EventKind::ExecutionCancelled => Self::ExecutionCancelled { reason: "cancelled".into() },

@@ -80,6 +80,8 @@ pub struct RunState {
     state: ExecutionState,
     finished: u32,
     failure: Option<String>,
+    /// Paused by hand: no node starts until someone resumes the run.
+    held: bool,
 }
 
 impl RunState {
@@ -100,6 +102,7 @@ impl RunState {
             state,
             finished: 0,
             failure: None,
+            held: false,
         }
     }
 
@@ -159,6 +162,12 @@ impl RunState {
     #[must_use]
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()
+    }
+
+    /// Whether someone paused the run by hand (and nobody resumed it since).
+    #[must_use]
+    pub fn held(&self) -> bool {
+        self.held
     }
 
     /// Whether every node reached a final status.
@@ -261,6 +270,14 @@ impl RunState {
             }
             E::ExecutionPaused { .. } => {
                 self.move_to(ExecutionState::Paused)?;
+                None
+            }
+            E::PauseRequested { .. } => {
+                self.held = !self.state.is_terminal();
+                None
+            }
+            E::ResumeRequested { .. } => {
+                self.held = false;
                 None
             }
             E::ExecutionCompleted { .. } => self.end(ExecutionState::Completed)?,

@@ -277,6 +277,10 @@ pub struct ApprovalConfig {
     /// A URL told (signed JSON POST) when the approval is requested. Not in the seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_url: Option<String>,
+    /// The workspace secret whose value signs the notification (default `NOTIFY_SIGNING_KEY`).
+    /// Not in the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_secret: Option<String>,
 }
 
 /// Config of a `Form` node.
@@ -292,6 +296,10 @@ pub struct FormConfig {
     /// A URL told (signed JSON POST) when the form is requested. Not in the seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_url: Option<String>,
+    /// The workspace secret whose value signs the notification (default `NOTIFY_SIGNING_KEY`).
+    /// Not in the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_secret: Option<String>,
 }
 
 /// One field of a `Form` node.

@@ -2,7 +2,7 @@
 
 use super::InMemoryStore;
 use crate::domain::access::Scope;
-use crate::domain::human::{HumanTask, TaskState};
+use crate::domain::human::{Delivery, DeliveryState, HumanTask, TaskState};
 use crate::domain::ids::{ExecutionId, TaskId};
 use crate::ports::{Cursor, HumanTaskStore, Page, PageRequest, StoreError, TaskFilter};
 use chrono::{DateTime, Utc};
@@ -88,6 +88,46 @@ impl HumanTaskStore for InMemoryStore {
             }
         }
         Ok(n)
+    }
+
+    async fn due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        claim: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<HumanTask>, StoreError> {
+        let mut inner = self.write();
+        let inner = &mut *inner;
+        let mut due: Vec<(DateTime<Utc>, TaskId)> = inner
+            .tasks
+            .values()
+            .filter_map(|t| {
+                let d = t.notify.as_ref().filter(|d| d.state == DeliveryState::Pending)?;
+                let at = inner.notify_claims.get(&t.id).copied().or(d.next_attempt_at)?;
+                (at <= now).then_some((at, t.id))
+            })
+            .collect();
+        due.sort();
+        due.truncate(limit as usize);
+        Ok(due
+            .into_iter()
+            .filter_map(|(_, id)| {
+                inner.notify_claims.insert(id, now + claim);
+                inner.tasks.get(&id).cloned()
+            })
+            .collect())
+    }
+
+    async fn record_notification(&self, scope: Scope, id: TaskId, delivery: &Delivery) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        let stored = inner
+            .tasks
+            .get_mut(&id)
+            .filter(|t| t.workspace_id == scope.workspace())
+            .ok_or_else(|| StoreError::not_found("request", id))?;
+        stored.notify = Some(delivery.clone());
+        inner.notify_claims.remove(&id);
+        Ok(())
     }
 }
 

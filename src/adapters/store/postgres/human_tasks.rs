@@ -5,7 +5,7 @@ use super::codec::{col, corrupt, json, json_opt, json_text};
 use super::errors::store_error;
 use super::nul;
 use crate::domain::access::Scope;
-use crate::domain::human::{HumanTask, TaskKind, TaskState};
+use crate::domain::human::{Delivery, DeliveryState, HumanTask, TaskKind, TaskState};
 use crate::domain::ids::{ExecutionId, NodeId, TaskId, WorkflowId, WorkspaceId};
 use crate::ports::{HumanTaskStore, Page, PageRequest, StoreError, TaskFilter};
 use chrono::{DateTime, Utc};
@@ -14,7 +14,8 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, workspace_id, kind, state, execution_id, workflow_id, node_id, request, approvers, quorum, \
-     allow_initiator, started_by, decisions, response, sealed, created_at, expires_at, decided_at, revision";
+     allow_initiator, started_by, decisions, response, sealed, created_at, expires_at, decided_at, revision, notify, \
+     notify_due";
 
 fn task(row: &PgRow) -> Result<HumanTask, StoreError> {
     Ok(HumanTask {
@@ -37,6 +38,7 @@ fn task(row: &PgRow) -> Result<HumanTask, StoreError> {
         expires_at: col(row, "expires_at")?,
         decided_at: col(row, "decided_at")?,
         revision: u32::try_from(col::<i32>(row, "revision")?).unwrap_or(0),
+        notify: json_opt(row, "notify")?.map(serde_json::from_value).transpose().map_err(corrupt)?,
     })
 }
 
@@ -49,7 +51,7 @@ impl HumanTaskStore for PostgresStore {
     async fn create_task(&self, t: &HumanTask) -> Result<bool, StoreError> {
         let sql = format!(
             "INSERT INTO human_tasks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18, $19) ON CONFLICT (id) DO NOTHING"
+             $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (id) DO NOTHING"
         );
         let done = sqlx::query(AssertSqlSafe(sql))
             .bind(t.id.0)
@@ -71,6 +73,8 @@ impl HumanTaskStore for PostgresStore {
             .bind(t.expires_at)
             .bind(t.decided_at)
             .bind(int(t.revision))
+            .bind(t.notify.as_ref().map(json_text).transpose()?)
+            .bind(due(t.notify.as_ref()))
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
@@ -183,4 +187,43 @@ impl HumanTaskStore for PostgresStore {
         .map_err(store_error)?;
         Ok(done.rows_affected())
     }
+
+    async fn due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        claim: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<HumanTask>, StoreError> {
+        // SKIP LOCKED: processes sweeping at once claim different rows instead of waiting.
+        let sql = format!(
+            "UPDATE human_tasks SET notify_due = $2 WHERE id IN (SELECT id FROM human_tasks WHERE notify_due <= $1 \
+             ORDER BY notify_due LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(now + claim)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(task).collect()
+    }
+
+    async fn record_notification(&self, scope: Scope, id: TaskId, delivery: &Delivery) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE human_tasks SET notify = $3, notify_due = $4 WHERE id = $1 AND workspace_id = $2")
+                .bind(id.0)
+                .bind(scope.workspace().0)
+                .bind(json_text(delivery)?)
+                .bind(due(Some(delivery)))
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+        if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::not_found("request", id)) }
+    }
+}
+
+/// When a notification's next attempt is due (none once it is final).
+fn due(d: Option<&Delivery>) -> Option<DateTime<Utc>> {
+    d.filter(|d| d.state == DeliveryState::Pending).and_then(|d| d.next_attempt_at)
 }

@@ -4,7 +4,7 @@ use super::SqliteStore;
 use super::codec::{corrupt, micros, time};
 use super::errors::store_error;
 use crate::domain::access::Scope;
-use crate::domain::human::{HumanTask, TaskKind, TaskState};
+use crate::domain::human::{Delivery, DeliveryState, HumanTask, TaskKind, TaskState};
 use crate::domain::ids::{ExecutionId, NodeId, TaskId};
 use crate::ports::{HumanTaskStore, Page, PageRequest, StoreError, TaskFilter};
 use chrono::{DateTime, Utc};
@@ -12,7 +12,8 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 const COLUMNS: &str = "id, workspace_id, kind, state, execution_id, workflow_id, node_id, request, approvers, quorum, \
-     allow_initiator, started_by, decisions, response, sealed, created_at, expires_at, decided_at, revision";
+     allow_initiator, started_by, decisions, response, sealed, created_at, expires_at, decided_at, revision, notify, \
+     notify_due";
 
 fn text<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Internal(format!("cannot encode JSON: {e}")))
@@ -51,6 +52,7 @@ fn task(row: &Row<'_>) -> Result<HumanTask, StoreError> {
         expires_at: get::<Option<i64>>(row, "expires_at")?.map(time).transpose()?,
         decided_at: get::<Option<i64>>(row, "decided_at")?.map(time).transpose()?,
         revision: u32::try_from(get::<i64>(row, "revision")?).unwrap_or(0),
+        notify: get::<Option<String>>(row, "notify")?.as_deref().map(json).transpose()?,
     })
 }
 
@@ -77,12 +79,14 @@ impl HumanTaskStore for SqliteStore {
             t.expires_at.map_or(Sql::Null, |x| Sql::Integer(micros(x))),
             t.decided_at.map_or(Sql::Null, |x| Sql::Integer(micros(x))),
             Sql::Integer(i64::from(t.revision)),
+            t.notify.as_ref().map(text).transpose()?.map_or(Sql::Null, Sql::Text),
+            due(t.notify.as_ref()).map_or(Sql::Null, Sql::Integer),
         ];
         self.writer
             .write(move |c| {
                 let sql = format!(
                     "INSERT INTO human_tasks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-                     ?14, ?15, ?16, ?17, ?18, ?19) ON CONFLICT (id) DO NOTHING"
+                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT (id) DO NOTHING"
                 );
                 let n = c.prepare_cached(&sql).and_then(|mut s| s.execute(params_from_iter(values))).map_err(store_error)?;
                 Ok(n == 1)
@@ -227,4 +231,50 @@ impl HumanTaskStore for SqliteStore {
             })
             .await
     }
+
+    async fn due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        claim: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<HumanTask>, StoreError> {
+        let (now, until) = (micros(now), micros(now + claim));
+        self.writer
+            .write(move |c| {
+                // One writer: the select and the claim below cannot interleave with another's.
+                let sql = format!(
+                    "UPDATE human_tasks SET notify_due = ?2 WHERE id IN (SELECT id FROM human_tasks WHERE notify_due <= ?1 \
+                     ORDER BY notify_due LIMIT ?3) RETURNING {COLUMNS}"
+                );
+                let mut st = c.prepare_cached(&sql).map_err(store_error)?;
+                let rows = st.query_map(params![now, until, i64::from(limit)], |r| Ok(task(r))).map_err(store_error)?;
+                let mut found = Vec::new();
+                for row in rows {
+                    found.push(row.map_err(store_error)??);
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn record_notification(&self, scope: Scope, id: TaskId, delivery: &Delivery) -> Result<(), StoreError> {
+        let (ws, key) = (scope.workspace().to_string(), id.to_string());
+        let values = (text(delivery)?, due(Some(delivery)));
+        self.writer
+            .write(move |c| {
+                let n = c
+                    .prepare_cached(
+                        "UPDATE human_tasks SET notify = ?3, notify_due = ?4 WHERE id = ?1 AND workspace_id = ?2",
+                    )
+                    .and_then(|mut s| s.execute(params![key, ws, values.0, values.1]))
+                    .map_err(store_error)?;
+                if n == 1 { Ok(()) } else { Err(StoreError::not_found("request", id)) }
+            })
+            .await
+    }
+}
+
+/// When a notification's next attempt is due, in Unix microseconds (none once it is final).
+fn due(d: Option<&Delivery>) -> Option<i64> {
+    d.filter(|d| d.state == DeliveryState::Pending).and_then(|d| d.next_attempt_at).map(micros)
 }

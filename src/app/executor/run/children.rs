@@ -254,7 +254,11 @@ impl Run<'_> {
             return Ok(Parked::Signalled);
         }
         let waiting: Vec<_> = self.rs.waiting().map(|i| self.node_id(i)).collect();
-        let reason = format!("waiting for {}", waiting.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", "));
+        let reason = if self.rs.held() {
+            "paused by request: POST /api/v1/executions/{id}/resume to go on".to_owned()
+        } else {
+            format!("waiting for {}", waiting.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", "))
+        };
         let at = self.ex.clock.now();
         let event = RunEvent::ExecutionPaused { reason, waiting };
         let wake_at = self.next_timer();

@@ -37,6 +37,13 @@ impl Run<'_> {
         let wf = self.rs.workflow();
         let node = wf.node(idx);
         let data = self.rs.data();
+        let now = self.ex.clock.now();
+        let notify = match &node.kind {
+            NodeKind::Approval(c) => c.notify_url.as_deref().map(|u| (u, c.notify_secret.as_deref())),
+            NodeKind::Form(c) => c.notify_url.as_deref().map(|u| (u, c.notify_secret.as_deref())),
+            _ => None,
+        }
+        .map(|(url, secret)| human::notify::Delivery::new(url, secret, now));
         let (kind, request, approvers, quorum, allow_initiator) = match &node.kind {
             NodeKind::Approval(c) => {
                 let message = template::render(&c.message, data).map_err(|e| format!("message: {e}"))?;
@@ -74,11 +81,12 @@ impl Run<'_> {
             started_by: self.started_by.clone(),
             decisions: Vec::new(),
             response: None,
-            created_at: self.ex.clock.now(),
+            created_at: now,
             expires_at,
             decided_at: None,
             revision: 0,
             sealed: None,
+            notify,
         })
     }
 
