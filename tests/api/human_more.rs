@@ -64,7 +64,7 @@ async fn a_run_paused_by_hand_starts_nothing_until_resumed_on_the_same_stream() 
     assert_eq!(paused.body["execution_id"], execution.as_str());
     // The running node finishes; the next one does not start, and the run parks.
     let parked = until(&app, &execution, |b| b["state"] == "Paused").await;
-    assert_eq!(result(&parked, "slow")["status"], "Completed", "{parked}");
+    assert_eq!(result(&parked, "slow")["status"], "Succeeded", "{parked}");
     assert!(result(&parked, "next").is_null() || result(&parked, "next")["status"] == "Pending", "{parked}");
     let resumed = post(&app, &format!("/api/v1/executions/{execution}/resume"), json!({})).await;
     assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.text);
@@ -108,7 +108,7 @@ async fn an_approval_decided_while_paused_by_hand_goes_on_only_when_resumed() {
     let id = list.body["approvals"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(post(&app, &format!("/api/v1/approvals/{id}/approve"), json!({})).await.status, StatusCode::OK);
     // The decision completes the node; the run parks again without starting the next one.
-    let held = until(&app, &execution, |b| b["state"] == "Paused" && result(b, "a")["status"] == "Completed").await;
+    let held = until(&app, &execution, |b| b["state"] == "Paused" && result(b, "a")["status"] == "Succeeded").await;
     assert!(result(&held, "next").is_null() || result(&held, "next")["status"] == "Pending", "{held}");
     assert_eq!(post(&app, &format!("/api/v1/executions/{execution}/resume"), json!({})).await.status, StatusCode::OK);
     let done = finished(&app, &execution).await;
