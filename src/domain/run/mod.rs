@@ -3,6 +3,8 @@
 
 pub mod composite;
 mod event;
+#[cfg(test)]
+mod human_tests;
 mod legacy;
 mod output;
 pub mod policy;

@@ -232,13 +232,9 @@ fn notify_urls_and_form_patterns_are_checked_at_save() {
     let p = one(node("x", form));
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].path, "workflow.nodes[1].kind.config.fields[0].validation");
-    assert!(
-        one(node(
-            "x",
-            json!({"type": "Approval", "config": {"message": "ok?", "notify_url": "HTTPS://h.example.com"}})
-        ))
-        .is_empty()
-    );
+    let fine =
+        node("x", json!({"type": "Approval", "config": {"message": "ok?", "notify_url": "HTTPS://h.example.com"}}));
+    assert_valid(json!([start("s"), fine]), json!([edge("s", "x")]));
 }
 
 #[test]
