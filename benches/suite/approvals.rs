@@ -35,7 +35,7 @@ impl NodeRunner for Mark {
 }
 
 fn approval() -> Value {
-    node("a", json!({"type": "Approval", "config": {"message": "Ship {{ what }}?", "context_data": {"n": 1}}}))
+    node("a", json!({"type": "Approval", "config": {"message": "Ship it?", "context_data": {"n": 1}}}))
 }
 
 /// Someone allowed to decide (not the runs' initiator: they were started by nobody in particular).
