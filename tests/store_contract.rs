@@ -27,6 +27,8 @@ mod backends;
 mod conditional;
 #[path = "store_contract/files.rs"]
 mod files;
+#[path = "store_contract/human_tasks.rs"]
+mod human_tasks;
 #[path = "store_contract/idempotency.rs"]
 mod idempotency;
 #[path = "store_contract/identities.rs"]
@@ -47,6 +49,7 @@ mod vectors;
 use audit::*;
 use conditional::*;
 use files::*;
+use human_tasks::*;
 use idempotency::*;
 use identities::*;
 use mcp_servers::*;
@@ -62,6 +65,7 @@ pub struct Stores {
     pub identities: Arc<dyn oxify_api::ports::IdentityStore>,
     pub secrets: Arc<dyn oxify_api::ports::SecretStore>,
     pub mcp_servers: Arc<dyn oxify_api::ports::McpServerStore>,
+    pub tasks: Arc<dyn oxify_api::ports::HumanTaskStore>,
     pub audit: Arc<dyn oxify_api::ports::AuditLog>,
     pub vectors: Arc<dyn oxify_api::ports::VectorStore>,
     pub files: Arc<dyn oxify_api::ports::FileStore>,
@@ -592,4 +596,9 @@ contract!(
     a_second_server_sees_the_first_servers_writes,
     concurrent_upserts_of_one_collection_count_every_revision,
     files_are_kept_exactly_and_per_workspace,
+    requests_round_trip_and_are_created_once,
+    request_answers_compare_and_set_their_revision,
+    closing_requests_moves_only_pending_ones_once,
+    requests_list_filtered_newest_first_per_workspace,
+    due_notifications_are_claimed_once_and_their_log_is_kept,
 );

@@ -4,6 +4,7 @@
 //! every load loop is bounded in count and time.
 
 mod alloc;
+mod approvals;
 mod big_chain;
 mod code;
 mod e2e;
@@ -70,8 +71,8 @@ async fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only engine,http` runs some suites (engine, memory, parked, big, code, vectors, floors,
-    // http, e2e, sse, growth).
+    // `--only engine,http` runs some suites (engine, memory, parked, approvals, big, code, vectors,
+    // floors, http, e2e, sse, growth).
     let only: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--only")
@@ -111,6 +112,17 @@ async fn main() {
             backends.push(parked::Backend { name: "postgres", url, file: None });
         }
         parked::run(&mut report, &backends, quick).await;
+    }
+    if wanted("approvals") {
+        let file = dir.path().join("approvals.db");
+        let mut backends = vec![
+            parked::Backend { name: "memory", url: "memory://".into(), file: None },
+            parked::Backend { name: "sqlite", url: format!("sqlite://{}", file.display()), file: Some(file) },
+        ];
+        if let Some((_, url)) = postgres().await {
+            backends.push(parked::Backend { name: "postgres", url, file: None });
+        }
+        approvals::run(&mut report, &backends, quick).await;
     }
     if wanted("big") {
         big_chain::run(&mut report, dir.path()).await;

@@ -46,7 +46,7 @@ impl Stack {
     pub async fn start(&self, workflow: WorkflowId) -> ExecutionId {
         self.services
             .executions
-            .start(Scope::DEFAULT, workflow, Map::new(), BudgetLimits::default())
+            .start(Scope::DEFAULT, workflow, Map::new(), BudgetLimits::default(), None)
             .await
             .expect("start")
             .id

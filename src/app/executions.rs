@@ -7,9 +7,10 @@ use super::live_executions::{CancelOutcome, LiveExecutions};
 use crate::domain::access::Scope;
 use crate::domain::budget::BudgetLimits;
 use crate::domain::data::RESERVED_NAMES;
-use crate::domain::execution::{Execution, ExecutionState, NodeResult};
+use crate::domain::execution::{Execution, ExecutionState, ExecutionUpdate, NodeResult, Signal};
 use crate::domain::ids::{ExecutionId, WorkflowId};
 use crate::domain::number;
+use crate::domain::run::RunEvent;
 use crate::domain::valid::ValidWorkflow;
 use crate::domain::validation::ValidationError;
 use crate::ports::{Clock, EventBus, ExecutionFilter, ExecutionStore, Page, PageRequest, WorkflowStore};
@@ -31,6 +32,8 @@ pub struct ExecutionService {
     cancel_wait: Duration,
     /// Executions a workspace may have pending or running at once (0: no limit).
     max_in_flight: u64,
+    /// Requests to people, cancelled with the execution that waits on them.
+    tasks: Option<Arc<dyn crate::ports::HumanTaskStore>>,
 }
 
 impl ExecutionService {
@@ -43,7 +46,17 @@ impl ExecutionService {
         running: Arc<LiveExecutions>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { workflows, executions, bus, executor, running, clock, cancel_wait: CANCEL_WAIT, max_in_flight: 0 }
+        Self {
+            workflows,
+            executions,
+            bus,
+            executor,
+            running,
+            clock,
+            cancel_wait: CANCEL_WAIT,
+            max_in_flight: 0,
+            tasks: None,
+        }
     }
 
     /// Refuses new executions of a workspace that has `max` pending or running (0: no limit).
@@ -76,6 +89,32 @@ impl ExecutionService {
             });
         }
         Ok(())
+    }
+
+    /// Cancels an execution's pending approvals and forms with it.
+    #[must_use]
+    pub fn with_tasks(self, tasks: Arc<dyn crate::ports::HumanTaskStore>) -> Self {
+        Self { tasks: Some(tasks), ..self }
+    }
+
+    /// Appends `event` to execution `id`'s log as a signal and wakes the run: at once when it
+    /// runs here, else the process that claims it (this one's sweep is poked; others find it
+    /// within a second). Returns `false` when the execution already ended (nothing is written).
+    ///
+    /// # Errors
+    /// `NotFound`; storage failures.
+    pub async fn signal(&self, scope: Scope, id: ExecutionId, event: RunEvent) -> Result<bool, ServiceError> {
+        let at = self.clock.now();
+        let update = ExecutionUpdate { signal: Some(Signal { execution_id: id, event, at }), ..Default::default() };
+        let events = self.executions.apply(scope, id, None, &update).await?;
+        let delivered = !events.is_empty();
+        for event in events {
+            if !self.running.signal(id, event.clone()) {
+                self.executor.wake().notify_one();
+            }
+            self.bus.publish(event);
+        }
+        Ok(delivered)
     }
 
     /// The workflow's latest version.
@@ -115,8 +154,9 @@ impl ExecutionService {
         workflow_id: WorkflowId,
         variables: Map<String, Value>,
         budget: BudgetLimits,
+        started_by: Option<String>,
     ) -> Result<Execution, ServiceError> {
-        let (execution, workflow) = self.prepare(scope, workflow_id, variables, budget).await?;
+        let (execution, workflow) = self.prepare(scope, workflow_id, variables, budget, started_by).await?;
         self.launch(execution, workflow).await
     }
 
@@ -128,6 +168,7 @@ impl ExecutionService {
         workflow_id: WorkflowId,
         variables: Map<String, Value>,
         budget: BudgetLimits,
+        started_by: Option<String>,
     ) -> Result<(Execution, ValidWorkflow), ServiceError> {
         if let Some(problem) = budget.problem() {
             return Err(ServiceError::BadRequest(problem));
@@ -146,8 +187,11 @@ impl ExecutionService {
         if let Some(inputs) = versioned.workflow.inputs() {
             inputs.apply(&mut variables).map_err(|problems| ValidationError { problems })?;
         }
-        let execution =
-            Execution { budget, ..Execution::new(scope, workflow_id, versioned.version, variables, self.clock.now()) };
+        let execution = Execution {
+            budget,
+            started_by,
+            ..Execution::new(scope, workflow_id, versioned.version, variables, self.clock.now())
+        };
         Ok((execution, versioned.workflow))
     }
 
@@ -213,7 +257,7 @@ impl ExecutionService {
             return Err(ServiceError::BadRequest(problem));
         }
         let mut execution = Execution::new(scope, old.workflow_id, old.workflow_version, variables, self.clock.now());
-        (execution.rerun_of, execution.budget) = (Some(id), budget);
+        (execution.rerun_of, execution.budget, execution.started_by) = (Some(id), budget, old.started_by.clone());
         let (stored_tx, stored) = tokio::sync::oneshot::channel();
         let (executor, run) = (self.executor.clone(), execution.clone());
         self.running.launch(execution.id, move |stop| async move {
@@ -267,6 +311,13 @@ impl ExecutionService {
             CancelOutcome::StillStopping { store_problem } => store_problem,
         };
         let after = self.executions.get(scope, id).await?;
+        if after.state == ExecutionState::Cancelled
+            && let Some(tasks) = &self.tasks
+            && let Err(e) =
+                tasks.close_tasks(scope, id, None, crate::domain::human::TaskState::Cancelled, self.clock.now()).await
+        {
+            tracing::warn!(error = %e, "cancelling the execution's pending requests failed");
+        }
         match (after.state, held_up_by) {
             (ExecutionState::Cancelled, _) => Ok(after),
             (s, _) if s.is_terminal() => Err(already_finished(&after)),
@@ -361,7 +412,7 @@ mod tests {
         m.executions.expect_create_with().times(0);
         let err = m
             .service()
-            .start(Scope::DEFAULT, WorkflowId::generate(), Map::new(), BudgetLimits::default())
+            .start(Scope::DEFAULT, WorkflowId::generate(), Map::new(), BudgetLimits::default(), None)
             .await
             .unwrap_err();
         assert!(matches!(err, ServiceError::NotFound(msg) if msg.starts_with("Workflow ")));
@@ -374,7 +425,7 @@ mod tests {
         let mut vars = Map::new();
         vars.insert("variables".into(), Value::Null);
         assert!(matches!(
-            m.service().start(Scope::DEFAULT, WorkflowId::generate(), vars, BudgetLimits::default()).await,
+            m.service().start(Scope::DEFAULT, WorkflowId::generate(), vars, BudgetLimits::default(), None).await,
             Err(ServiceError::BadRequest(_))
         ));
     }

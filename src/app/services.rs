@@ -42,6 +42,10 @@ pub struct Ports {
     pub vectors: Arc<dyn VectorStore>,
     /// Uploaded files.
     pub files: Arc<dyn FileStore>,
+    /// Approvals and forms.
+    pub tasks: Arc<dyn crate::ports::HumanTaskStore>,
+    /// Where approval and form notifications are posted.
+    pub webhooks: Arc<dyn crate::ports::WebhookSender>,
     pub bus: Arc<dyn EventBus>,
     pub runners: RunnerRegistry,
     pub clock: Arc<dyn Clock>,
@@ -66,10 +70,13 @@ pub struct Services {
     pub collections: Arc<CollectionService>,
     /// Uploaded files.
     pub files: Arc<FileService>,
+    pub human_tasks: Arc<super::human_tasks::HumanTaskService>,
     pub running: Arc<LiveExecutions>,
     /// The identity store, for the access use cases the composition root builds beside these.
     pub identities: Arc<dyn IdentityStore>,
     recovery: Arc<Recovery>,
+    /// Delivers approval and form notifications.
+    pub notifier: Arc<super::notifier::Notifier>,
     exclusive: bool,
 }
 
@@ -88,7 +95,7 @@ impl Services {
         let lease = Lease { owner: uuid::Uuid::new_v4().to_string(), ttl: lease_ttl };
         let limits = ExecutorLimits { resumable: ports.durable, ..limits };
         let max_in_flight = limits.max_in_flight_per_workspace;
-        let secrets = Arc::new(SecretService::new(ports.secrets.clone(), ports.cipher, ports.clock.clone()));
+        let secrets = Arc::new(SecretService::new(ports.secrets.clone(), ports.cipher.clone(), ports.clock.clone()));
         // The MCP adapter was built with the runners; it learns now where the servers and the
         // secrets their headers name are.
         let connector = ports.runners.mcp();
@@ -110,6 +117,7 @@ impl Services {
             Executor::new(first_writes.clone(), ports.bus.clone(), ports.runners, ports.clock.clone(), limits, lease)
                 .with_children(ports.workflows.clone(), running.clone(), Arc::default())
                 .with_secrets(secrets.clone())
+                .with_tasks(ports.tasks.clone())
                 .into_arc();
         let recovery = Arc::new(Recovery {
             workflows: ports.workflows.clone(),
@@ -135,8 +143,22 @@ impl Services {
                 running.clone(),
                 ports.clock.clone(),
             )
-            .with_max_in_flight(max_in_flight),
+            .with_max_in_flight(max_in_flight)
+            .with_tasks(ports.tasks.clone()),
         );
+        let notifier = Arc::new(super::notifier::Notifier::new(
+            ports.tasks.clone(),
+            ports.webhooks,
+            secrets.clone(),
+            ports.clock.clone(),
+        ));
+        let human_tasks = Arc::new(super::human_tasks::HumanTaskService::new(
+            ports.tasks,
+            executions.clone(),
+            identities.clone(),
+            ports.cipher,
+            ports.clock.clone(),
+        ));
         // The runners that call workflows as tools reach them through the registry's slot.
         let workflow_tools: Arc<dyn crate::ports::WorkflowTools> = executions.clone();
         runner_slot.fill(&workflow_tools);
@@ -157,9 +179,11 @@ impl Services {
             audit,
             collections,
             files,
+            human_tasks,
             running,
             identities,
             recovery,
+            notifier,
             exclusive: ports.exclusive,
         }
     }
@@ -172,7 +196,8 @@ impl Services {
     }
 
     /// Resumes the executions a previous process left unfinished, then keeps leases renewed,
-    /// looks for orphans and purges expired idempotency keys until `stop` fires.
+    /// looks for orphans, delivers notifications and purges expired idempotency keys until
+    /// `stop` fires.
     pub async fn recover_and_maintain(&self, stop: CancellationToken) {
         match self.recovery.recover(self.exclusive).await {
             Ok(0) => {}
@@ -180,6 +205,7 @@ impl Services {
             Err(e) => tracing::error!(error = %e, "resuming unfinished executions failed; retrying in the background"),
         }
         self.recovery.clone().spawn_maintenance(stop.clone());
+        self.notifier.clone().spawn(stop.clone());
         self.idempotency.clone().spawn_purge(stop);
     }
 }

@@ -47,7 +47,8 @@ impl WorkflowTools for ExecutionService {
         arguments: Map<String, Value>,
         cancel: CancellationToken,
     ) -> Result<Value, String> {
-        let depth = self.get(scope, caller).await.map_err(sentence)?.0.depth.saturating_add(1);
+        let parent = self.get(scope, caller).await.map_err(sentence)?.0;
+        let depth = parent.depth.saturating_add(1);
         let max = self.max_depth();
         if depth > max {
             return Err(format!(
@@ -55,7 +56,8 @@ impl WorkflowTools for ExecutionService {
             ));
         }
         let (mut execution, valid) =
-            self.prepare(scope, workflow, arguments, BudgetLimits::default()).await.map_err(sentence)?;
+            // Whoever started the calling run started this one too (its approvals say so).
+            self.prepare(scope, workflow, arguments, BudgetLimits::default(), parent.started_by).await.map_err(sentence)?;
         execution.depth = depth;
         let id = execution.id;
         // Subscribed before the run starts, so its end cannot slip past.

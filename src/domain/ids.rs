@@ -57,6 +57,10 @@ uuid_id!(
     /// Identifies an API key (a program's credential).
     ApiKeyId
 );
+uuid_id!(
+    /// Identifies a request to a person: an approval or a form an Approval or Form node waits on.
+    TaskId
+);
 
 impl WorkspaceId {
     /// The workspace that data written before workspaces existed belongs to, and that an

@@ -9,6 +9,7 @@ pub mod execution;
 pub mod expr;
 pub mod files;
 pub mod graph;
+pub mod human;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;

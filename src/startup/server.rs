@@ -65,6 +65,7 @@ impl Server {
             audit: services.audit.clone(),
             collections: services.collections.clone(),
             files: services.files.clone(),
+            human_tasks: services.human_tasks.clone(),
             settings: Arc::new(settings),
             streams_closing: streams_closing.clone(),
         };

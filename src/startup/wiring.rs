@@ -67,6 +67,8 @@ where
         + AuditLog
         + VectorStore
         + FileStore
+        + AuditLog
+        + crate::ports::HumanTaskStore
         + 'static,
 {
     Ports {
@@ -78,7 +80,10 @@ where
         mcp_servers: store.clone(),
         vectors: store.clone(),
         files: store.clone(),
+        tasks: store.clone(),
         audit: store,
+        // Public addresses only; `build` opens what OXIFY_HTTP_ALLOW opens.
+        webhooks: webhooks(AddressGuard::default()),
         // Replaced by the configured key for storage that outlives the process (see `build`).
         cipher: Arc::new(XChaCha::ephemeral()),
         bus: Arc::new(BroadcastEventBus::default()),
@@ -86,6 +91,16 @@ where
         clock: Arc::new(SystemClock),
         durable,
         exclusive,
+    }
+}
+
+/// The sender of approval and form notifications, reaching what `guard` permits.
+#[must_use]
+pub fn webhooks(guard: AddressGuard) -> Arc<dyn crate::ports::WebhookSender> {
+    match crate::adapters::outgoing::HttpWebhookSender::new(Arc::new(guard)) {
+        Ok(sender) => Arc::new(sender),
+        // Only without a TLS backend, which this build always has.
+        Err(e) => panic!("{e}"),
     }
 }
 
@@ -152,6 +167,7 @@ fn limits(config: &Config) -> ExecutorLimits {
 /// An unsupported or unreachable database.
 pub async fn build(config: &Config) -> Result<Services, StartupError> {
     let mut ports = open(&config.database_url, config.database_max_connections, runners(config)?).await?;
+    ports.webhooks = webhooks(AddressGuard::new(http_allow(&config.http_allow).map_err(StartupError::Config)?));
     if ports.durable {
         let key = match &config.secrets_key {
             Some(text) => crate::adapters::secrets::key_file::decode(text),

@@ -122,6 +122,7 @@ impl Harness {
             workflow_id: self.workflow,
             variables,
             budget: BudgetLimits::default(),
+            started_by: None,
         }
     }
 

@@ -9,6 +9,8 @@ mod conditional;
 mod connections;
 mod errors;
 mod executions;
+mod human;
+mod human_more;
 mod idempotency;
 mod idempotent_restart;
 mod inputs;

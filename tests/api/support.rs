@@ -94,6 +94,7 @@ pub fn router_authenticating(
         audit: services.audit.clone(),
         collections: services.collections.clone(),
         files: services.files.clone(),
+        human_tasks: services.human_tasks.clone(),
         settings: Arc::new(settings),
         streams_closing: CancellationToken::new(),
     })

@@ -77,6 +77,9 @@ struct Fixture {
     user: String,
     /// A's uploaded file, `file_<uuid>`.
     file: String,
+    /// A pending approval and a pending form of A's.
+    approval: String,
+    form: String,
 }
 
 /// The fixture user's email and password.
@@ -126,7 +129,14 @@ async fn fixture() -> Fixture {
         let (_, text) =
             call(&app, Some("a-read"), &Method::GET, &format!("/api/v1/executions/{execution}"), None).await;
         if text.contains("\"Completed\"") {
-            return Fixture { app, workflow, execution, api_key, user, file };
+            let approval = pending(
+                &app,
+                "approvals",
+                human(json!({"type": "Approval", "config": {"message": "ok?", "allow_initiator": true}})),
+            )
+            .await;
+            let form = pending(&app, "forms", human(json!({"type": "Form", "config": {"title": "T", "fields": [{"id": "x", "label": "X", "field_type": "Text"}]}}))).await;
+            return Fixture { app, workflow, execution, api_key, user, file, approval, form };
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
@@ -134,6 +144,31 @@ async fn fixture() -> Fixture {
 }
 
 /// An API key of workspace A, stored as the server stores them.
+/// Start -> (an Approval or Form node) -> End.
+fn human(kind: Value) -> Value {
+    let nodes = json!([{"id": "s", "name": "S", "kind": {"type": "Start"}}, {"id": "h", "name": "H", "kind": kind},
+                       {"id": "e", "name": "E", "kind": {"type": "End"}}]);
+    json!({"workflow": {"metadata": {"name": "human"}, "nodes": nodes, "edges": [{"from": "s", "to": "h"}, {"from": "h", "to": "e"}]}})
+}
+
+/// Runs `workflow` in A and returns the id of its pending request (`approvals` or `forms`).
+async fn pending(app: &Router, kind: &str, workflow: Value) -> String {
+    let (status, text) = call(app, Some("a-write"), &Method::POST, "/api/v1/workflows", Some(&workflow)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let id = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let execute = format!("/api/v1/workflows/{id}/execute");
+    let (status, text) = call(app, Some("a-write"), &Method::POST, &execute, Some(&json!({}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    for _ in 0..500 {
+        let (_, text) = call(app, Some("a-read"), &Method::GET, &format!("/api/v1/{kind}"), None).await;
+        if let Some(id) = serde_json::from_str::<Value>(&text).unwrap()[kind][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no pending {kind}");
+}
+
 async fn a_key(services: &oxify_api::app::services::Services) -> ApiKeyId {
     let secret = ApiKeySecret::from_random(&[7; oxify_api::domain::identity::api_key::RANDOM_BYTES]);
     let record = ApiKeyRecord {
@@ -188,6 +223,10 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
     let key = f.api_key.to_string();
     let id = if path.starts_with("/api/v1/executions/") {
         &f.execution
+    } else if path.starts_with("/api/v1/approvals/") {
+        &f.approval
+    } else if path.starts_with("/api/v1/forms/") {
+        &f.form
     } else if path.starts_with("/api/v1/workspaces/") {
         &a
     } else if path.starts_with("/api/v1/api-keys/") {
@@ -222,6 +261,7 @@ fn request_for(f: &Fixture, method: &Method, path: &str) -> (String, Option<Valu
         ("POST", "/api/v1/mcp/tools/invoke") => {
             Some(json!({"server": "a-calc", "tool": "add", "arguments": {"a": 1, "b": 2}}))
         }
+        ("POST", "/api/v1/forms/{id}/submit") => Some(json!({"values": {"x": "hello"}})),
         ("POST", "/api/v1/auth/register") => {
             Some(json!({"email": format!("{}@example.com", uuid::Uuid::now_v7()), "password": "long enough"}))
         }
@@ -399,14 +439,22 @@ async fn every_route_answers_each_principal_as_the_rules_say() {
 #[tokio::test]
 async fn a_workspace_lists_and_counts_only_its_own() {
     let f = fixture().await;
-    for uri in ["/api/v1/workflows", "/api/v1/executions", &format!("/api/v1/workflows/{}/executions", f.workflow)] {
+    // A has the chain's workflow and run, and one with an approval, one with a form.
+    let per_workflow = format!("/api/v1/workflows/{}/executions", f.workflow);
+    for (uri, a_has) in [
+        ("/api/v1/workflows", 3),
+        ("/api/v1/executions", 3),
+        (per_workflow.as_str(), 1),
+        ("/api/v1/approvals", 1),
+        ("/api/v1/forms", 1),
+    ] {
         let (status, text) = call(&f.app, Some("b-admin"), &Method::GET, uri, None).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {text}");
         let body: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(body["total"], 0, "{uri}: {text}");
         let (_, text) = call(&f.app, Some("a-read"), &Method::GET, uri, None).await;
         let body: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(body["total"], 1, "{uri}: {text}");
+        assert_eq!(body["total"], a_has, "{uri}: {text}");
     }
     // B may not reuse A's workflow id: it stays A's (a 409 that shows nothing of A's workflow).
     let mut taken = chain("echo b");
@@ -460,4 +508,60 @@ async fn a_workspace_past_its_executions_in_flight_is_told_to_retry() {
         call(&app, Some("b-admin"), &Method::POST, &format!("/api/v1/workflows/{theirs}/execute"), Some(&json!({})))
             .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+}
+
+#[tokio::test]
+async fn deciding_an_approval_needs_a_listed_role_and_not_having_started_the_run() {
+    let services = services();
+    for (id, name) in [(a_ws(), "A"), (b_ws(), "B")] {
+        let workspace = Workspace { id, name: name.into(), created_at: chrono::Utc::now() };
+        services.identities.create_workspace(&workspace, None).await.unwrap();
+    }
+    let app = router_authenticating(&services, HttpSettings::default(), Arc::new(tokens(a_ws(), b_ws())));
+    let approval =
+        |approvers: Value| human(json!({"type": "Approval", "config": {"message": "ship?", "approvers": approvers}}));
+    // Started by A's admin, decidable by admins only.
+    let admins_only = started(&app, "a-admin", approval(json!(["Admin"]))).await;
+    for (token, status) in
+        [("a-read", StatusCode::FORBIDDEN), ("a-write", StatusCode::FORBIDDEN), ("b-admin", StatusCode::NOT_FOUND)]
+    {
+        let uri = format!("/api/v1/approvals/{admins_only}/approve");
+        let (got, text) = call(&app, Some(token), &Method::POST, &uri, Some(&json!({}))).await;
+        assert_eq!(got, status, "{token}: {text}");
+    }
+    // The admin started that run: by default they may not approve it either.
+    let uri = format!("/api/v1/approvals/{admins_only}/approve");
+    let (got, text) = call(&app, Some("a-admin"), &Method::POST, &uri, Some(&json!({}))).await;
+    assert_eq!(got, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("started"), "{text}");
+    // Started by A's writer, decidable by any writer: the admin decides.
+    let anyone = started(&app, "a-write", approval(json!([]))).await;
+    let (got, text) =
+        call(&app, Some("a-admin"), &Method::POST, &format!("/api/v1/approvals/{anyone}/reject"), Some(&json!({})))
+            .await;
+    assert_eq!(got, StatusCode::OK, "{text}");
+    let (got, text) =
+        call(&app, Some("a-admin"), &Method::POST, &format!("/api/v1/approvals/{anyone}/approve"), Some(&json!({})))
+            .await;
+    assert_eq!(got, StatusCode::CONFLICT, "decided already: {text}");
+}
+
+/// Runs `workflow` in A as `token` and returns the id of its approval once it is pending.
+async fn started(app: &Router, token: &str, workflow: Value) -> String {
+    let (status, text) = call(app, Some(token), &Method::POST, "/api/v1/workflows", Some(&workflow)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let id = serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, text) =
+        call(app, Some(token), &Method::POST, &format!("/api/v1/workflows/{id}/execute"), Some(&json!({}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    let execution = serde_json::from_str::<Value>(&text).unwrap()["execution_id"].as_str().unwrap().to_owned();
+    for _ in 0..500 {
+        let uri = format!("/api/v1/executions/{execution}/approvals");
+        let (_, text) = call(app, Some("a-read"), &Method::GET, &uri, None).await;
+        if let Some(id) = serde_json::from_str::<Value>(&text).unwrap()["approvals"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no pending approval for {execution}");
 }

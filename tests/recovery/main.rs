@@ -7,6 +7,7 @@
 #[allow(dead_code)]
 mod provider;
 
+mod human;
 mod legacy;
 mod map;
 

@@ -44,7 +44,7 @@ pub async fn run(runners: RunnerRegistry, kind: Value) -> Ran {
         .id();
     let started = services
         .executions
-        .start(Scope::DEFAULT, workflow, variables(), BudgetLimits::default())
+        .start(Scope::DEFAULT, workflow, variables(), BudgetLimits::default(), None)
         .await
         .expect("it starts");
     let (execution, results) = tokio::time::timeout(RUN_LIMIT, async {

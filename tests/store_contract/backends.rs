@@ -2,13 +2,30 @@
 
 use super::{Backend, Stores};
 use oxify_api::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
-use oxify_api::ports::{ExecutionStore, FileStore, IdempotencyStore, IdentityStore, VectorStore, WorkflowStore};
+use oxify_api::ports::{
+    AuditLog, ExecutionStore, FileStore, HumanTaskStore, IdempotencyStore, IdentityStore, McpServerStore, SecretStore,
+    VectorStore, WorkflowStore,
+};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn memory() -> Stores {
-    let store = Arc::new(InMemoryStore::new());
+/// Every role of the contract played by one store.
+fn of<S>(store: Arc<S>, backend: Backend, keep: Box<dyn Any + Send>) -> Stores
+where
+    S: WorkflowStore
+        + ExecutionStore
+        + IdempotencyStore
+        + IdentityStore
+        + SecretStore
+        + McpServerStore
+        + HumanTaskStore
+        + AuditLog
+        + VectorStore
+        + FileStore
+        + 'static,
+{
     Stores {
         workflows: store.clone(),
         executions: store.clone(),
@@ -16,31 +33,24 @@ pub fn memory() -> Stores {
         identities: store.clone(),
         secrets: store.clone(),
         mcp_servers: store.clone(),
+        tasks: store.clone(),
         audit: store.clone(),
         vectors: store.clone(),
         files: store,
-        backend: Backend::Memory,
-        _keep: Box::new(()),
+        backend,
+        _keep: keep,
     }
+}
+
+pub fn memory() -> Stores {
+    of(Arc::new(InMemoryStore::new()), Backend::Memory, Box::new(()))
 }
 
 pub async fn sqlite() -> Stores {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("contract.db").display());
     let store = Arc::new(SqliteStore::open(&url, 4).await.unwrap());
-    Stores {
-        workflows: store.clone(),
-        executions: store.clone(),
-        idempotency: store.clone(),
-        identities: store.clone(),
-        secrets: store.clone(),
-        mcp_servers: store.clone(),
-        audit: store.clone(),
-        vectors: store.clone(),
-        files: store,
-        backend: Backend::Sqlite(url),
-        _keep: Box::new(dir),
-    }
+    of(store, Backend::Sqlite(url), Box::new(dir))
 }
 
 /// A store in a schema of its own on the server named by `OXIFY_TEST_POSTGRES_URL`, so that tests
@@ -49,19 +59,7 @@ pub async fn sqlite() -> Stores {
 pub async fn postgres() -> Stores {
     let (url, guard) = postgres_schema().await;
     let store = Arc::new(open_postgres(&url).await);
-    Stores {
-        workflows: store.clone(),
-        executions: store.clone(),
-        idempotency: store.clone(),
-        identities: store.clone(),
-        secrets: store.clone(),
-        mcp_servers: store.clone(),
-        audit: store.clone(),
-        vectors: store.clone(),
-        files: store,
-        backend: Backend::Postgres(url),
-        _keep: Box::new(guard),
-    }
+    of(store, Backend::Postgres(url), Box::new(guard))
 }
 
 /// `OXIFY_TEST_POSTGRES_URL` as set now, else as it was when the tests were built.
@@ -93,80 +91,27 @@ pub async fn open_postgres(url: &str) -> PostgresStore {
 /// The same data through a new store, as after a restart: whatever the old one cached in
 /// memory cannot answer. The memory store has nothing else to reopen.
 pub async fn reopen(s: Stores) -> Stores {
-    let Stores {
-        workflows,
-        executions,
-        idempotency,
-        identities,
-        secrets,
-        mcp_servers,
-        audit,
-        vectors,
-        files,
-        backend,
-        _keep,
-    } = s;
-    type Handles = (
-        Arc<dyn WorkflowStore>,
-        Arc<dyn ExecutionStore>,
-        Arc<dyn IdempotencyStore>,
-        Arc<dyn IdentityStore>,
-        Arc<dyn oxify_api::ports::SecretStore>,
-        Arc<dyn oxify_api::ports::McpServerStore>,
-        Arc<dyn oxify_api::ports::AuditLog>,
-        Arc<dyn VectorStore>,
-        Arc<dyn FileStore>,
-    );
-    let (workflows, executions, idempotency, identities, secrets, mcp_servers, audit, vectors, files): Handles =
-        match &backend {
-            Backend::Memory => {
-                (workflows, executions, idempotency, identities, secrets, mcp_servers, audit, vectors, files)
-            }
-            Backend::Sqlite(url) => {
-                // The old store's lock file is released once its last handle is gone.
-                drop((workflows, executions, idempotency, identities, secrets, mcp_servers, audit, vectors, files));
-                let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
-                (
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store,
-                )
-            }
-            Backend::Postgres(url) => {
-                drop((workflows, executions, idempotency, identities, secrets, mcp_servers, audit, vectors, files));
-                let store = Arc::new(open_postgres(url).await);
-                (
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store.clone(),
-                    store,
-                )
-            }
-        };
-    Stores {
-        workflows,
-        executions,
-        idempotency,
-        identities,
-        secrets,
-        mcp_servers,
-        audit,
-        vectors,
-        files,
-        backend,
-        _keep,
+    if matches!(s.backend, Backend::Memory) {
+        return s;
     }
+    // The old store's handles (and a SQLite file's lock) are released before the new one opens.
+    let (backend, keep) = parts(s);
+    match &backend {
+        Backend::Sqlite(url) => {
+            let store = Arc::new(SqliteStore::open(url, 4).await.unwrap());
+            of(store, backend, keep)
+        }
+        Backend::Postgres(url) => {
+            let store = Arc::new(open_postgres(url).await);
+            of(store, backend, keep)
+        }
+        Backend::Memory => unreachable!("returned above"),
+    }
+}
+
+/// What outlives a store's handles: where its data is, and what keeps that place.
+fn parts(s: Stores) -> (Backend, Box<dyn Any + Send>) {
+    (s.backend, s._keep)
 }
 
 async fn admin(url: &str) -> PgConnection {

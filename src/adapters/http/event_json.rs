@@ -3,7 +3,8 @@
 //! then the node's), plus the fields of the newer events.
 
 use crate::domain::execution::{ExecutionEvent, ExecutionState};
-use crate::domain::ids::{ExecutionId, NodeId, WorkflowId};
+use crate::domain::human::{Decision, TaskState};
+use crate::domain::ids::{ExecutionId, NodeId, TaskId, WorkflowId};
 use crate::domain::run::{RunEvent, Wait};
 use crate::domain::usage::Usage;
 use crate::domain::valid::ValidWorkflow;
@@ -90,6 +91,30 @@ pub struct EventData<'a> {
     pub failed: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u32>,
+    /// `approval_requested`, `approval_decided`: the approval (`/api/v1/approvals/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub approval_id: Option<TaskId>,
+    /// `form_requested`, `form_submitted`: the form (`/api/v1/forms/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub form_id: Option<TaskId>,
+    /// `approval_requested`: the rendered message; `form_requested`: the form's title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    /// `approval_requested`, `form_requested`: when the request expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// `approval_decided`: `Approved`, `Rejected` or `Expired`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<TaskState>)]
+    pub decision: Option<TaskState>,
+    /// `approval_decided`: each person's decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decisions: Option<&'a [Decision]>,
+    /// `form_submitted`: who submitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<&'a str>,
     pub timestamp: Option<DateTime<Utc>>,
 }
 
@@ -161,6 +186,19 @@ fn data_of<'a>(event: &'a ExecutionEvent, workflow_id: WorkflowId, wf: Option<&'
         }
         E::LoopProgress { completed, failed, total, .. } => {
             (d.completed, d.failed, d.total) = (Some(*completed), Some(*failed), Some(*total));
+        }
+        E::ApprovalRequested { approval_id, message, expires_at, .. } => {
+            (d.approval_id, d.message, d.expires_at) = (Some(*approval_id), Some(message.as_str()), *expires_at);
+        }
+        E::ApprovalDecided { approval_id, state, decisions, .. } => {
+            (d.approval_id, d.decision, d.decisions) = (Some(*approval_id), Some(*state), Some(decisions.as_slice()));
+        }
+        E::FormRequested { form_id, title, expires_at, .. } => {
+            (d.form_id, d.message, d.expires_at) = (Some(*form_id), Some(title.as_str()), *expires_at);
+        }
+        E::PauseRequested { by } | E::ResumeRequested { by } => d.by = Some(by.as_str()),
+        E::FormSubmitted { form_id, by, values, .. } => {
+            (d.form_id, d.by, d.output) = (Some(*form_id), Some(by.as_str()), Some(values.as_ref()));
         }
     }
     d

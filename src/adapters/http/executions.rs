@@ -93,8 +93,9 @@ pub async fn execute_workflow(
     OptionalJson(request): OptionalJson<ExecuteRequest>,
 ) -> Result<Response, ApiError> {
     let budget = BudgetLimits { max_tokens: request.max_tokens, max_cost_usd: request.max_cost_usd };
+    let started_by = Some(crate::ports::actor(caller.0.subject));
     if let Some(key) = key {
-        let response = execute_once(&state, scope, id, key, request.variables, budget).await?;
+        let response = execute_once(&state, scope, id, key, request.variables, budget, started_by).await?;
         if response.status() == StatusCode::ACCEPTED {
             state
                 .audit
@@ -103,7 +104,7 @@ pub async fn execute_workflow(
         }
         return Ok(response);
     }
-    let execution = state.executions.start(scope, id, request.variables, budget).await?;
+    let execution = state.executions.start(scope, id, request.variables, budget, started_by).await?;
     let details = json!({"workflow_id": id, "workflow_version": execution.workflow_version});
     state.audit.record(&caller.0, "execution.started", Some(execution.id.to_string()), details).await;
     Ok((StatusCode::ACCEPTED, location(execution.id), Json(ExecuteResponse::started(&execution))).into_response())

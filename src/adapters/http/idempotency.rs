@@ -91,8 +91,9 @@ pub(super) async fn execute_once(
     key: IdempotencyKey,
     variables: Map<String, Value>,
     budget: BudgetLimits,
+    started_by: Option<String>,
 ) -> Result<Response, ApiError> {
-    let request = KeyedRequest { scope, key, workflow_id, variables, budget };
+    let request = KeyedRequest { scope, key, workflow_id, variables, budget, started_by };
     let started = state
         .idempotency
         .start(request, |execution| serde_json::to_string(&ExecuteResponse::started(execution)))

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod caller;
 pub mod client_address;
@@ -12,13 +13,16 @@ pub mod event_json;
 pub mod executions;
 pub mod extract;
 pub mod files;
+pub mod forms;
 pub mod health;
+pub mod human_dto;
 pub mod idempotency;
 pub mod identified;
 pub mod layers;
 pub mod mcp;
 pub mod openapi;
 pub mod pagination;
+pub mod pause;
 pub mod preconditions;
 pub mod rate_limit;
 pub mod secrets;
@@ -101,6 +105,8 @@ pub struct AppState {
     pub collections: Arc<crate::app::collections::CollectionService>,
     /// Uploaded files.
     pub files: Arc<crate::app::files::FileService>,
+    /// Approvals and forms.
+    pub human_tasks: Arc<crate::app::human_tasks::HumanTaskService>,
     pub settings: Arc<HttpSettings>,
     /// Fired at shutdown, once executions have stopped, to end the open event streams.
     pub streams_closing: CancellationToken,
@@ -160,6 +166,17 @@ pub fn router(state: AppState) -> Router {
         .routes(upload(routes!(files::upload_file, files::list_files), state.settings.max_upload_bytes))
         .routes(routes!(files::get_file, files::delete_file))
         .routes(routes!(files::file_content))
+        .routes(routes!(pause::pause_execution))
+        .routes(routes!(pause::resume_execution))
+        .routes(routes!(approvals::list_approvals))
+        .routes(routes!(approvals::get_approval))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
+        .routes(routes!(approvals::list_execution_approvals))
+        .routes(routes!(forms::list_forms))
+        .routes(routes!(forms::get_form))
+        .routes(routes!(forms::submit_form))
+        .routes(routes!(forms::list_execution_forms))
         .split_for_parts();
     let settings = state.settings.clone();
     let limits = Arc::new(rate_limit::Limits::new(

@@ -26,6 +26,8 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         audit: Arc::new(crate::adapters::store::InMemoryStore::new()),
         vectors: Arc::new(crate::adapters::store::InMemoryStore::new()),
         files: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        tasks: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        webhooks: crate::startup::wiring::webhooks(crate::adapters::outgoing::AddressGuard::default()),
         cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),
         durable: true,
         exclusive: true,
@@ -43,6 +45,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         audit: services.audit.clone(),
         collections: services.collections.clone(),
         files: services.files.clone(),
+        human_tasks: services.human_tasks.clone(),
         settings: Arc::default(),
         streams_closing: CancellationToken::new(),
     })

@@ -15,10 +15,13 @@ pub(crate) fn encode_workflow(workflow: &Workflow) -> Result<(String, String), S
 pub(crate) struct ExecutionOptions {
     #[serde(default)]
     pub budget: crate::domain::budget::BudgetLimits,
+    /// Who started the execution (`user:<id>`, `api_key:<id>`, `anonymous`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
 }
 
 impl ExecutionOptions {
     pub fn of(execution: &crate::domain::execution::Execution) -> Self {
-        Self { budget: execution.budget }
+        Self { budget: execution.budget, started_by: execution.started_by.clone() }
     }
 }

@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 mod audit;
 mod files;
+mod human_tasks;
+pub(crate) use human_tasks::paged as paged_tasks;
 mod idempotency;
 mod identities;
 mod mcp_servers;
@@ -59,6 +61,10 @@ struct Inner {
     vectors: vectors::Collections,
     /// Uploaded files by id.
     files: files::Files,
+    /// Approvals and forms.
+    tasks: HashMap<crate::domain::ids::TaskId, crate::domain::human::HumanTask>,
+    /// Notifications being delivered, and until when their deliverer holds them.
+    notify_claims: HashMap<crate::domain::ids::TaskId, chrono::DateTime<chrono::Utc>>,
 }
 
 type CountKey = (WorkspaceId, Option<WorkflowId>, Option<ExecutionState>);

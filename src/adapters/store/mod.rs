@@ -8,6 +8,7 @@ mod vector_codec;
 mod version_cache;
 
 pub use memory::InMemoryStore;
+pub(crate) use memory::paged_tasks as memory_paged;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

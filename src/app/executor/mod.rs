@@ -72,6 +72,8 @@ pub struct Executor {
     /// Where node attempts get the workspace secrets they refer to; without it, a node that
     /// refers to one fails.
     secrets: Option<Arc<dyn crate::ports::SecretSource>>,
+    /// Where Approval and Form nodes keep their requests; without it, they fail.
+    tasks: Option<Arc<dyn crate::ports::HumanTaskStore>>,
 }
 
 impl Executor {
@@ -97,7 +99,15 @@ impl Executor {
             wake: Arc::default(),
             timers: timers::Timers::default(),
             secrets: None,
+            tasks: None,
         }
+    }
+
+    /// Lets Approval and Form nodes ask people, keeping their requests in `tasks`.
+    #[must_use]
+    pub fn with_tasks(mut self, tasks: Arc<dyn crate::ports::HumanTaskStore>) -> Self {
+        self.tasks = Some(tasks);
+        self
     }
 
     /// Lets node attempts reveal the workspace secrets they refer to.

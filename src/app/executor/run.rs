@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 mod children;
 mod finish;
+mod human;
 mod resume;
 mod step;
 
@@ -98,6 +99,12 @@ pub(super) struct Run<'e> {
     log_end: u64,
     /// Nodes waiting on a retry timer.
     timers: usize,
+    /// Who started the execution (its requests to people name them; its children inherit it).
+    started_by: Option<String>,
+    /// Requests to people recorded in this step, to store once it is durable.
+    new_tasks: Vec<crate::domain::human::HumanTask>,
+    /// Approval and Form nodes in the workflow (0: none of their bookkeeping runs).
+    humans: usize,
 }
 
 impl Drop for Run<'_> {
@@ -139,6 +146,9 @@ impl<'e> Run<'e> {
             seen_signals: HashSet::new(),
             log_end: 0,
             timers: rs.timers().len(),
+            started_by: execution.started_by.clone(),
+            new_tasks: Vec::new(),
+            humans: (0..nodes).filter(|&i| human::is_human(&rs.workflow().node(i).kind)).count(),
             rs,
             step,
             tasks: JoinSet::new(),
@@ -191,6 +201,7 @@ impl<'e> Run<'e> {
         // Whether the last step's runners all finished at once (nothing was awaited).
         let mut inline = false;
         loop {
+            self.expire_due().await;
             let step_full = self.schedule();
             if let Some(failure) = self.rs.failure().map(str::to_owned) {
                 return self.end(ExecutionState::Failed, failure).await;
@@ -206,8 +217,12 @@ impl<'e> Run<'e> {
                 tokio::task::yield_now().await;
                 continue;
             }
-            if self.tasks.is_empty() && self.to_spawn.is_empty() && self.launches.is_empty() {
-                if self.rs.waiting().next().is_none() {
+            if self.tasks.is_empty()
+                && self.to_spawn.is_empty()
+                && self.launches.is_empty()
+                && self.new_tasks.is_empty()
+            {
+                if self.rs.waiting().next().is_none() && !self.rs.held() {
                     let stall = "internal error: no node can run although the workflow has not finished";
                     tracing::error!(execution_id = %self.id, "{stall}");
                     return self.end(ExecutionState::Failed, stall.into()).await;
@@ -237,6 +252,13 @@ impl<'e> Run<'e> {
                 return self.abandon(e).await;
             }
             self.cancel_stopping().await;
+            if !self.new_tasks.is_empty() {
+                if batching && let Err(e) = self.commit().await {
+                    return self.abandon(e).await;
+                }
+                self.create_tasks().await;
+                continue;
+            }
             if !self.launches.is_empty() {
                 self.launch_children().await;
                 continue;
@@ -310,12 +332,15 @@ impl<'e> Run<'e> {
         }
     }
 
-    /// When the nearest retry timer is due, if any node waits on one.
+    /// When the nearest retry timer or request deadline is due, if any node waits on one. A run
+    /// paused by hand starts no retry, so only deadlines (which expire requests) wake it.
     fn next_timer(&self) -> Option<DateTime<Utc>> {
-        if self.timers == 0 {
-            return None;
+        let deadline = self.next_deadline();
+        if self.timers == 0 || self.rs.held() {
+            return deadline;
         }
-        self.rs.timers().into_iter().map(|(_, _, until)| until).min()
+        let retry = self.rs.timers().into_iter().map(|(_, _, until)| until).min();
+        retry.into_iter().chain(deadline).min()
     }
 
     fn node_id(&self, idx: usize) -> NodeId {
@@ -326,6 +351,11 @@ impl<'e> Run<'e> {
     /// nodes are queued to be spawned once this step is committed. Returns `true` when it stopped
     /// with nodes still ready because the step holds [`IN_PLACE_PER_STEP`] evaluated nodes.
     fn schedule(&mut self) -> bool {
+        if self.rs.held() {
+            // Paused by hand: answers are taken in, but nothing new starts.
+            self.advance_dirty();
+            return false;
+        }
         self.fire_due_timers();
         self.advance_dirty();
         let mut in_place = 0;
@@ -360,6 +390,9 @@ impl<'e> Run<'e> {
             if composite::is_composite(kind) {
                 in_place += 1;
                 self.start_composite(idx, attempt);
+            } else if human::is_human(kind) {
+                in_place += 1;
+                self.start_human(idx, attempt);
             } else if let Some(result) = control::evaluate(&wf, idx, self.rs.data()) {
                 in_place += 1;
                 match result {

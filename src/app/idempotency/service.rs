@@ -39,6 +39,8 @@ pub struct KeyedRequest {
     pub workflow_id: WorkflowId,
     pub variables: Map<String, Value>,
     pub budget: BudgetLimits,
+    /// Who asks (see [`crate::domain::execution::Execution::started_by`]).
+    pub started_by: Option<String>,
 }
 
 /// What a keyed request got: its execution and the answer's body, new or stored.
@@ -114,7 +116,7 @@ impl IdempotencyService {
         request: KeyedRequest,
         render: impl FnOnce(&Execution) -> Result<String, serde_json::Error>,
     ) -> Result<KeyedStart, ServiceError> {
-        let KeyedRequest { scope: workspace, key, workflow_id, variables, budget } = request;
+        let KeyedRequest { scope: workspace, key, workflow_id, variables, budget, started_by } = request;
         let scope = KeyScope::of(workspace.workspace());
         let fingerprint = Fingerprint::of_execute(workflow_id, &variables, &budget);
         let Some(_turn) = self.in_flight.take_turn((scope.clone(), key.clone()), IN_FLIGHT_WAIT).await else {
@@ -123,7 +125,8 @@ impl IdempotencyService {
         if let Some(first) = self.keys.find_key(&scope, &key, self.clock.now()).await? {
             return answer(first, &fingerprint, workflow_id);
         }
-        let (execution, workflow) = self.executions.prepare(workspace, workflow_id, variables, budget).await?;
+        let (execution, workflow) =
+            self.executions.prepare(workspace, workflow_id, variables, budget, started_by).await?;
         let response =
             render(&execution).map_err(|e| ServiceError::Internal(format!("cannot render the answer: {e}")))?;
         let created_at = execution.created_at;

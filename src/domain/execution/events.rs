@@ -35,10 +35,21 @@ pub enum EventKind {
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionCancelled,
+    /// An Approval node asks people for a decision.
+    ApprovalRequested,
+    /// An approval was approved, rejected or expired.
+    ApprovalDecided,
+    /// A Form node asks people for values.
+    FormRequested,
+    FormSubmitted,
+    /// Someone asked the run to pause (`POST /executions/{id}/pause`): no new node starts.
+    PauseRequested,
+    /// Someone asked a paused run to go on (`POST /executions/{id}/resume`).
+    ResumeRequested,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 23] = [
         Self::ExecutionStarted,
         Self::ExecutionResumed,
         Self::NodeStarted,
@@ -56,6 +67,12 @@ impl EventKind {
         Self::ExecutionCompleted,
         Self::ExecutionFailed,
         Self::ExecutionCancelled,
+        Self::ApprovalRequested,
+        Self::ApprovalDecided,
+        Self::FormRequested,
+        Self::FormSubmitted,
+        Self::PauseRequested,
+        Self::ResumeRequested,
     ];
 
     /// The SSE event name, e.g. `node_completed`.
@@ -79,6 +96,12 @@ impl EventKind {
             Self::ExecutionCompleted => "execution_completed",
             Self::ExecutionFailed => "execution_failed",
             Self::ExecutionCancelled => "execution_cancelled",
+            Self::ApprovalRequested => "approval_requested",
+            Self::ApprovalDecided => "approval_decided",
+            Self::FormRequested => "form_requested",
+            Self::FormSubmitted => "form_submitted",
+            Self::PauseRequested => "pause_requested",
+            Self::ResumeRequested => "resume_requested",
         }
     }
 

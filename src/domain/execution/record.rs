@@ -38,6 +38,9 @@ pub struct Execution {
     pub rerun_of: Option<ExecutionId>,
     /// What the workflow produced, once completed (see [`crate::domain::run::workflow_output`]).
     pub output: Option<Arc<Value>>,
+    /// Who started it, as the audit log names actors (`user:<id>`, `api_key:<id>`,
+    /// `anonymous`); a child has its parent's. By default they may not approve its approvals.
+    pub started_by: Option<String>,
 }
 
 /// Where a child execution belongs.
@@ -74,6 +77,7 @@ impl Execution {
             depth: 0,
             rerun_of: None,
             output: None,
+            started_by: None,
         }
     }
 

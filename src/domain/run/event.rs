@@ -4,7 +4,8 @@
 //! HTTP edge; it is not stored.
 
 use crate::domain::execution::{EventKind, ExecutionState};
-use crate::domain::ids::{ExecutionId, NodeId};
+use crate::domain::human::{Decision, TaskState};
+use crate::domain::ids::{ExecutionId, NodeId, TaskId};
 use crate::domain::usage::Usage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,56 @@ pub enum RunEvent {
         failed: u32,
         total: u32,
     },
+    /// An Approval node asks people for a decision (`GET /api/v1/approvals/{approval_id}`); a
+    /// `node_waiting` follows.
+    ApprovalRequested {
+        node_id: NodeId,
+        approval_id: TaskId,
+        /// The rendered message.
+        message: String,
+        /// When the approval expires (`timeout_seconds`), if it does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// An approval reached a final state: `Approved` (the node completes with the decision as
+    /// its output), `Rejected` or `Expired` (the node fails).
+    ApprovalDecided {
+        node_id: NodeId,
+        approval_id: TaskId,
+        state: TaskState,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        decisions: Vec<Decision>,
+    },
+    /// A Form node asks people for values (`GET /api/v1/forms/{form_id}`); a `node_waiting`
+    /// follows.
+    FormRequested {
+        node_id: NodeId,
+        form_id: TaskId,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// A form was submitted: `values` are the accepted values, `Password` fields redacted; they
+    /// become the node's output.
+    FormSubmitted {
+        node_id: NodeId,
+        form_id: TaskId,
+        /// Who submitted (`user:<id>`, `api_key:<id>`, `anonymous`).
+        by: String,
+        #[schema(value_type = Object)]
+        values: Arc<Value>,
+    },
+    /// Someone asked the run to pause: no node starts until a [`RunEvent::ResumeRequested`];
+    /// running attempts finish, then the run parks (`execution_paused`).
+    PauseRequested {
+        /// Who asked (`user:<id>`, `api_key:<id>`, `anonymous`).
+        by: String,
+    },
+    /// Someone asked a run paused by hand to go on.
+    ResumeRequested {
+        /// Who asked.
+        by: String,
+    },
     /// The run finished; `output` is the workflow's output (see [`super::workflow_output`]).
     ExecutionCompleted {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,6 +191,31 @@ pub enum Wait {
     Children { running: Vec<ExecutionId> },
     /// A point in time (a long retry delay).
     Timer { until: DateTime<Utc> },
+    /// A decision on an approval; past `expires_at` the node fails.
+    Approval {
+        approval_id: TaskId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// A form's submission; past `expires_at` the node fails.
+    Form {
+        form_id: TaskId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Wait {
+    /// The request a person answers, and when it expires, for an approval or a form.
+    #[must_use]
+    pub fn task(&self) -> Option<(TaskId, Option<DateTime<Utc>>)> {
+        match self {
+            Self::Approval { approval_id: id, expires_at } | Self::Form { form_id: id, expires_at } => {
+                Some((*id, *expires_at))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl RunEvent {
@@ -161,6 +237,12 @@ impl RunEvent {
             Self::ChildStarted { .. } => EventKind::ChildStarted,
             Self::ChildFinished { .. } => EventKind::ChildFinished,
             Self::LoopProgress { .. } => EventKind::LoopProgress,
+            Self::ApprovalRequested { .. } => EventKind::ApprovalRequested,
+            Self::ApprovalDecided { .. } => EventKind::ApprovalDecided,
+            Self::FormRequested { .. } => EventKind::FormRequested,
+            Self::FormSubmitted { .. } => EventKind::FormSubmitted,
+            Self::PauseRequested { .. } => EventKind::PauseRequested,
+            Self::ResumeRequested { .. } => EventKind::ResumeRequested,
             Self::ExecutionCompleted { .. } => EventKind::ExecutionCompleted,
             Self::ExecutionFailed { .. } => EventKind::ExecutionFailed,
             Self::ExecutionCancelled { .. } => EventKind::ExecutionCancelled,
@@ -181,7 +263,11 @@ impl RunEvent {
             | Self::Usage { node_id, .. }
             | Self::ChildStarted { node_id, .. }
             | Self::ChildFinished { node_id, .. }
-            | Self::LoopProgress { node_id, .. } => Some(node_id),
+            | Self::LoopProgress { node_id, .. }
+            | Self::ApprovalRequested { node_id, .. }
+            | Self::ApprovalDecided { node_id, .. }
+            | Self::FormRequested { node_id, .. }
+            | Self::FormSubmitted { node_id, .. } => Some(node_id),
             _ => None,
         }
     }
@@ -243,6 +329,32 @@ impl RunEvent {
                 error: None,
             },
             EventKind::LoopProgress => Self::LoopProgress { node_id, completed: 1, failed: 0, total: 2 },
+            EventKind::ApprovalRequested => Self::ApprovalRequested {
+                node_id,
+                approval_id: TaskId(uuid::Uuid::nil()),
+                message: "Approve?".into(),
+                expires_at: None,
+            },
+            EventKind::ApprovalDecided => Self::ApprovalDecided {
+                node_id,
+                approval_id: TaskId(uuid::Uuid::nil()),
+                state: TaskState::Approved,
+                decisions: Vec::new(),
+            },
+            EventKind::FormRequested => Self::FormRequested {
+                node_id,
+                form_id: TaskId(uuid::Uuid::nil()),
+                title: "Details".into(),
+                expires_at: None,
+            },
+            EventKind::FormSubmitted => Self::FormSubmitted {
+                node_id,
+                form_id: TaskId(uuid::Uuid::nil()),
+                by: "anonymous".into(),
+                values: Arc::new(Value::Object(serde_json::Map::new())),
+            },
+            EventKind::PauseRequested => Self::PauseRequested { by: "anonymous".into() },
+            EventKind::ResumeRequested => Self::ResumeRequested { by: "anonymous".into() },
             EventKind::ExecutionCompleted => Self::ExecutionCompleted { output: None },
             EventKind::ExecutionFailed => Self::ExecutionFailed { error: "failed".into() },
             EventKind::ExecutionCancelled => Self::ExecutionCancelled { reason: "cancelled".into() },

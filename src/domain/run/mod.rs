@@ -3,6 +3,8 @@
 
 pub mod composite;
 mod event;
+#[cfg(test)]
+mod human_tests;
 mod legacy;
 mod output;
 pub mod policy;
@@ -11,4 +13,4 @@ mod state;
 
 pub use event::{RunEvent, Wait};
 pub use output::workflow_output;
-pub use state::{ChildResult, Children, NodeRun, RunState};
+pub use state::{Answer, ChildResult, Children, NodeRun, RunState};

@@ -5,7 +5,8 @@
 use super::event::{RunEvent, Wait};
 use crate::domain::data::{DataContext, NodeOutputs};
 use crate::domain::execution::{ExecutionState, NodeResult, NodeStatus};
-use crate::domain::ids::{ExecutionId, NodeId};
+use crate::domain::human::{Decision, TaskState};
+use crate::domain::ids::{ExecutionId, NodeId, TaskId};
 use crate::domain::scheduler::Plan;
 use crate::domain::usage::Usage;
 use crate::domain::valid::ValidWorkflow;
@@ -55,6 +56,17 @@ pub struct NodeRun {
     pub progress: (u32, u32),
     /// Whether a result row exists (the node started or was skipped).
     pub recorded: bool,
+    /// A person's answer to the node's approval or form, once it came.
+    pub answer: Option<Answer>,
+}
+
+/// A person's answer to an Approval or Form node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// The approval reached a final state.
+    Decided { approval_id: TaskId, state: TaskState, decisions: Vec<Decision> },
+    /// The form's accepted values (passwords redacted).
+    Submitted { values: Arc<Value> },
 }
 
 /// The state of one execution's run.
@@ -68,6 +80,8 @@ pub struct RunState {
     state: ExecutionState,
     finished: u32,
     failure: Option<String>,
+    /// Paused by hand: no node starts until someone resumes the run.
+    held: bool,
 }
 
 impl RunState {
@@ -88,6 +102,7 @@ impl RunState {
             state,
             finished: 0,
             failure: None,
+            held: false,
         }
     }
 
@@ -149,6 +164,12 @@ impl RunState {
         self.failure.as_deref()
     }
 
+    /// Whether someone paused the run by hand (and nobody resumed it since).
+    #[must_use]
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
     /// Whether every node reached a final status.
     #[must_use]
     pub fn all_done(&self) -> bool {
@@ -184,6 +205,26 @@ impl RunState {
                 Some(Wait::Timer { until }) => Some((i, self.nodes[i].attempts, *until)),
                 _ => None,
             })
+            .collect()
+    }
+
+    /// Approvals and forms waited on that expire: (node, request, when).
+    #[must_use]
+    pub fn deadlines(&self) -> Vec<(usize, TaskId, DateTime<Utc>)> {
+        self.waiting()
+            .filter(|&i| self.nodes[i].answer.is_none())
+            .filter_map(|i| match self.nodes[i].waiting_for.as_ref().and_then(Wait::task) {
+                Some((id, Some(at))) => Some((i, id, at)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Nodes waiting for a person's answer: (node, request).
+    #[must_use]
+    pub fn human_waits(&self) -> Vec<(usize, TaskId)> {
+        self.waiting()
+            .filter_map(|i| self.nodes[i].waiting_for.as_ref().and_then(Wait::task).map(|(id, _)| (i, id)))
             .collect()
     }
 
@@ -231,6 +272,14 @@ impl RunState {
                 self.move_to(ExecutionState::Paused)?;
                 None
             }
+            E::PauseRequested { .. } => {
+                self.held = !self.state.is_terminal();
+                None
+            }
+            E::ResumeRequested { .. } => {
+                self.held = false;
+                None
+            }
             E::ExecutionCompleted { .. } => self.end(ExecutionState::Completed)?,
             E::ExecutionFailed { .. } => self.end(ExecutionState::Failed)?,
             E::ExecutionCancelled { .. } => self.end(ExecutionState::Cancelled)?,
@@ -245,8 +294,8 @@ impl RunState {
                 }
                 self.plan.start(idx).map_err(|e| format!("node {node_id}: {e}"))?;
                 let n = &mut self.nodes[idx];
-                (n.attempts, n.started_at, n.completed_at, n.error, n.recorded) =
-                    (*attempt, Some(at), None, None, true);
+                (n.attempts, n.started_at, n.completed_at, n.error, n.recorded, n.answer) =
+                    (*attempt, Some(at), None, None, true, None);
                 Some(idx)
             }
             E::NodeRetrying { node_id, attempt, error, .. } => {
@@ -334,6 +383,21 @@ impl RunState {
                     error: error.clone(),
                 };
                 self.nodes[idx].children.finished.insert(item.unwrap_or(0), result);
+                None
+            }
+            E::ApprovalRequested { node_id, .. } | E::FormRequested { node_id, .. } => {
+                self.index(node_id)?;
+                None
+            }
+            E::ApprovalDecided { node_id, approval_id, state, decisions } => {
+                let idx = self.index(node_id)?;
+                self.nodes[idx].answer =
+                    Some(Answer::Decided { approval_id: *approval_id, state: *state, decisions: decisions.clone() });
+                None
+            }
+            E::FormSubmitted { node_id, values, .. } => {
+                let idx = self.index(node_id)?;
+                self.nodes[idx].answer = Some(Answer::Submitted { values: values.clone() });
                 None
             }
             E::LoopProgress { node_id, completed, failed, .. } => {

@@ -90,6 +90,17 @@ impl Checker<'_> {
         ok
     }
 
+    /// An Approval's or Form's `notify_url`: an absolute http(s) URL.
+    fn notify_url(&mut self, url: Option<&str>) {
+        let Some(url) = url else { return };
+        let scheme_ok =
+            ["http://", "https://"].iter().any(|s| url.len() > s.len() && url[..s.len()].eq_ignore_ascii_case(s));
+        if !scheme_ok || url.contains(char::is_whitespace) {
+            let (kind, id) = (self.node.kind.name(), self.id().clone());
+            self.report("notify_url", format!("{kind} node {id}: notify_url must be an http:// or https:// URL"));
+        }
+    }
+
     fn required(&mut self, field: &str, value: &str) -> bool {
         let (kind, id) = (self.node.kind.name(), self.id().clone());
         self.non_blank(field, value, || format!("{kind} node {id} has empty {field}"))
@@ -311,6 +322,7 @@ impl Checker<'_> {
                 if self.required("message", &c.message) {
                     self.template("message", &c.message);
                 }
+                self.notify_url(c.notify_url.as_deref());
             }
             NodeKind::Form(c) => {
                 let id = self.id().clone();
@@ -328,7 +340,11 @@ impl Checker<'_> {
                             format!("Form node {id} has duplicate field ID: {}", field.id),
                         );
                     }
+                    if let Some(problem) = crate::domain::human::form::pattern_problem(field) {
+                        self.report(&format!("fields[{k}].validation"), format!("Form node {id}: {problem}"));
+                    }
                 }
+                self.notify_url(c.notify_url.as_deref());
             }
             NodeKind::Loop(c) => {
                 if let Some(body) = &c.body_workflow {

@@ -222,6 +222,22 @@ fn parallel_form_and_approval_rules_follow_the_seed() {
 }
 
 #[test]
+fn notify_urls_and_form_patterns_are_checked_at_save() {
+    let one = |n: Value| problems(json!([start("s"), n]), json!([edge("s", "x")]));
+    let p = one(node("x", json!({"type": "Approval", "config": {"message": "ok?", "notify_url": "ftp://x"}})));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].path, "workflow.nodes[1].kind.config.notify_url");
+    let fields = json!([{"id": "a", "label": "A", "field_type": "Text", "validation": "(unclosed"}]);
+    let form = json!({"type": "Form", "config": {"title": "t", "fields": fields, "notify_url": "https://hooks.example.com/x"}});
+    let p = one(node("x", form));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].path, "workflow.nodes[1].kind.config.fields[0].validation");
+    let fine =
+        node("x", json!({"type": "Approval", "config": {"message": "ok?", "notify_url": "HTTPS://h.example.com"}}));
+    assert_valid(json!([start("s"), fine]), json!([edge("s", "x")]));
+}
+
+#[test]
 fn loop_try_catch_and_sub_workflow_rules_follow_the_seed() {
     let one = |n: Value| messages(json!([start("s"), n]), json!([edge("s", "x")]));
     let each = json!({"variant": "ForEach", "collection_path": "", "item_variable": "i", "body_expression": ""});

@@ -266,6 +266,21 @@ pub struct ApprovalConfig {
     pub timeout_seconds: Option<u64>,
     #[serde(default)]
     pub context_data: Value,
+    /// Approvals needed before the run continues (n of the approvers); absent: 1. A single
+    /// rejection rejects. Not in the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
+    /// Whether the person who started the run may approve it (by default they may not). Not in
+    /// the seed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_initiator: bool,
+    /// A URL told (signed JSON POST) when the approval is requested. Not in the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+    /// The workspace secret whose value signs the notification (default `NOTIFY_SIGNING_KEY`).
+    /// Not in the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_secret: Option<String>,
 }
 
 /// Config of a `Form` node.
@@ -278,6 +293,13 @@ pub struct FormConfig {
     pub timeout_seconds: Option<u64>,
     #[serde(default)]
     pub allowed_submitters: Vec<String>,
+    /// A URL told (signed JSON POST) when the form is requested. Not in the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+    /// The workspace secret whose value signs the notification (default `NOTIFY_SIGNING_KEY`).
+    /// Not in the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_secret: Option<String>,
 }
 
 /// One field of a `Form` node.

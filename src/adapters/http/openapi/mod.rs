@@ -33,6 +33,8 @@ use utoipa::OpenApi;
         (name = "audit", description = "Who did what in a workspace"),
         (name = "vectors", description = "Vector collections: documents embedded, stored and searched"),
         (name = "files", description = "Uploaded images and documents, for Vision and LLM nodes"),
+        (name = "approvals", description = "Decisions Approval nodes wait for"),
+        (name = "forms", description = "Values Form nodes wait for"),
         (name = "health", description = "Liveness")
     ),
     // `StreamFormat` is a query parameter's type, which the path macro references but does not add.

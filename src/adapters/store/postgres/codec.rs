@@ -79,6 +79,7 @@ pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
         Value::Object(map) => map,
         _ => return Err(corrupt("variables are not an object")),
     };
+    let options = json::<ExecutionOptions>(row, "options")?;
     Ok(Execution {
         id: ExecutionId(col::<Uuid>(row, "id")?),
         workspace_id: crate::domain::ids::WorkspaceId(col::<Uuid>(row, "workspace_id")?),
@@ -87,7 +88,8 @@ pub(super) fn execution(row: &PgRow) -> Result<Execution, StoreError> {
         state: parse::<ExecutionState>(&col::<String>(row, "state")?, "state")?,
         error: unescape_opt(col(row, "error")?),
         variables: Arc::new(variables),
-        budget: json::<ExecutionOptions>(row, "options")?.budget,
+        budget: options.budget,
+        started_by: options.started_by,
         created_at: col(row, "created_at")?,
         started_at: col(row, "started_at")?,
         completed_at: col(row, "completed_at")?,

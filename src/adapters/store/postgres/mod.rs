@@ -8,6 +8,7 @@ mod audit;
 mod codec;
 mod errors;
 mod files;
+mod human_tasks;
 mod idempotency;
 mod identities;
 mod identity_sql;

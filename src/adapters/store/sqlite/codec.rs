@@ -66,6 +66,7 @@ pub(super) fn execution(row: &Row<'_>) -> Result<Execution, StoreError> {
         error: col(row, "error")?,
         variables: Arc::new(variables),
         budget: options.budget,
+        started_by: options.started_by,
         created_at: time(col(row, "created_at")?)?,
         started_at: opt_time(col(row, "started_at")?)?,
         completed_at: opt_time(col(row, "completed_at")?)?,

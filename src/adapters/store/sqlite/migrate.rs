@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "secrets", include_str!("../../../../migrations/sqlite/0009_secrets.sql")),
     (10, "audit", include_str!("../../../../migrations/sqlite/0010_audit.sql")),
     (11, "mcp_servers", include_str!("../../../../migrations/sqlite/0011_mcp_servers.sql")),
+    (12, "human_tasks", include_str!("../../../../migrations/sqlite/0012_human_tasks.sql")),
     (13, "vectors", include_str!("../../../../migrations/sqlite/0013_vectors.sql")),
     (14, "files", include_str!("../../../../migrations/sqlite/0014_files.sql")),
 ];

@@ -161,8 +161,8 @@ impl Run<'_> {
             variables,
             self.ex.clock.now(),
         );
-        (child.id, child.parent, child.depth, child.budget) =
-            (launch.id, Some(parent), self.depth + 1, self.budget_limits);
+        (child.id, child.parent, child.depth, child.budget, child.started_by) =
+            (launch.id, Some(parent), self.depth + 1, self.budget_limits, self.started_by.clone());
         let ex = self.ex.me.upgrade().ok_or("the executor is shutting down")?;
         let (stored_tx, stored) = tokio::sync::oneshot::channel();
         let run = child.clone();
@@ -237,6 +237,10 @@ impl Run<'_> {
                 let node_id = self.node_id(idx);
                 self.emit(RunEvent::LoopProgress { node_id, completed, failed, total });
             }
+            if super::human::is_human(&self.rs.workflow().node(idx).kind) {
+                self.advance_human(idx);
+                continue;
+            }
             self.advance(idx);
         }
     }
@@ -250,10 +254,14 @@ impl Run<'_> {
             return Ok(Parked::Signalled);
         }
         let waiting: Vec<_> = self.rs.waiting().map(|i| self.node_id(i)).collect();
-        let reason = format!("waiting for {}", waiting.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", "));
+        let reason = if self.rs.held() {
+            "paused by request: POST /api/v1/executions/{id}/resume to go on".to_owned()
+        } else {
+            format!("waiting for {}", waiting.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", "))
+        };
         let at = self.ex.clock.now();
         let event = RunEvent::ExecutionPaused { reason, waiting };
-        let wake_at = self.rs.timers().into_iter().map(|(_, _, until)| until).min();
+        let wake_at = self.next_timer();
         let update = crate::domain::execution::ExecutionUpdate {
             state: Some(StateChange { wake_at, ..StateChange::to(ExecutionState::Paused) }),
             events: vec![NewEvent {

@@ -41,6 +41,7 @@ impl Run<'_> {
             tracing::debug!(execution_id = %self.id, state = %self.rs.state(), "execution finished");
         }
         self.cancel_stopping().await;
+        self.cancel_tasks().await;
     }
 
     /// The store refused a write for good, or another process took the execution over: stop

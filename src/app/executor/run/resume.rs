@@ -17,12 +17,16 @@ impl Run<'_> {
         self.next_attempt.extend(rerun);
         if self.rs.state() == ExecutionState::Pending {
             self.emit(RunEvent::ExecutionStarted);
+        } else if self.rs.state() == ExecutionState::Paused {
+            let reason = "woken: a signal or a timer arrived for the parked execution".to_owned();
+            self.emit(RunEvent::ExecutionResumed { reason });
         } else {
             let reason = format!("resumed after the process running it stopped; {count} node(s) in flight run again");
             self.emit(RunEvent::ExecutionResumed { reason });
         }
         tracing::info!(execution_id = %self.id, rerun = count, "execution resumed");
         self.relaunch_lost_children().await;
+        self.reconcile_tasks().await;
         self.run_loop().await;
     }
 }
