@@ -90,7 +90,8 @@ impl Notifier {
             if let Some(error) = &attempt.error {
                 tracing::info!(error = %error, "a notification attempt failed");
             }
-            delivery.record(attempt);
+            let refused = attempt.error.as_deref().is_some_and(|e| e.starts_with(crate::ports::REFUSED));
+            if refused { delivery.record_final(attempt) } else { delivery.record(attempt) }
         }
         if let Err(e) = self.tasks.record_notification(scope, task.id, &delivery).await {
             tracing::warn!(error = %e, "recording a notification attempt failed");

@@ -55,6 +55,10 @@ async fn bad_variables_are_client_errors() {
     let reply = post(&app, &uri, json!({"variables": {"nodes": 1}})).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.body["message"].as_str().unwrap().contains("reserved"));
+    // A misspelt field would start a run without its input: refused, naming it.
+    let reply = post(&app, &uri, json!({"varaibles": {"thing": "typo"}})).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert!(reply.text.contains("varaibles"), "{}", reply.text);
 }
 
 #[tokio::test]

@@ -102,8 +102,10 @@ pub struct MessageResponse {
     pub message: String,
 }
 
-/// Input of a run. The body may be omitted altogether.
+/// Input of a run. The body may be omitted altogether; a field it does not know is refused (a
+/// misspelt `variables` would otherwise start a run without its input).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExecuteRequest {
     /// Visible to templates and expressions by name (`{{ user_query }}`).
     #[serde(default)]

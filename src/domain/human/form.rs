@@ -111,6 +111,39 @@ fn check_value(field: &FormField, value: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// What makes a field unusable as configured, each with the config field at fault (below the
+/// field): an id that is not a plain name (submissions and templates address values by it), a
+/// choice without options, a Password with a default (it would sit in clear in the workflow), a
+/// default its own checks refuse.
+#[must_use]
+pub fn field_problems(field: &FormField) -> Vec<(&'static str, String)> {
+    use FormFieldType as T;
+    let mut problems = Vec::new();
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if field.id.is_empty() || !field.id.chars().all(plain) {
+        problems.push(("id", format!("field id '{}' must be letters, digits, '_' or '-'", field.id)));
+    }
+    if matches!(field.field_type, T::Select | T::Radio | T::MultiSelect) && field.options.is_empty() {
+        problems.push(("options", format!("'{}' is a choice without options", field.label)));
+    }
+    match (&field.default_value, field.field_type) {
+        (Some(_), T::Password) => problems.push((
+            "default_value",
+            format!(
+                "'{}' is a Password field: it cannot have a default value (it would be kept in clear)",
+                field.label
+            ),
+        )),
+        (Some(value), _) if !value.is_null() => {
+            if let Err(problem) = check_value(field, value) {
+                problems.push(("default_value", format!("the default value does not fit: {problem}")));
+            }
+        }
+        _ => {}
+    }
+    problems
+}
+
 /// What is wrong with the field's `validation` pattern, if it is not a regular expression.
 #[must_use]
 pub fn pattern_problem(field: &FormField) -> Option<String> {

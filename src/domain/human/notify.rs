@@ -76,12 +76,22 @@ impl Delivery {
     /// Records an attempt: a 2xx status delivers; otherwise the next attempt is due after
     /// [`backoff`], or, after [`MAX_ATTEMPTS`], the delivery failed.
     pub fn record(&mut self, attempt: DeliveryAttempt) {
+        self.record_as(attempt, false);
+    }
+
+    /// Records an attempt that failed in a way another attempt cannot mend (the URL refused):
+    /// the delivery fails now.
+    pub fn record_final(&mut self, attempt: DeliveryAttempt) {
+        self.record_as(attempt, true);
+    }
+
+    fn record_as(&mut self, attempt: DeliveryAttempt, last: bool) {
         let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
         let at = attempt.at;
         self.attempts.push(attempt);
         (self.state, self.next_attempt_at) = if delivered {
             (DeliveryState::Delivered, None)
-        } else if self.attempts.len() >= MAX_ATTEMPTS {
+        } else if last || self.attempts.len() >= MAX_ATTEMPTS {
             (DeliveryState::Failed, None)
         } else {
             (DeliveryState::Pending, Some(at + backoff(self.attempts.len())))
@@ -187,6 +197,18 @@ mod tests {
         }
         assert_eq!((d.state, d.next_attempt_at), (DeliveryState::Failed, None));
         assert_eq!(backoff(100), chrono::Duration::seconds(300), "the wait is capped");
+    }
+
+    #[test]
+    fn a_refused_url_fails_the_delivery_at_once() {
+        let mut d = Delivery::new("http://127.0.0.1/hook", None, at(0));
+        d.record_final(DeliveryAttempt {
+            at: at(0),
+            status: None,
+            error: Some("refused: loopback".into()),
+            duration_ms: 0,
+        });
+        assert_eq!((d.state, d.next_attempt_at, d.attempts.len()), (DeliveryState::Failed, None, 1));
     }
 
     #[test]

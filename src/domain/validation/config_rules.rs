@@ -62,6 +62,9 @@ fn with_locals<'d>(declared: &'d Declared, node: &Node) -> std::borrow::Cow<'d, 
     std::borrow::Cow::Owned(with)
 }
 
+/// The longest an Approval or Form may wait (`timeout_seconds`): a year, in seconds.
+pub const MAX_WAIT_SECONDS: u64 = 365 * 24 * 3600;
+
 struct Checker<'a> {
     i: usize,
     node: &'a Node,
@@ -98,6 +101,17 @@ impl Checker<'_> {
         if !scheme_ok || url.contains(char::is_whitespace) {
             let (kind, id) = (self.node.kind.name(), self.id().clone());
             self.report("notify_url", format!("{kind} node {id}: notify_url must be an http:// or https:// URL"));
+        }
+    }
+
+    /// An Approval's or Form's `timeout_seconds`: at most [`MAX_WAIT_SECONDS`].
+    fn timeout_seconds(&mut self, timeout: Option<u64>) {
+        if timeout.is_some_and(|t| t > MAX_WAIT_SECONDS) {
+            let (kind, id) = (self.node.kind.name(), self.id().clone());
+            self.report(
+                "timeout_seconds",
+                format!("{kind} node {id}: timeout_seconds must be at most {MAX_WAIT_SECONDS} (a year)"),
+            );
         }
     }
 
@@ -323,6 +337,13 @@ impl Checker<'_> {
                     self.template("message", &c.message);
                 }
                 self.notify_url(c.notify_url.as_deref());
+                if self.rules == Rules::Save {
+                    self.timeout_seconds(c.timeout_seconds);
+                    if c.quorum == Some(0) {
+                        let id = self.id().clone();
+                        self.report("quorum", format!("Approval node {id}: quorum must be at least 1"));
+                    }
+                }
             }
             NodeKind::Form(c) => {
                 let id = self.id().clone();
@@ -343,8 +364,16 @@ impl Checker<'_> {
                     if let Some(problem) = crate::domain::human::form::pattern_problem(field) {
                         self.report(&format!("fields[{k}].validation"), format!("Form node {id}: {problem}"));
                     }
+                    if self.rules == Rules::Save {
+                        for (at, problem) in crate::domain::human::form::field_problems(field) {
+                            self.report(&format!("fields[{k}].{at}"), format!("Form node {id}: {problem}"));
+                        }
+                    }
                 }
                 self.notify_url(c.notify_url.as_deref());
+                if self.rules == Rules::Save {
+                    self.timeout_seconds(c.timeout_seconds);
+                }
             }
             NodeKind::Loop(c) => {
                 if let Some(body) = &c.body_workflow {

@@ -238,6 +238,42 @@ fn notify_urls_and_form_patterns_are_checked_at_save() {
 }
 
 #[test]
+fn waits_and_form_fields_that_could_never_work_are_refused_at_save() {
+    let one = |n: Value| problems(json!([start("s"), n]), json!([edge("s", "x")]));
+    let paths = |p: Vec<super::Problem>| p.into_iter().map(|p| p.path).collect::<Vec<_>>();
+    let approval = json!({"type": "Approval", "config": {"message": "ok?", "timeout_seconds": 9_223_372_036_854_775_807_u64, "quorum": 0}});
+    assert_eq!(
+        paths(one(node("x", approval))),
+        ["workflow.nodes[1].kind.config.timeout_seconds", "workflow.nodes[1].kind.config.quorum"]
+    );
+    let fields = json!([
+        {"id": "a b", "label": "Spaced", "field_type": "Text"},
+        {"id": "pick", "label": "Pick", "field_type": "Select", "required": true, "options": []},
+        {"id": "n", "label": "N", "field_type": "Number", "default_value": "abc"},
+        {"id": "one", "label": "One", "field_type": "Radio", "options": ["x", "y"], "default_value": "z"},
+        {"id": "pw", "label": "PW", "field_type": "Password", "default_value": "hunter22hunter22"},
+        {"id": "ok", "label": "OK", "field_type": "Select", "options": ["x"], "default_value": "x"}
+    ]);
+    let form = json!({"type": "Form", "config": {"title": "t", "fields": fields, "timeout_seconds": 31_536_001}});
+    let found = one(node("x", form));
+    let text = format!("{found:?}");
+    assert!(!text.contains("hunter22"), "a problem never repeats a password: {text}");
+    assert_eq!(
+        paths(found),
+        [
+            "workflow.nodes[1].kind.config.fields[0].id",
+            "workflow.nodes[1].kind.config.fields[1].options",
+            "workflow.nodes[1].kind.config.fields[2].default_value",
+            "workflow.nodes[1].kind.config.fields[3].default_value",
+            "workflow.nodes[1].kind.config.fields[4].default_value",
+            "workflow.nodes[1].kind.config.timeout_seconds",
+        ]
+    );
+    let year = json!({"type": "Approval", "config": {"message": "ok?", "timeout_seconds": 31_536_000, "quorum": 2}});
+    assert_valid(json!([start("s"), node("x", year)]), json!([edge("s", "x")]));
+}
+
+#[test]
 fn loop_try_catch_and_sub_workflow_rules_follow_the_seed() {
     let one = |n: Value| messages(json!([start("s"), n]), json!([edge("s", "x")]));
     let each = json!({"variant": "ForEach", "collection_path": "", "item_variable": "i", "body_expression": ""});

@@ -101,7 +101,9 @@ impl Run<'_> {
             _ => None,
         };
         let now = self.ex.clock.now();
-        let expires_at = timeout.map(|s| now + chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000)));
+        // Saved workflows wait at most a year; older versions are capped at a century, so the
+        // instant stays representable.
+        let expires_at = timeout.map(|s| now + chrono::Duration::seconds(s.min(100 * 365 * 24 * 3600) as i64));
         let id = TaskId::generate();
         let task = match self.request_of(idx, id, expires_at) {
             Ok(task) => task,
