@@ -29,6 +29,13 @@ async fn malformed_json_is_400() {
         send_request(&app(), raw(Method::POST, "/api/v1/workflows", Some("application/json"), "{\"workflow\": ")).await;
     assert_error(&reply, StatusCode::BAD_REQUEST, "BadRequest");
     assert!(reply.body["message"].as_str().unwrap().contains("not valid JSON"));
+    // A cut body whose first key is one the route does not know is still a 400, not a shape
+    // error about that key.
+    for (path, body) in [("/api/v1/secrets", "{\"a\":"), ("/api/v1/workflows", "{\"unknown\": [1, ")] {
+        let reply = send_request(&app(), raw(Method::POST, path, Some("application/json"), body)).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "BadRequest");
+        assert!(reply.body["message"].as_str().unwrap().contains("not valid JSON"), "{}", reply.text);
+    }
 }
 
 #[tokio::test]

@@ -105,12 +105,21 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             // Well-formed JSON, but a string no Rust (or Unicode) text can hold: say which one.
             let problem = format!("{inner}: a \\u escape between \\ud800 and \\udfff must be half of a surrogate pair");
             unprocessable(format!("request body has a string that is not Unicode text{at}: {problem}"), problem)
+        } else if let Some(syntax) = syntax_error(bytes) {
+            // A shape error can come first (`{"a":` names an unknown field before the end), but a
+            // body that is not JSON at all is the client's 400, whatever else is wrong with it.
+            ApiError::bad_request(format!("request body is not valid JSON: {syntax}"))
         } else if inner.classify() == serde_json::error::Category::Data {
             unprocessable(format!("request body does not have the expected shape{at}: {inner}"), inner.to_string())
         } else {
             ApiError::bad_request(format!("request body is not valid JSON: {inner}"))
         }
     })
+}
+
+/// Why `bytes` are not JSON at all, if they are not (a lone surrogate escape counts as JSON).
+fn syntax_error(bytes: &[u8]) -> Option<serde_json::Error> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).err().filter(|e| !is_lone_surrogate(e))
 }
 
 /// serde_json refuses `"\ud800"` (a surrogate escape without its pair) as a syntax error, though
