@@ -23,6 +23,8 @@ use std::time::Duration;
 mod audit;
 #[path = "store_contract/backends.rs"]
 mod backends;
+#[path = "store_contract/chroma_server.rs"]
+mod chroma_server;
 #[path = "store_contract/conditional.rs"]
 mod conditional;
 #[path = "store_contract/files.rs"]
@@ -47,8 +49,6 @@ mod upgrade;
 mod vector_backends;
 #[path = "store_contract/vectors.rs"]
 mod vectors;
-#[path = "store_contract/chroma_server.rs"]
-mod chroma_server;
 
 use audit::*;
 use conditional::*;

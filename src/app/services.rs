@@ -87,7 +87,8 @@ impl Services {
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(LiveExecutions::default());
         let runner_slot = ports.runners.workflow_tools();
-        let mut collections = CollectionService::new(ports.vectors.clone(), ports.runners.embedder(), ports.clock.clone());
+        let mut collections =
+            CollectionService::new(ports.vectors.clone(), ports.runners.embedder(), ports.clock.clone());
         for index in ports.vector_indexes {
             collections = collections.with_index(index);
         }

@@ -4,6 +4,7 @@
 use super::config::{Config, redact_url};
 use super::config_check::http_allow;
 use super::error::StartupError;
+use crate::adapters::chroma::ChromaIndex;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
 use crate::adapters::mcp::McpHub;
@@ -16,7 +17,6 @@ use crate::adapters::runners::retriever::RetrieverRunner;
 use crate::adapters::runners::tool::{HttpTool, ToolRunner};
 use crate::adapters::runners::vision::{Tesseract, VisionRunner};
 use crate::adapters::secrets::XChaCha;
-use crate::adapters::chroma::ChromaIndex;
 use crate::adapters::store::{InMemoryStore, PgvectorIndex, PostgresStore, SqliteStore};
 use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;

@@ -53,7 +53,12 @@ fn bad<T: std::fmt::Debug>(result: Result<T, ServiceError>, needle: &str) {
 /// The contract, on collections made on `store` (in fresh workspaces, so runs never meet).
 pub async fn collections_contract(service: &CollectionService, store: VectorBackend) {
     let (ws, stranger) = (Scope::new(WorkspaceId::generate()), Scope::new(WorkspaceId::generate()));
-    let new = |dimension| NewCollection { name: "docs".into(), dimension: Some(dimension), store, ..NewCollection::default() };
+    let new = |dimension| NewCollection {
+        name: "docs".into(),
+        dimension: Some(dimension),
+        store,
+        ..NewCollection::default()
+    };
     let made = service.create(ws, new(3)).await.unwrap();
     assert_eq!(made.store, store);
     assert_eq!(service.list(ws).await.unwrap()[0].store, store, "the catalog keeps the store");
@@ -80,7 +85,10 @@ pub async fn collections_contract(service: &CollectionService, store: VectorBack
     assert_eq!(found(service, ws, near).await, ["east", "northeast"], "cos 0.707 kept, 0 left out");
     let french = Search { filter: meta(json!({"lang": "fr"})), ..by_vector(vec![0.0, 0.0, 1.0], 10) };
     assert_eq!(found(service, ws, french).await, ["northeast"]);
-    let nested = Search { filter: meta(json!({"lang": "en", "tags": {"year": 2024, "list": [1, 2.5]}})), ..by_vector(vec![1.0, 0.1, 0.0], 10) };
+    let nested = Search {
+        filter: meta(json!({"lang": "en", "tags": {"year": 2024, "list": [1, 2.5]}})),
+        ..by_vector(vec![1.0, 0.1, 0.0], 10)
+    };
     assert_eq!(found(service, ws, nested).await, ["east", "north", "up"], "nested values compare whole");
     let none = Search { filter: meta(json!({"lang": "de"})), ..by_vector(vec![1.0, 0.0, 0.0], 10) };
     assert!(found(service, ws, none).await.is_empty());
@@ -173,7 +181,12 @@ pub async fn the_collections_contract_holds_on_pgvector(catalog: Arc<dyn VectorS
     let index: Arc<dyn VectorIndex> = Arc::new(PgvectorIndex::connect_lazy(&url, 4).unwrap());
     let service = with_index(catalog, index);
     if !pgvector_available(&url).await {
-        let new = NewCollection { name: "docs".into(), dimension: Some(3), store: VectorBackend::Pgvector, ..NewCollection::default() };
+        let new = NewCollection {
+            name: "docs".into(),
+            dimension: Some(3),
+            store: VectorBackend::Pgvector,
+            ..NewCollection::default()
+        };
         let ws = Scope::new(WorkspaceId::generate());
         let refused = service.create(ws, new).await;
         assert!(
@@ -190,7 +203,12 @@ pub async fn the_collections_contract_holds_on_pgvector(catalog: Arc<dyn VectorS
 /// A collection on a store the server is not configured for is refused naming what it has.
 pub async fn a_store_not_configured_is_refused() {
     let service = CollectionService::new(Arc::new(InMemoryStore::new()), None, Arc::new(SystemClock));
-    let new = NewCollection { name: "docs".into(), dimension: Some(3), store: VectorBackend::Chroma, ..NewCollection::default() };
+    let new = NewCollection {
+        name: "docs".into(),
+        dimension: Some(3),
+        store: VectorBackend::Chroma,
+        ..NewCollection::default()
+    };
     bad(service.create(Scope::new(WorkspaceId::generate()), new).await, "it has: embedded");
 }
 

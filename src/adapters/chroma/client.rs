@@ -50,10 +50,9 @@ impl ChromaClient {
             .map_err(|e| StoreError::Unavailable(format!("Chroma did not answer: {}", e.without_url())))?;
         let status = response.status();
         if status.is_success() {
-            return response
-                .json()
-                .await
-                .map_err(|e| StoreError::Internal(format!("Chroma's answer is not the expected JSON: {}", e.without_url())));
+            return response.json().await.map_err(|e| {
+                StoreError::Internal(format!("Chroma's answer is not the expected JSON: {}", e.without_url()))
+            });
         }
         let message = response
             .json::<Value>()

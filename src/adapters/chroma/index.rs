@@ -107,7 +107,8 @@ impl VectorIndex for ChromaIndex {
         let old = self.ids(&id, json!({DOCUMENT: {"$in": documents}}), &collection.name).await?;
         if !old.is_empty() {
             let body = json!({"ids": old});
-            let _: Value = self.client.call(Method::POST, &format!("/{id}/delete"), Some(&body), &collection.name).await?;
+            let _: Value =
+                self.client.call(Method::POST, &format!("/{id}/delete"), Some(&body), &collection.name).await?;
         }
         for batch in chunks.chunks(BATCH) {
             let body = json!({
@@ -116,12 +117,18 @@ impl VectorIndex for ChromaIndex {
                 "documents": batch.iter().map(|k| &k.text).collect::<Vec<_>>(),
                 "metadatas": batch.iter().map(|k| naming::to_chroma(&k.metadata, &k.document_id, k.index)).collect::<Vec<_>>(),
             });
-            let _: Value = self.client.call(Method::POST, &format!("/{id}/upsert"), Some(&body), &collection.name).await?;
+            let _: Value =
+                self.client.call(Method::POST, &format!("/{id}/upsert"), Some(&body), &collection.name).await?;
         }
         Ok(())
     }
 
-    async fn delete_document(&self, scope: Scope, collection: &Collection, document_id: &str) -> Result<(), StoreError> {
+    async fn delete_document(
+        &self,
+        scope: Scope,
+        collection: &Collection,
+        document_id: &str,
+    ) -> Result<(), StoreError> {
         let id = self.id(scope, collection).await?;
         let old = self.ids(&id, json!({DOCUMENT: {"$eq": document_id}}), &collection.name).await?;
         if old.is_empty() {
@@ -148,7 +155,8 @@ impl VectorIndex for ChromaIndex {
         if let Some(clause) = naming::filter(query.filter) {
             body["where"] = clause;
         }
-        let found: Queried = self.client.call(Method::POST, &format!("/{id}/query"), Some(&body), &collection.name).await?;
+        let found: Queried =
+            self.client.call(Method::POST, &format!("/{id}/query"), Some(&body), &collection.name).await?;
         let ids = found.ids.into_iter().next().unwrap_or_default();
         let (texts, metadatas, distances) = (first(found.documents), first(found.metadatas), first(found.distances));
         let mut hits = Vec::with_capacity(ids.len());

@@ -171,7 +171,12 @@ impl VectorIndex for PgvectorIndex {
         tx.commit().await.map_err(store_error)
     }
 
-    async fn delete_document(&self, scope: Scope, collection: &Collection, document_id: &str) -> Result<(), StoreError> {
+    async fn delete_document(
+        &self,
+        scope: Scope,
+        collection: &Collection,
+        document_id: &str,
+    ) -> Result<(), StoreError> {
         let sql = format!("DELETE FROM {} WHERE document_id = $1", table(scope, &collection.name));
         let done = sqlx::query(AssertSqlSafe(sql))
             .bind(document_id)
@@ -203,7 +208,8 @@ impl VectorIndex for PgvectorIndex {
         // goes on scanning while filters drop rows (pgvector 0.8; older versions ignore the
         // setting, a placeholder then).
         let ef = query.top_k.clamp(40, 1000);
-        for setting in [format!("SET LOCAL hnsw.ef_search = {ef}"), "SET LOCAL hnsw.iterative_scan = strict_order".into()]
+        for setting in
+            [format!("SET LOCAL hnsw.ef_search = {ef}"), "SET LOCAL hnsw.iterative_scan = strict_order".into()]
         {
             sqlx::query(AssertSqlSafe(setting)).execute(&mut *tx).await.map_err(store_error)?;
         }

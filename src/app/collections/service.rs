@@ -149,7 +149,10 @@ impl CollectionService {
     /// The stores collections can be made on here: the embedded one and those configured.
     #[must_use]
     pub fn backends(&self) -> Vec<VectorBackend> {
-        VectorBackend::ALL.into_iter().filter(|b| *b == VectorBackend::Embedded || self.external.contains_key(b)).collect()
+        VectorBackend::ALL
+            .into_iter()
+            .filter(|b| *b == VectorBackend::Embedded || self.external.contains_key(b))
+            .collect()
     }
 
     /// The external database holding `store`'s chunks (`None` for the embedded store).
