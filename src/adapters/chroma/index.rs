@@ -34,12 +34,15 @@ struct Got {
     ids: Vec<String>,
 }
 
+/// Per query sent, per result: Chroma's answer columns.
+type Columns<T> = Option<Vec<Vec<Option<T>>>>;
+
 #[derive(Deserialize)]
 struct Queried {
     ids: Vec<Vec<String>>,
-    documents: Option<Vec<Vec<Option<String>>>>,
-    metadatas: Option<Vec<Vec<Option<Map<String, Value>>>>>,
-    distances: Option<Vec<Vec<Option<f32>>>>,
+    documents: Columns<String>,
+    metadatas: Columns<Map<String, Value>>,
+    distances: Columns<f32>,
 }
 
 /// The results of the one query sent.
