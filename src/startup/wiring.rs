@@ -189,7 +189,10 @@ pub fn vector_backends(config: &Config) -> Vec<VectorBackend> {
 }
 
 /// The external vector databases the configuration names (connected on first use).
-fn vector_indexes(config: &Config) -> Result<Vec<Arc<dyn crate::ports::VectorIndex>>, StartupError> {
+///
+/// # Errors
+/// A pgvector or Chroma URL that cannot be used.
+pub fn vector_indexes(config: &Config) -> Result<Vec<Arc<dyn crate::ports::VectorIndex>>, StartupError> {
     let mut indexes: Vec<Arc<dyn crate::ports::VectorIndex>> = Vec::new();
     if let Some(url) = pgvector_url(config) {
         let failed = |reason| StartupError::Database { url: redact_url(url), reason };
