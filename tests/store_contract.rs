@@ -23,6 +23,8 @@ use std::time::Duration;
 mod audit;
 #[path = "store_contract/backends.rs"]
 mod backends;
+#[path = "store_contract/chroma_server.rs"]
+mod chroma_server;
 #[path = "store_contract/conditional.rs"]
 mod conditional;
 #[path = "store_contract/files.rs"]
@@ -43,6 +45,8 @@ mod secrets;
 mod tenancy;
 #[path = "store_contract/upgrade.rs"]
 mod upgrade;
+#[path = "store_contract/vector_backends.rs"]
+mod vector_backends;
 #[path = "store_contract/vectors.rs"]
 mod vectors;
 
@@ -56,6 +60,7 @@ use mcp_servers::*;
 use odd_text::*;
 use secrets::*;
 use tenancy::*;
+use vector_backends::*;
 use vectors::*;
 
 pub struct Stores {
@@ -595,6 +600,7 @@ contract!(
     collections_search_by_cosine_with_threshold_and_filter,
     a_second_server_sees_the_first_servers_writes,
     concurrent_upserts_of_one_collection_count_every_revision,
+    the_collections_contract_holds_on_the_embedded_store,
     files_are_kept_exactly_and_per_workspace,
     requests_round_trip_and_are_created_once,
     request_answers_compare_and_set_their_revision,
@@ -602,3 +608,40 @@ contract!(
     requests_list_filtered_newest_first_per_workspace,
     due_notifications_are_claimed_once_and_their_log_is_kept,
 );
+
+/// pgvector collections on the test Postgres, with the catalog in memory and in Postgres.
+mod pgvector {
+    #[tokio::test]
+    #[cfg_attr(not(oxify_test_postgres), ignore = "needs OXIFY_TEST_POSTGRES_URL at build time (.ci/run sets it)")]
+    async fn the_collections_contract_holds_with_a_memory_catalog() {
+        super::the_collections_contract_holds_on_pgvector(super::memory_catalog()).await;
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(oxify_test_postgres), ignore = "needs OXIFY_TEST_POSTGRES_URL at build time (.ci/run sets it)")]
+    async fn the_collections_contract_holds_with_a_postgres_catalog() {
+        let s = super::backends::postgres().await;
+        super::the_collections_contract_holds_on_pgvector(s.vectors.clone()).await;
+    }
+}
+
+/// Chroma collections on a real Chroma server started for the test.
+mod chroma {
+    #[tokio::test]
+    async fn the_collections_contract_holds_on_chroma() {
+        let server = match super::chroma_server::start().await {
+            Ok(server) => server,
+            Err(reason) => {
+                eprintln!("Chroma cases skipped: {reason}");
+                return;
+            }
+        };
+        let service = super::chroma_service(&server.url);
+        super::collections_contract(&service, oxify_api::domain::vectors::VectorBackend::Chroma).await;
+    }
+
+    #[tokio::test]
+    async fn a_store_not_configured_is_refused() {
+        super::a_store_not_configured_is_refused().await;
+    }
+}

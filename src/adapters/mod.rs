@@ -2,6 +2,7 @@
 //! client for calls to other servers.
 
 pub mod auth;
+pub mod chroma;
 pub mod clock;
 pub mod events;
 pub mod http;

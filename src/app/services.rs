@@ -42,6 +42,8 @@ pub struct Ports {
     pub vectors: Arc<dyn VectorStore>,
     /// Uploaded files.
     pub files: Arc<dyn FileStore>,
+    /// The external vector databases configured (pgvector, Chroma).
+    pub vector_indexes: Vec<Arc<dyn crate::ports::VectorIndex>>,
     /// Approvals and forms.
     pub tasks: Arc<dyn crate::ports::HumanTaskStore>,
     /// Where approval and form notifications are posted.
@@ -85,8 +87,12 @@ impl Services {
     pub fn assemble(ports: Ports, limits: ExecutorLimits, lease_ttl: Duration) -> Self {
         let running = Arc::new(LiveExecutions::default());
         let runner_slot = ports.runners.workflow_tools();
-        let collections =
-            Arc::new(CollectionService::new(ports.vectors.clone(), ports.runners.embedder(), ports.clock.clone()));
+        let mut collections =
+            CollectionService::new(ports.vectors.clone(), ports.runners.embedder(), ports.clock.clone());
+        for index in ports.vector_indexes {
+            collections = collections.with_index(index);
+        }
+        let collections = Arc::new(collections);
         let retrieval: Arc<dyn crate::ports::Retrieval> = collections.clone();
         ports.runners.retrieval().fill(&retrieval);
         ports.runners.files().fill(ports.files.clone());

@@ -31,6 +31,45 @@ pub struct Collection {
     /// seeing revision `r` is stale once the store has another: this is how a server notices
     /// another server's writes to a shared database.
     pub revision: u64,
+    /// Where its chunks live and are searched.
+    pub store: VectorBackend,
+}
+
+/// Where a collection's chunks live: fixed when the collection is made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum VectorBackend {
+    /// The server's own storage, searched in process.
+    #[default]
+    Embedded,
+    /// A table with a pgvector column on a Postgres server, searched there.
+    Pgvector,
+    /// A Chroma server, over its HTTP API.
+    Chroma,
+}
+
+impl VectorBackend {
+    pub const ALL: [Self; 3] = [Self::Embedded, Self::Pgvector, Self::Chroma];
+
+    /// Its name on the wire (`embedded`, `pgvector`, `chroma`), also the Retriever's `db_type`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::Pgvector => "pgvector",
+            Self::Chroma => "chroma",
+        }
+    }
+
+    /// The backend a name means, in any case; `default` is the embedded store (a seed value).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "embedded" | "default" => Some(Self::Embedded),
+            "pgvector" => Some(Self::Pgvector),
+            "chroma" => Some(Self::Chroma),
+            _ => None,
+        }
+    }
 }
 
 /// A provider (`openai`, `ollama`, `local`) and one of its embedding models.
@@ -124,6 +163,15 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn backends_are_named_as_the_retriever_names_them() {
+        for b in VectorBackend::ALL {
+            assert_eq!(VectorBackend::parse(b.as_str()), Some(b));
+        }
+        assert_eq!(VectorBackend::parse(" Default"), Some(VectorBackend::Embedded));
+        assert_eq!(VectorBackend::parse("qdrant"), None);
+    }
 
     #[test]
     fn names_are_short_and_plain() {

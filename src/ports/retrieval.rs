@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 pub struct RetrievalRequest<'a> {
     pub scope: Scope,
     pub collection: &'a str,
+    /// The node's `db_type`: it must be the collection's store.
+    pub db_type: crate::domain::vectors::VectorBackend,
     pub query: &'a str,
     pub top_k: usize,
     /// Least cosine similarity kept (-1 to 1).

@@ -115,6 +115,16 @@ pub struct Config {
     #[arg(long, env = "OXIFY_OLLAMA_URL")]
     pub ollama_url: Option<String>,
 
+    /// Postgres server holding `pgvector` collections (it needs the pgvector extension).
+    /// Default: the server's own database when that is Postgres; else pgvector is off.
+    #[arg(long, env = "OXIFY_PGVECTOR_URL", hide_env_values = true)]
+    pub pgvector_url: Option<String>,
+
+    /// Base URL of the Chroma server holding `chroma` collections (its v2 HTTP API), e.g.
+    /// http://127.0.0.1:8000. Unset: chroma is off.
+    #[arg(long, env = "OXIFY_CHROMA_URL", hide_env_values = true)]
+    pub chroma_url: Option<String>,
+
     /// LLM rate limits: `openai=concurrency:8,rpm:500,tpm:200000;openai/gpt-4o=rpm:60`.
     #[arg(long, env = "OXIFY_LLM_LIMITS", default_value = "")]
     pub llm_limits: String,
@@ -331,6 +341,8 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("sse_keepalive_secs", &self.sse_keepalive_secs)
             .field("ollama_url", &self.ollama_url.as_deref().map(redact_url))
+            .field("pgvector_url", &self.pgvector_url.as_deref().map(redact_url))
+            .field("chroma_url", &self.chroma_url.as_deref().map(redact_url))
             .field("llm_limits", &self.llm_limits)
             .field("llm_concurrency", &self.llm_concurrency)
             .field("llm_prices", &self.llm_prices)

@@ -37,6 +37,9 @@ impl Config {
         if let Some(url) = &self.ollama_url {
             self.ollama_url = Some(http_url(url, "OXIFY_OLLAMA_URL (--ollama-url)")?);
         }
+        if let Some(url) = &self.chroma_url {
+            self.chroma_url = Some(http_url(url, "OXIFY_CHROMA_URL (--chroma-url)")?);
+        }
         if self.idle_timeout_secs <= self.sse_keepalive_secs {
             return Err(format!(
                 "OXIFY_IDLE_TIMEOUT_SECS (--idle-timeout-secs): {} s would close quiet event streams, which send a keep-alive every {} s (OXIFY_SSE_KEEPALIVE_SECS); expected more seconds than that",

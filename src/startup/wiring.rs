@@ -4,6 +4,7 @@
 use super::config::{Config, redact_url};
 use super::config_check::http_allow;
 use super::error::StartupError;
+use crate::adapters::chroma::ChromaIndex;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::events::BroadcastEventBus;
 use crate::adapters::mcp::McpHub;
@@ -16,10 +17,11 @@ use crate::adapters::runners::retriever::RetrieverRunner;
 use crate::adapters::runners::tool::{HttpTool, ToolRunner};
 use crate::adapters::runners::vision::{Tesseract, VisionRunner};
 use crate::adapters::secrets::XChaCha;
-use crate::adapters::store::{InMemoryStore, PostgresStore, SqliteStore};
+use crate::adapters::store::{InMemoryStore, PgvectorIndex, PostgresStore, SqliteStore};
 use crate::app::executor::ExecutorLimits;
 use crate::app::runner_registry::RunnerRegistry;
 use crate::app::services::{Ports, Services};
+use crate::domain::vectors::VectorBackend;
 use crate::domain::workflow::NodeKindTag;
 use crate::ports::{
     AuditLog, ExecutionStore, FileStore, IdempotencyStore, IdentityStore, McpServerStore, McpTools, SecretStore,
@@ -80,6 +82,7 @@ where
         mcp_servers: store.clone(),
         vectors: store.clone(),
         files: store.clone(),
+        vector_indexes: Vec::new(),
         tasks: store.clone(),
         audit: store,
         // Public addresses only; `build` opens what OXIFY_HTTP_ALLOW opens.
@@ -136,7 +139,7 @@ pub fn runners_with_env(config: &Config, env: impl Fn(&str) -> Option<String>) -
         workflows: registry.workflow_tools(),
     };
     let llm = LlmRunner::new(gateway.clone(), tools).with_files(registry.files());
-    let retriever = RetrieverRunner::new(registry.retrieval());
+    let retriever = RetrieverRunner::new(registry.retrieval()).with_backends(&vector_backends(config));
     let tesseract = Tesseract::probe(&config.tesseract);
     let vision = VisionRunner::new(http.clone(), tesseract, gateway.clone(), registry.files());
     Ok(registry
@@ -161,12 +164,53 @@ fn limits(config: &Config) -> ExecutorLimits {
     }
 }
 
+/// Where pgvector collections live: `OXIFY_PGVECTOR_URL`, else the server's own Postgres.
+fn pgvector_url(config: &Config) -> Option<&str> {
+    let own = config.database_url.trim();
+    config
+        .pgvector_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .or_else(|| (own.starts_with("postgres:") || own.starts_with("postgresql:")).then_some(own))
+}
+
+/// The vector stores this configuration offers (the embedded one always).
+#[must_use]
+pub fn vector_backends(config: &Config) -> Vec<VectorBackend> {
+    let mut backends = vec![VectorBackend::Embedded];
+    if pgvector_url(config).is_some() {
+        backends.push(VectorBackend::Pgvector);
+    }
+    if config.chroma_url.is_some() {
+        backends.push(VectorBackend::Chroma);
+    }
+    backends
+}
+
+/// The external vector databases the configuration names (connected on first use).
+///
+/// # Errors
+/// A pgvector or Chroma URL that cannot be used.
+pub fn vector_indexes(config: &Config) -> Result<Vec<Arc<dyn crate::ports::VectorIndex>>, StartupError> {
+    let mut indexes: Vec<Arc<dyn crate::ports::VectorIndex>> = Vec::new();
+    if let Some(url) = pgvector_url(config) {
+        let failed = |reason| StartupError::Database { url: redact_url(url), reason };
+        indexes.push(Arc::new(PgvectorIndex::connect_lazy(url, config.database_max_connections).map_err(failed)?));
+    }
+    if let Some(url) = &config.chroma_url {
+        indexes.push(Arc::new(ChromaIndex::new(url).map_err(StartupError::Config)?));
+    }
+    Ok(indexes)
+}
+
 /// Builds the services the configuration asks for.
 ///
 /// # Errors
 /// An unsupported or unreachable database.
 pub async fn build(config: &Config) -> Result<Services, StartupError> {
     let mut ports = open(&config.database_url, config.database_max_connections, runners(config)?).await?;
+    ports.vector_indexes = vector_indexes(config)?;
     ports.webhooks = webhooks(AddressGuard::new(http_allow(&config.http_allow).map_err(StartupError::Config)?));
     if ports.durable {
         let key = match &config.secrets_key {

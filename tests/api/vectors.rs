@@ -25,6 +25,7 @@ async fn collections_are_made_listed_read_and_deleted() {
             .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     assert_eq!(reply.body["metric"], "cosine");
+    assert_eq!(reply.body["store"], "embedded", "the default store");
     assert_eq!((reply.body["dimension"].clone(), reply.body["embedding"].clone()), (json!(3), Value::Null));
     assert_eq!((reply.body["chunk_size"].clone(), reply.body["chunk_overlap"].clone()), (json!(1000), json!(100)));
     made(&app, "alpha", 2).await;
@@ -133,6 +134,16 @@ async fn bad_input_is_refused_with_a_clear_message() {
         &create(json!({"name": "x", "dimension": 3, "chunk_size": 10, "chunk_overlap": 10})).await,
         StatusCode::BAD_REQUEST,
         "chunk_overlap",
+    );
+    bad(
+        &create(json!({"name": "x", "dimension": 3, "store": "qdrant"})).await,
+        StatusCode::BAD_REQUEST,
+        "store 'qdrant' is unknown",
+    );
+    bad(
+        &create(json!({"name": "x", "dimension": 3, "store": "pgvector"})).await,
+        StatusCode::BAD_REQUEST,
+        "store 'pgvector' is not configured on this server; it has: embedded",
     );
     let unknown = create(json!({"name": "x", "dimension": 3, "metric": "l2"})).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused: {}", unknown.text);

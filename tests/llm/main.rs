@@ -8,6 +8,7 @@ mod mcp_tools;
 mod picture;
 mod provider;
 mod rag;
+mod rag_stores;
 mod rerun;
 mod secrets;
 mod tool_loop;
@@ -78,7 +79,10 @@ pub async fn harness_from_env(
         default_node_timeout: config.node_timeout(),
         ..ExecutorLimits::default()
     };
-    let services = Services::assemble(wiring::in_memory(runners), limits, Duration::from_secs(30));
+    let mut ports = wiring::in_memory(runners);
+    // The vector databases the configuration names, as the server's start wires them.
+    ports.vector_indexes = wiring::vector_indexes(&config).unwrap();
+    let services = Services::assemble(ports, limits, Duration::from_secs(30));
     let server = Server::start(&config, services).await.unwrap();
     let base = format!("http://{}", server.addr());
     Harness { server, provider, provider_url, http: reqwest::Client::new(), base }

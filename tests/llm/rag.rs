@@ -144,4 +144,12 @@ async fn a_retriever_fails_clearly_on_an_unknown_collection_and_is_refused_for_o
     let (status, refused) = h.post("/api/v1/workflows", chain(vec![qdrant])).await;
     assert_eq!(status, 400, "{refused}");
     assert!(refused.to_string().contains("this server supports"), "{refused}");
+    // This server (on memory, without OXIFY_PGVECTOR_URL or OXIFY_CHROMA_URL) has neither.
+    for db_type in ["pgvector", "chroma"] {
+        let mut external = retriever("kb", 3);
+        external["kind"]["config"]["db_type"] = json!(db_type);
+        let (status, refused) = h.post("/api/v1/workflows", chain(vec![external])).await;
+        assert_eq!(status, 400, "{refused}");
+        assert!(refused.to_string().contains(&format!("db_type '{db_type}' is not configured")), "{refused}");
+    }
 }

@@ -24,6 +24,7 @@ fn collection(name: &str, dimension: usize) -> Collection {
         chunk_overlap: 50,
         created_at: at(1),
         revision: 0,
+        store: oxify_api::domain::vectors::VectorBackend::Embedded,
     }
 }
 

@@ -26,6 +26,7 @@ fn app_with(workflows: MockWorkflowStore, executions: MockExecutionStore) -> Rou
         audit: Arc::new(crate::adapters::store::InMemoryStore::new()),
         vectors: Arc::new(crate::adapters::store::InMemoryStore::new()),
         files: Arc::new(crate::adapters::store::InMemoryStore::new()),
+        vector_indexes: Vec::new(),
         tasks: Arc::new(crate::adapters::store::InMemoryStore::new()),
         webhooks: crate::startup::wiring::webhooks(crate::adapters::outgoing::AddressGuard::default()),
         cipher: Arc::new(crate::adapters::secrets::XChaCha::ephemeral()),

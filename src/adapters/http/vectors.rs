@@ -10,7 +10,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::app::collections::{CollectionStats, Document, NewCollection, Query, Search};
 use crate::domain::usage::Usage;
-use crate::domain::vectors::{Collection, EmbeddingModel};
+use crate::domain::vectors::{Collection, EmbeddingModel, VectorBackend};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -49,6 +49,11 @@ pub struct CreateCollectionRequest {
     pub chunk_size: Option<usize>,
     /// Characters shared by neighbouring chunks (default 100; less than `chunk_size`).
     pub chunk_overlap: Option<usize>,
+    /// Where its chunks live, fixed for its life: `embedded` (default; the server's own
+    /// storage), `pgvector` (a Postgres server with the pgvector extension) or `chroma` (a
+    /// Chroma server), as configured on this server. A Retriever node's `db_type` must name it.
+    #[schema(example = "embedded")]
+    pub store: Option<String>,
 }
 
 /// A collection.
@@ -62,6 +67,8 @@ pub struct CollectionBody {
     pub chunk_overlap: usize,
     /// Always `cosine`.
     pub metric: &'static str,
+    /// `embedded`, `pgvector` or `chroma`.
+    pub store: &'static str,
     pub created_at: DateTime<Utc>,
     /// Documents stored (in `GET /api/v1/vectors/collections/{name}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +88,7 @@ impl From<Collection> for CollectionBody {
             chunk_size: c.chunk_size,
             chunk_overlap: c.chunk_overlap,
             metric: "cosine",
+            store: c.store.as_str(),
             created_at: c.created_at,
             documents: None,
             chunks: None,
@@ -176,11 +184,11 @@ pub struct SearchBody {
     post, path = "/api/v1/vectors/collections", tag = "vectors", request_body = CreateCollectionRequest,
     responses(
         (status = 201, body = CollectionBody),
-        (status = 400, description = "Bad name, dimension, chunking or model", body = ErrorBody),
+        (status = 400, description = "Bad name, dimension, chunking, model or store", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 503, description = "The embedding model is unavailable", body = ErrorBody),
+        (status = 503, description = "The embedding model or the store is unavailable (pgvector: the extension is missing)", body = ErrorBody),
     )
 )]
 pub async fn create_collection(
@@ -189,7 +197,14 @@ pub async fn create_collection(
     caller: Caller,
     ApiJson(request): ApiJson<CreateCollectionRequest>,
 ) -> Result<(StatusCode, Json<CollectionBody>), ApiError> {
+    let store = match request.store.as_deref() {
+        None => VectorBackend::Embedded,
+        Some(name) => VectorBackend::parse(name).ok_or_else(|| {
+            ApiError::bad_request(format!("store '{name}' is unknown: expected embedded, pgvector or chroma"))
+        })?,
+    };
     let new = NewCollection {
+        store,
         name: request.name,
         description: request.description,
         dimension: request.dimension,

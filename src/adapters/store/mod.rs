@@ -2,6 +2,7 @@
 
 mod json_columns;
 mod memory;
+mod pgvector;
 mod postgres;
 mod sqlite;
 mod vector_codec;
@@ -9,6 +10,7 @@ mod version_cache;
 
 pub use memory::InMemoryStore;
 pub(crate) use memory::paged_tasks as memory_paged;
+pub use pgvector::PgvectorIndex;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -1,5 +1,6 @@
 //! How the SQL stores keep a vector (little-endian f32 bytes) and a chunk's metadata (JSON text).
 
+use crate::domain::vectors::VectorBackend;
 use crate::ports::StoreError;
 use serde_json::{Map, Value};
 
@@ -23,4 +24,9 @@ pub(super) fn metadata_of(text: &str) -> Result<Map<String, Value>, StoreError> 
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(StoreError::Internal("a stored chunk's metadata is not a JSON object".into())),
     }
+}
+
+/// A collection's stored `store` column.
+pub(super) fn backend_of(name: &str) -> Result<VectorBackend, StoreError> {
+    VectorBackend::parse(name).ok_or_else(|| StoreError::Internal(format!("a collection's store is '{name}', unknown")))
 }

@@ -2,7 +2,7 @@
 //! the collection's model, stored, indexed), delete them, and search. Every call is confined to
 //! the caller's workspace.
 
-use super::index::{FlatIndex, Hit};
+use super::index::{Entry, FlatIndex, Hit};
 use super::split;
 use crate::app::error::ServiceError;
 use crate::domain::access::Scope;
@@ -10,10 +10,12 @@ use crate::domain::budget::Budget;
 use crate::domain::ids::WorkspaceId;
 use crate::domain::usage::Usage;
 use crate::domain::vectors::{
-    Chunk, Collection, EmbeddingModel, MAX_DIMENSION, MAX_TOP_K, document_id_problem, name_problem, vector_problem,
+    Chunk, Collection, EmbeddingModel, MAX_DIMENSION, MAX_TOP_K, VectorBackend, document_id_problem, name_problem,
+    vector_problem,
 };
 use crate::ports::{
-    Clock, EmbedRequest, Embedder, Retrieval, RetrievalRequest, Retrieved, RunnerError, StoreError, VectorStore,
+    Clock, EmbedRequest, Embedder, Retrieval, RetrievalRequest, Retrieved, RunnerError, StoreError, VectorIndex,
+    VectorQuery, VectorStore,
 };
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -36,6 +38,8 @@ pub struct NewCollection {
     pub embedding: Option<EmbeddingModel>,
     pub chunk_size: Option<usize>,
     pub chunk_overlap: Option<usize>,
+    /// Where its chunks live (default: the embedded store).
+    pub store: VectorBackend,
 }
 
 /// A collection with its size.
@@ -113,6 +117,8 @@ pub struct CollectionService {
     embedder: Option<Arc<dyn Embedder>>,
     clock: Arc<dyn Clock>,
     indexes: Mutex<HashMap<(WorkspaceId, String), Slot>>,
+    /// The external vector databases this server is configured for.
+    external: HashMap<VectorBackend, Arc<dyn VectorIndex>>,
 }
 
 fn bad(message: impl Into<String>) -> ServiceError {
@@ -130,7 +136,33 @@ fn embedding_error(e: RunnerError) -> ServiceError {
 impl CollectionService {
     #[must_use]
     pub fn new(store: Arc<dyn VectorStore>, embedder: Option<Arc<dyn Embedder>>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, embedder, clock, indexes: Mutex::default() }
+        Self { store, embedder, clock, indexes: Mutex::default(), external: HashMap::new() }
+    }
+
+    /// Adds an external vector database collections can be made on.
+    #[must_use]
+    pub fn with_index(mut self, index: Arc<dyn VectorIndex>) -> Self {
+        self.external.insert(index.backend(), index);
+        self
+    }
+
+    /// The stores collections can be made on here: the embedded one and those configured.
+    #[must_use]
+    pub fn backends(&self) -> Vec<VectorBackend> {
+        VectorBackend::ALL
+            .into_iter()
+            .filter(|b| *b == VectorBackend::Embedded || self.external.contains_key(b))
+            .collect()
+    }
+
+    /// The external database holding `store`'s chunks (`None` for the embedded store).
+    fn external(&self, store: VectorBackend) -> Result<Option<&Arc<dyn VectorIndex>>, ServiceError> {
+        if store == VectorBackend::Embedded {
+            return Ok(None);
+        }
+        self.external.get(&store).map(Some).ok_or_else(|| {
+            ServiceError::Unavailable(format!("this server is not configured for {} collections", store.as_str()))
+        })
     }
 
     fn slot(&self, scope: Scope, name: &str) -> Slot {
@@ -197,6 +229,14 @@ impl CollectionService {
                 return Err(bad(format!("embedding.provider: {problem}")));
             }
         }
+        if !self.backends().contains(&new.store) {
+            let names: Vec<&str> = self.backends().iter().map(|b| b.as_str()).collect();
+            return Err(bad(format!(
+                "store '{}' is not configured on this server; it has: {}",
+                new.store.as_str(),
+                names.join(", ")
+            )));
+        }
         let dimension = match (new.dimension, &new.embedding) {
             (Some(d), _) => d,
             (None, Some(model)) => {
@@ -221,8 +261,18 @@ impl CollectionService {
             chunk_overlap: overlap,
             created_at: chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6),
             revision: 0,
+            store: new.store,
         };
         self.store.create_collection(scope, &collection).await?;
+        if let Some(index) = self.external(collection.store)? {
+            // The catalog row first: a name taken is refused before the database is touched.
+            if let Err(e) = index.create(scope, &collection).await {
+                if let Err(undo) = self.store.delete_collection(scope, &collection.name).await {
+                    tracing::warn!(error = %undo, "a collection whose store failed stays in the catalog");
+                }
+                return Err(e.into());
+            }
+        }
         self.forget(scope, &collection.name);
         Ok(collection)
     }
@@ -239,6 +289,10 @@ impl CollectionService {
     /// 404 for a collection the workspace does not have.
     pub async fn get(&self, scope: Scope, name: &str) -> Result<CollectionStats, ServiceError> {
         let collection = self.collection(scope, name).await?;
+        if let Some(index) = self.external(collection.store)? {
+            let (documents, chunks) = index.counts(scope, &collection).await?;
+            return Ok(CollectionStats { collection, documents, chunks });
+        }
         let slot = self.loaded(scope, &collection).await?;
         let loaded = slot.read().await;
         let (documents, chunks) = loaded.as_ref().map_or((0, 0), |l| (l.index.documents(), l.index.chunks()));
@@ -248,6 +302,11 @@ impl CollectionService {
     /// # Errors
     /// 404 for a collection the workspace does not have.
     pub async fn delete(&self, scope: Scope, name: &str) -> Result<(), ServiceError> {
+        let collection = self.collection(scope, name).await?;
+        if let Some(index) = self.external(collection.store)? {
+            self.store.delete_collection(scope, name).await?;
+            return Ok(index.drop_collection(scope, &collection).await?);
+        }
         let slot = self.slot(scope, name);
         let mut loaded = slot.write().await;
         let deleted = self.store.delete_collection(scope, name).await;
@@ -371,6 +430,10 @@ impl CollectionService {
                 n += 1;
             }
         }
+        if let Some(index) = self.external(collection.store)? {
+            index.put(scope, &collection, &chunks).await?;
+            return Ok(Upserted { documents: documents.len(), chunks: chunks.len(), usage });
+        }
         // The write lock makes this process's writes reach the index in the store's order.
         let slot = self.slot(scope, name);
         let mut loaded = slot.write().await;
@@ -386,6 +449,9 @@ impl CollectionService {
     /// 404 for an unknown collection or document.
     pub async fn delete_document(&self, scope: Scope, name: &str, id: &str) -> Result<(), ServiceError> {
         let collection = self.collection(scope, name).await?;
+        if let Some(index) = self.external(collection.store)? {
+            return Ok(index.delete_document(scope, &collection, id).await?);
+        }
         let slot = self.slot(scope, name);
         let mut loaded = slot.write().await;
         let revision = self.store.delete_document(scope, name, id).await?;
@@ -404,25 +470,28 @@ impl CollectionService {
         search: Search,
     ) -> Result<(Vec<Hit>, Option<Usage>), ServiceError> {
         let payer = Payer { retries: API_RETRIES, ..Payer::default() };
-        self.find(scope, name, search, &payer, &CancellationToken::new()).await.map_err(|e| match e {
+        self.find(scope, name, None, search, &payer, &CancellationToken::new()).await.map_err(|e| match e {
             Found::Service(e) => e,
             Found::Embedding(e) => embedding_error(e),
         })
     }
 
-    /// Searches for a node: failures as a runner reports them.
+    /// Searches for a node, whose `db_type` must be the collection's store: failures as a
+    /// runner reports them.
     ///
     /// # Errors
-    /// Permanent for an unknown collection or bad query; the model's failures as they are.
+    /// Permanent for an unknown collection, another store or a bad query; the model's failures
+    /// as they are.
     pub async fn search_for_node(
         &self,
         scope: Scope,
         name: &str,
+        db_type: VectorBackend,
         search: Search,
         payer: &Payer<'_>,
         cancel: &CancellationToken,
     ) -> Result<(Vec<Hit>, Option<Usage>), RunnerError> {
-        self.find(scope, name, search, payer, cancel).await.map_err(|e| match e {
+        self.find(scope, name, Some(db_type), search, payer, cancel).await.map_err(|e| match e {
             Found::Embedding(e) => e,
             Found::Service(ServiceError::Unavailable(m) | ServiceError::Internal(m)) => RunnerError::retryable(m),
             Found::Service(e) => RunnerError::Permanent(e.to_string()),
@@ -433,11 +502,21 @@ impl CollectionService {
         &self,
         scope: Scope,
         name: &str,
+        expected: Option<VectorBackend>,
         search: Search,
         payer: &Payer<'_>,
         cancel: &CancellationToken,
     ) -> Result<(Vec<Hit>, Option<Usage>), Found> {
         let collection = self.collection(scope, name).await?;
+        if let Some(wanted) = expected.filter(|b| *b != collection.store) {
+            return Err(bad(format!(
+                "collection {name} is on the {} store, not {}: set db_type to '{}'",
+                collection.store.as_str(),
+                wanted.as_str(),
+                collection.store.as_str()
+            ))
+            .into());
+        }
         if search.top_k == 0 || search.top_k > MAX_TOP_K {
             return Err(bad(format!("top_k must be 1 to {MAX_TOP_K}, got {}", search.top_k)).into());
         }
@@ -459,6 +538,23 @@ impl CollectionService {
         };
         if let Some(problem) = vector_problem(&vector, collection.dimension) {
             return Err(bad(format!("query: {problem}")).into());
+        }
+        if let Some(index) = self.external(collection.store)? {
+            let query = VectorQuery {
+                vector: &vector,
+                top_k: search.top_k,
+                score_threshold: search.score_threshold,
+                filter: &search.filter,
+            };
+            let found = index.search(scope, &collection, query).await?;
+            let hits = found
+                .into_iter()
+                .map(|c| Hit {
+                    entry: Entry { document_id: c.document_id, index: c.index, text: c.text, metadata: c.metadata },
+                    score: c.score,
+                })
+                .collect();
+            return Ok((hits, usage));
         }
         let slot = self.loaded(scope, &collection).await?;
         let loaded = slot.read().await;
@@ -502,7 +598,8 @@ impl Retrieval for CollectionService {
             filter: Map::new(),
         };
         let payer = Payer { budget: Some(request.budget), secrets: Some(request.secrets), retries: 0 };
-        let (hits, usage) = self.search_for_node(request.scope, request.collection, search, &payer, cancel).await?;
+        let (hits, usage) =
+            self.search_for_node(request.scope, request.collection, request.db_type, search, &payer, cancel).await?;
         let found = hits
             .into_iter()
             .map(|h| Retrieved {

@@ -6,7 +6,7 @@ use crate::ports::StoreError;
 
 /// Translates a database error. Connection trouble, a busy or full disk and a read-only database
 /// are `Unavailable` (worth retrying, and reported as 503); a unique violation is a `Conflict`.
-pub(super) fn store_error(e: sqlx::Error) -> StoreError {
+pub(in crate::adapters::store) fn store_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) => {
             if db.is_unique_violation() {

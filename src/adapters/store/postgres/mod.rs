@@ -6,7 +6,7 @@ mod api_key_sql;
 mod apply;
 mod audit;
 mod codec;
-mod errors;
+pub(super) mod errors;
 mod files;
 mod human_tasks;
 mod idempotency;

@@ -3,13 +3,13 @@
 use super::PostgresStore;
 use super::codec::col;
 use super::errors::store_error;
-use crate::adapters::store::vector_codec::{metadata_of, metadata_text, vector_bytes, vector_of};
+use crate::adapters::store::vector_codec::{backend_of, metadata_of, metadata_text, vector_bytes, vector_of};
 use crate::domain::access::Scope;
 use crate::domain::vectors::{Chunk, Collection, EmbeddingModel};
 use crate::ports::{StoreError, VectorStore};
 use sqlx::postgres::PgRow;
 
-const COLUMNS: &str = "name, description, dimension, embedding_provider, embedding_model, chunk_size, chunk_overlap, created_at, revision";
+const COLUMNS: &str = "name, description, dimension, embedding_provider, embedding_model, chunk_size, chunk_overlap, created_at, revision, store";
 
 fn collection_of(r: &PgRow) -> Result<Collection, StoreError> {
     let provider: Option<String> = col(r, "embedding_provider")?;
@@ -23,6 +23,7 @@ fn collection_of(r: &PgRow) -> Result<Collection, StoreError> {
         chunk_overlap: usize::try_from(col::<i32>(r, "chunk_overlap")?).unwrap_or(0),
         created_at: col(r, "created_at")?,
         revision: u64::try_from(col::<i64>(r, "revision")?).unwrap_or(0),
+        store: backend_of(&col::<String>(r, "store")?)?,
     })
 }
 
@@ -54,7 +55,7 @@ impl VectorStore for PostgresStore {
         let (provider, model) = c.embedding.as_ref().map(|e| (e.provider.as_str(), e.model.as_str())).unzip();
         let done = sqlx::query(
             "INSERT INTO vector_collections (workspace_id, name, description, dimension, embedding_provider, \
-             embedding_model, chunk_size, chunk_overlap, created_at, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0) \
+             embedding_model, chunk_size, chunk_overlap, created_at, revision, store) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10) \
              ON CONFLICT (workspace_id, name) DO NOTHING",
         )
         .bind(scope.workspace().0)
@@ -66,6 +67,7 @@ impl VectorStore for PostgresStore {
         .bind(int(c.chunk_size))
         .bind(int(c.chunk_overlap))
         .bind(c.created_at)
+        .bind(c.store.as_str())
         .execute(&self.pool)
         .await
         .map_err(store_error)?;

@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "human_tasks", include_str!("../../../../migrations/sqlite/0012_human_tasks.sql")),
     (13, "vectors", include_str!("../../../../migrations/sqlite/0013_vectors.sql")),
     (14, "files", include_str!("../../../../migrations/sqlite/0014_files.sql")),
+    (15, "vector_backends", include_str!("../../../../migrations/sqlite/0015_vector_backends.sql")),
 ];
 
 pub(super) fn run(conn: &Connection) -> Result<(), String> {

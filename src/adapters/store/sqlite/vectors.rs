@@ -3,15 +3,15 @@
 use super::SqliteStore;
 use super::codec::{micros, time};
 use super::errors::store_error;
-use crate::adapters::store::vector_codec::{metadata_of, metadata_text, vector_bytes, vector_of};
+use crate::adapters::store::vector_codec::{backend_of, metadata_of, metadata_text, vector_bytes, vector_of};
 use crate::domain::access::Scope;
-use crate::domain::vectors::{Chunk, Collection, EmbeddingModel};
+use crate::domain::vectors::{Chunk, Collection, EmbeddingModel, VectorBackend};
 use crate::ports::{StoreError, VectorStore};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLUMNS: &str = "name, description, dimension, embedding_provider, embedding_model, chunk_size, chunk_overlap, created_at, revision";
+const COLUMNS: &str = "name, description, dimension, embedding_provider, embedding_model, chunk_size, chunk_overlap, created_at, revision, store";
 
-fn collection_of(r: &Row<'_>) -> rusqlite::Result<(Collection, i64)> {
+fn collection_of(r: &Row<'_>) -> rusqlite::Result<(Collection, i64, String)> {
     let provider: Option<String> = r.get(3)?;
     let model: Option<String> = r.get(4)?;
     let c = Collection {
@@ -23,8 +23,9 @@ fn collection_of(r: &Row<'_>) -> rusqlite::Result<(Collection, i64)> {
         chunk_overlap: usize::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
         created_at: chrono::DateTime::UNIX_EPOCH,
         revision: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
+        store: VectorBackend::Embedded,
     };
-    Ok((c, r.get(7)?))
+    Ok((c, r.get(7)?, r.get(9)?))
 }
 
 /// Counts one more write to the collection's chunks; its new revision, `None` when the
@@ -56,7 +57,7 @@ impl VectorStore for SqliteStore {
                 }
                 let (provider, model) = c.embedding.map(|e| (e.provider, e.model)).unzip();
                 conn.prepare_cached(&format!(
-                    "INSERT INTO vector_collections (workspace_id, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)"
+                    "INSERT INTO vector_collections (workspace_id, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)"
                 ))
                 .and_then(|mut st| {
                     st.execute(params![
@@ -68,7 +69,8 @@ impl VectorStore for SqliteStore {
                         model,
                         c.chunk_size as i64,
                         c.chunk_overlap as i64,
-                        micros(c.created_at)
+                        micros(c.created_at),
+                        c.store.as_str()
                     ])
                 })
                 .map_err(store_error)?;
@@ -87,8 +89,9 @@ impl VectorStore for SqliteStore {
                     ))
                     .and_then(|mut st| st.query_row(params![ws, name], collection_of).optional())
                     .map_err(store_error)?;
-                row.map(|(mut c, at)| {
+                row.map(|(mut c, at, store)| {
                     c.created_at = time(at)?;
+                    c.store = backend_of(&store)?;
                     Ok(c)
                 })
                 .transpose()
@@ -107,8 +110,9 @@ impl VectorStore for SqliteStore {
                     .map_err(store_error)?;
                 let rows = st.query_map([ws], collection_of).map_err(store_error)?;
                 rows.map(|row| {
-                    let (mut c, at) = row.map_err(store_error)?;
+                    let (mut c, at, store) = row.map_err(store_error)?;
                     c.created_at = time(at)?;
+                    c.store = backend_of(&store)?;
                     Ok(c)
                 })
                 .collect()
