@@ -6,7 +6,7 @@
 use crate::domain::access::Scope;
 use crate::domain::human::notify::{self, DeliveryAttempt, SIGNATURE_HEADER};
 use crate::domain::human::{HumanTask, TaskKind};
-use crate::ports::{Clock, HumanTaskStore, SecretSource, WebhookSender};
+use crate::ports::{Clock, HumanTaskStore, SecretSource, WebhookFailure, WebhookSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -86,11 +86,10 @@ impl Notifier {
         if task.state.is_final() {
             delivery.abandon(format!("not sent: the request is {} already", task.state), at);
         } else {
-            let attempt = self.attempt(&task, &delivery.secret, &delivery.url, at).await;
+            let (attempt, refused) = self.attempt(&task, &delivery.secret, &delivery.url, at).await;
             if let Some(error) = &attempt.error {
                 tracing::info!(error = %error, "a notification attempt failed");
             }
-            let refused = attempt.error.as_deref().is_some_and(|e| e.starts_with(crate::ports::REFUSED));
             if refused { delivery.record_final(attempt) } else { delivery.record(attempt) }
         }
         if let Err(e) = self.tasks.record_notification(scope, task.id, &delivery).await {
@@ -98,15 +97,16 @@ impl Notifier {
         }
     }
 
+    /// One attempt, and whether it failed for good (the URL refused).
     async fn attempt(
         &self,
         task: &HumanTask,
         secret: &str,
         url: &str,
         at: chrono::DateTime<chrono::Utc>,
-    ) -> DeliveryAttempt {
+    ) -> (DeliveryAttempt, bool) {
         let started = Instant::now();
-        let failed = |error: String| DeliveryAttempt { at, status: None, error: Some(error), duration_ms: 0 };
+        let failed = |error: String| (DeliveryAttempt { at, status: None, error: Some(error), duration_ms: 0 }, false);
         let scope = Scope::new(task.workspace_id);
         let key = match self.secrets.reveal(scope, &[secret.to_owned()], &[]).await {
             Ok(mut values) if !values.is_empty() => values.swap_remove(0).1,
@@ -129,13 +129,14 @@ impl Notifier {
         let outcome = self.sender.post(url, headers, body).await;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match outcome {
-            Ok(status) => DeliveryAttempt {
-                at,
-                status: Some(status),
-                error: (!(200..300).contains(&status)).then(|| format!("the receiver answered {status}")),
-                duration_ms,
-            },
-            Err(error) => DeliveryAttempt { at, status: None, error: Some(error), duration_ms },
+            Ok(status) => {
+                let error = (!(200..300).contains(&status)).then(|| format!("the receiver answered {status}"));
+                (DeliveryAttempt { at, status: Some(status), error, duration_ms }, false)
+            }
+            Err(failure) => {
+                let refused = matches!(failure, WebhookFailure::Refused(_));
+                (DeliveryAttempt { at, status: None, error: Some(failure.to_string()), duration_ms }, refused)
+            }
         }
     }
 }

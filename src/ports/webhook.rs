@@ -3,8 +3,17 @@
 /// What a receiver answered: its HTTP status.
 pub type WebhookStatus = u16;
 
-/// How a [`WebhookSender`]'s error begins when the URL itself is refused.
-pub const REFUSED: &str = "refused: ";
+/// Why a POST got no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookFailure {
+    /// The URL itself is refused (not http(s), or an address the server may not reach): trying
+    /// again cannot help.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The connection failed or timed out.
+    #[error("{0}")]
+    NoAnswer(String),
+}
 
 /// Sends one signed JSON POST.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -13,8 +22,11 @@ pub trait WebhookSender: Send + Sync {
     /// POSTs `body` (JSON) to `url` with `headers`; returns the receiver's status, whatever it is.
     ///
     /// # Errors
-    /// No answer: the URL is refused (not http(s), or an address the server may not reach: the
-    /// text starts with [`REFUSED`], and trying again cannot help), the connection failed or
-    /// timed out. The text names the cause, not the URL's credentials.
-    async fn post(&self, url: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Result<WebhookStatus, String>;
+    /// No answer ([`WebhookFailure`]); its text names the cause, not the URL's credentials.
+    async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<WebhookStatus, WebhookFailure>;
 }

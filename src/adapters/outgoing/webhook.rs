@@ -3,7 +3,7 @@
 
 use super::client::guarded_client;
 use super::guard::{AddressGuard, refusal};
-use crate::ports::{REFUSED, WebhookSender, WebhookStatus};
+use crate::ports::{WebhookFailure, WebhookSender, WebhookStatus};
 use reqwest::redirect::Policy;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,9 +26,14 @@ impl HttpWebhookSender {
 
 #[async_trait::async_trait]
 impl WebhookSender for HttpWebhookSender {
-    async fn post(&self, url: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Result<WebhookStatus, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("{REFUSED}not a URL: {e}"))?;
-        self.guard.check_url(&parsed).map_err(|r| format!("{REFUSED}{r}"))?;
+    async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<WebhookStatus, WebhookFailure> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| WebhookFailure::Refused(format!("not a URL: {e}")))?;
+        self.guard.check_url(&parsed).map_err(|r| WebhookFailure::Refused(r.to_string()))?;
         let mut request = self
             .client
             .post(parsed)
@@ -41,9 +46,11 @@ impl WebhookSender for HttpWebhookSender {
         match request.send().await {
             Ok(response) => Ok(response.status().as_u16()),
             Err(e) => Err(match refusal(&e) {
-                Some(refused) => format!("{REFUSED}{refused}"),
-                None if e.is_timeout() => format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()),
-                None => format!("no answer: {}", e.without_url()),
+                Some(refused) => WebhookFailure::Refused(refused.to_string()),
+                None if e.is_timeout() => {
+                    WebhookFailure::NoAnswer(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()))
+                }
+                None => WebhookFailure::NoAnswer(format!("no answer: {}", e.without_url())),
             }),
         }
     }
